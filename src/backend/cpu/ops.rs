@@ -1,0 +1,115 @@
+//! The CPU reference for every op but the matmul: direct transcriptions of the formulas, in f32 with f64 where
+//! a reduction would otherwise lose precision (layer-norm statistics, softmax sums).
+
+use super::{CpuTable, CpuTensor};
+use crate::backend::Dims;
+use crate::model::Activation;
+
+pub fn embed_tokens(ids: &[u32], batch: usize, tokens: &CpuTable, positions: &CpuTable) -> CpuTensor {
+    let seq = ids.len() / batch.max(1);
+    let d = tokens.dim;
+    let mut data = Vec::with_capacity(ids.len() * d);
+    for (i, &id) in ids.iter().enumerate() {
+        let t = &tokens.data[id as usize * d..][..d];
+        let p = &positions.data[(i % seq) * d..][..d];
+        data.extend(t.iter().zip(p).map(|(a, b)| a + b));
+    }
+    CpuTensor { dims: Dims::new(batch, seq, d), data }
+}
+
+/// `(batch, 1, C·H·W)` → `(batch, G, C·p·p)` with patches in row-major grid order, each in `(c, ky, kx)` order.
+pub fn patchify(pixels: &CpuTensor, channels: usize, height: usize, width: usize, p: usize) -> CpuTensor {
+    let (gh, gw) = (height / p, width / p);
+    let batch = pixels.dims.batch;
+    let patch_len = channels * p * p;
+    let mut data = Vec::with_capacity(batch * gh * gw * patch_len);
+    for b in 0..batch {
+        let img = &pixels.data[b * channels * height * width..][..channels * height * width];
+        for gy in 0..gh {
+            for gx in 0..gw {
+                for c in 0..channels {
+                    for ky in 0..p {
+                        let row = (c * height + gy * p + ky) * width + gx * p;
+                        data.extend_from_slice(&img[row..row + p]);
+                    }
+                }
+            }
+        }
+    }
+    CpuTensor { dims: Dims::new(batch, gh * gw, patch_len), data }
+}
+
+pub fn prepend_class(x: &CpuTensor, class: &[f32], positions: &CpuTable) -> CpuTensor {
+    let Dims { batch, seq, dim } = x.dims;
+    let mut data = Vec::with_capacity(batch * (seq + 1) * dim);
+    for b in 0..batch {
+        for s in 0..=seq {
+            let token = if s == 0 { class } else { &x.data[(b * seq + s - 1) * dim..][..dim] };
+            let pos = &positions.data[s * dim..][..dim];
+            data.extend(token.iter().zip(pos).map(|(t, p)| t + p));
+        }
+    }
+    CpuTensor { dims: Dims::new(batch, seq + 1, dim), data }
+}
+
+pub fn layer_norm(x: &CpuTensor, weight: &[f32], bias: &[f32], eps: f32) -> CpuTensor {
+    let d = x.dims.dim;
+    let mut data = Vec::with_capacity(x.data.len());
+    for row in x.data.chunks_exact(d) {
+        let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+        let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+        let inv = 1.0 / (var + eps as f64).sqrt();
+        data.extend(row.iter().zip(weight).zip(bias).map(|((&v, &w), &b)| ((v as f64 - mean) * inv) as f32 * w + b));
+    }
+    CpuTensor { dims: x.dims, data }
+}
+
+pub fn activation(x: f32, act: Activation) -> f32 {
+    let v = x as f64;
+    let y = match act {
+        Activation::QuickGelu => v / (1.0 + (-1.702 * v).exp()),
+        Activation::Gelu => 0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2)),
+        Activation::GeluTanh => {
+            0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
+        }
+    };
+    y as f32
+}
+
+/// softmax(q·kᵀ / √head_dim [+ causal mask]) · v, per sequence and head.
+/// Head `h` of token `s` of sequence `b`.
+fn head(t: &CpuTensor, b: usize, s: usize, h: usize, hd: usize) -> &[f32] {
+    &t.data[(b * t.dims.seq + s) * t.dims.dim + h * hd..][..hd]
+}
+
+pub fn attention(q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, causal: bool) -> CpuTensor {
+    let Dims { batch, seq, dim } = q.dims;
+    let hd = dim / heads;
+    let scale = 1.0 / (hd as f64).sqrt();
+    let mut out = vec![0f32; q.data.len()];
+    let mut scores = vec![0f64; seq];
+    for b in 0..batch {
+        for h in 0..heads {
+            for i in 0..seq {
+                let keys = if causal { i + 1 } else { seq };
+                let qi = head(q, b, i, h, hd);
+                for (j, score) in scores[..keys].iter_mut().enumerate() {
+                    *score = qi.iter().zip(head(k, b, j, h, hd)).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>() * scale;
+                }
+                let max = scores[..keys].iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let mut sum = 0.0;
+                for s in &mut scores[..keys] {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                }
+                let o = &mut out[(b * seq + i) * dim + h * hd..][..hd];
+                for (j, &p) in scores[..keys].iter().enumerate() {
+                    for (oo, &vv) in o.iter_mut().zip(head(v, b, j, h, hd)) {
+                        *oo += (p / sum) as f32 * vv;
+                    }
+                }
+            }
+        }
+    }
+    CpuTensor { dims: q.dims, data: out }
+}

@@ -1,0 +1,82 @@
+//! The ops every backend provides. The model (src/model) is written once against this trait; the CPU backend is
+//! the plain f32 reference, the GPU backend (wgpu) runs the same ops as WGSL kernels.
+//!
+//! Activations are 3-D, row-major `(batch, seq, dim)`: `batch` sequences of `seq` tokens of `dim` features.
+
+pub mod cpu;
+
+use crate::error::Result;
+use crate::model::Activation;
+use crate::weights::HostTensor;
+
+/// `(batch, seq, dim)` of an activation tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    pub batch: usize,
+    pub seq: usize,
+    pub dim: usize,
+}
+
+impl Dims {
+    pub fn new(batch: usize, seq: usize, dim: usize) -> Self {
+        Dims { batch, seq, dim }
+    }
+    pub fn rows(&self) -> usize {
+        self.batch * self.seq
+    }
+    pub fn len(&self) -> usize {
+        self.batch * self.seq * self.dim
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub trait Backend {
+    /// An activation tensor `(batch, seq, dim)`.
+    type Tensor;
+    /// A linear layer: weight `(out, in)` as HF stores it, optional bias `(out)`.
+    type Linear;
+    /// A 1-D parameter (layer-norm weight/bias, class embedding).
+    type Vector;
+    /// A 2-D table `(rows, dim)`: token and position embeddings.
+    type Table;
+
+    /// Human-readable name for logs and JSON output ("cpu", the adapter name).
+    fn name(&self) -> String;
+
+    fn linear(&self, weight: HostTensor, bias: Option<HostTensor>) -> Result<Self::Linear>;
+    fn vector(&self, v: HostTensor) -> Result<Self::Vector>;
+    fn table(&self, t: HostTensor) -> Result<Self::Table>;
+
+    /// Host data → tensor.
+    fn upload(&self, data: &[f32], dims: Dims) -> Result<Self::Tensor>;
+    /// Tensor → host data, row-major.
+    fn read(&self, x: &Self::Tensor) -> Result<Vec<f32>>;
+    fn dims(&self, x: &Self::Tensor) -> Dims;
+
+    /// `token_embedding[ids[b][s]] + position_embedding[s]` → `(batch, seq, dim)`; `ids` is `(batch, seq)`.
+    fn embed_tokens(&self, ids: &[u32], batch: usize, tokens: &Self::Table, positions: &Self::Table)
+        -> Result<Self::Tensor>;
+    /// Images `(batch, 1, C·H·W)` (CHW each) → non-overlapping `p×p` patches `(batch, (H/p)·(W/p), C·p·p)`,
+    /// each patch flattened in `(c, ky, kx)` order so a `Conv2d(stride=p)` becomes a linear layer.
+    fn patchify(&self, pixels: &Self::Tensor, channels: usize, height: usize, width: usize, patch: usize)
+        -> Result<Self::Tensor>;
+    /// `[class; x] + positions` → `(batch, seq + 1, dim)`.
+    fn prepend_class(&self, x: &Self::Tensor, class: &Self::Vector, positions: &Self::Table) -> Result<Self::Tensor>;
+    /// LayerNorm over `dim`.
+    fn layer_norm(&self, x: &Self::Tensor, weight: &Self::Vector, bias: &Self::Vector, eps: f32)
+        -> Result<Self::Tensor>;
+    /// `x · Wᵀ + b` over the last dim.
+    fn matmul(&self, x: &Self::Tensor, w: &Self::Linear) -> Result<Self::Tensor>;
+    /// Elementwise activation.
+    fn activation(&self, x: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
+    /// `a + b`, same dims (residual connections).
+    fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Multi-head scaled dot-product attention of `q, k, v` `(batch, seq, heads·head_dim)`;
+    /// `causal` masks keys after the query position (text tower).
+    fn attention(&self, q: &Self::Tensor, k: &Self::Tensor, v: &Self::Tensor, heads: usize, causal: bool)
+        -> Result<Self::Tensor>;
+    /// Row `rows[b]` of each sequence → `(batch, 1, dim)` (pooling).
+    fn gather_rows(&self, x: &Self::Tensor, rows: &[usize]) -> Result<Self::Tensor>;
+}

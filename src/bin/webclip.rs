@@ -1,0 +1,200 @@
+//! The webclip command line: tokenize, embed, classify, synth. One JSON object per input on stdout.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use webclip::backend::cpu::Cpu;
+use webclip::model::ClipConfig;
+use webclip::tasks::zero_shot;
+use webclip::tokenizer::ClipTokenizer;
+use webclip::weights::synth::{self, StoreDtype};
+use webclip::{Checkpoint, Error, Result, Session};
+
+#[derive(Parser)]
+#[command(name = "webclip", version, about = "CLIP image and text encoders: tokenize, embed, classify, synth")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendChoice {
+    Cpu,
+    Gpu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DtypeChoice {
+    F32,
+    F16,
+    Bf16,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Token ids of each TEXT, exactly as Hugging Face's CLIP tokenizer gives them.
+    Tokenize {
+        /// Hugging Face CLIPModel directory
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Image or text embeddings (unnormalised projection output, as get_image_features / get_text_features).
+    Embed {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendChoice,
+        #[arg(long = "image", num_args = 1.., conflicts_with = "texts", required_unless_present = "texts")]
+        images: Vec<PathBuf>,
+        #[arg(long = "text", num_args = 1..)]
+        texts: Vec<String>,
+    },
+    /// Zero-shot labels for each image: softmax over exp(logit_scale) · cosine, sorted by score.
+    Classify {
+        #[arg(long)]
+        model: PathBuf,
+        /// Comma-separated labels, e.g. "cat,dog,car"
+        #[arg(long)]
+        labels: String,
+        /// Prompt template; {} is replaced by the label
+        #[arg(long, default_value = "a photo of a {}.")]
+        template: String,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendChoice,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Write a Hugging Face-layout CLIP checkpoint with seeded random weights (a stand-in for real weights).
+    Synth {
+        #[arg(long, value_parser = synth::PRESETS)]
+        preset: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        /// Storage dtype of model.safetensors
+        #[arg(long, value_enum, default_value = "f32")]
+        dtype: DtypeChoice,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Ok(false) when some inputs failed (reported on stderr and as JSON) but the others were processed.
+fn run(cli: Cli) -> Result<bool> {
+    match cli.command {
+        Command::Tokenize { model, texts } => {
+            let tokenizer = load_tokenizer(&model)?;
+            for text in texts {
+                println!("{}", json!({ "text": text, "ids": tokenizer.encode(&text)? }));
+            }
+            Ok(true)
+        }
+        Command::Embed { model, backend, images, texts } => {
+            let session = load_session(&model, backend)?;
+            if !texts.is_empty() {
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                for (text, emb) in texts.iter().zip(session.embed_texts(&refs)?) {
+                    println!("{}", json!({ "input": text, "embedding": emb }));
+                }
+                return Ok(true);
+            }
+            for_each_image(&session, &images, |file, emb| {
+                println!("{}", json!({ "input": file, "embedding": emb }));
+            })
+        }
+        Command::Classify { model, labels, template, backend, files } => {
+            let labels = parse_labels(&labels)?;
+            if !template.contains("{}") {
+                return Err(Error::Input(format!("--template {template:?} has no {{}} where the label goes")));
+            }
+            let session = load_session(&model, backend)?;
+            let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+            let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+            let text_embeds = session.embed_texts(&refs)?;
+            let scale = session.logit_scale();
+            for_each_image(&session, &files, |file, emb| {
+                let probs = zero_shot::probabilities(emb, &text_embeds, scale);
+                let ranked: Vec<_> = zero_shot::ranked(&labels, &probs)
+                    .into_iter()
+                    .map(|(label, score)| json!({ "label": label, "score": score }))
+                    .collect();
+                println!("{}", json!({ "file": file, "labels": ranked }));
+            })
+        }
+        Command::Synth { preset, seed, out, dtype } => {
+            let config = synth::preset(&preset)?;
+            let dtype = match dtype {
+                DtypeChoice::F32 => StoreDtype::F32,
+                DtypeChoice::F16 => StoreDtype::F16,
+                DtypeChoice::Bf16 => StoreDtype::BF16,
+            };
+            synth::write_dir(&out, &config, seed, dtype)?;
+            eprintln!("wrote synthetic {preset} (seed {seed}) to {}", out.display());
+            Ok(true)
+        }
+    }
+}
+
+fn parse_labels(list: &str) -> Result<Vec<String>> {
+    let labels: Vec<String> = list.split(',').map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+    if labels.is_empty() {
+        return Err(Error::Input("--labels is empty; give comma-separated labels, e.g. --labels \"cat,dog\"".into()));
+    }
+    Ok(labels)
+}
+
+/// Embeds each image; a file that cannot be read or decoded is reported (JSON with "error") and skipped.
+fn for_each_image(session: &Session<Cpu>, files: &[PathBuf], mut emit: impl FnMut(&str, &[f32])) -> Result<bool> {
+    let mut all_ok = true;
+    for file in files {
+        let name = file.display().to_string();
+        let pixels = std::fs::read(file).map_err(|e| Error::Io { path: file.clone(), source: e }).and_then(|b| session.pixels(&b, &name));
+        match pixels.and_then(|p| session.embed_images(std::slice::from_ref(&p))) {
+            Ok(emb) => emit(&name, &emb[0]),
+            Err(e) => {
+                all_ok = false;
+                eprintln!("error: {e}");
+                println!("{}", json!({ "file": name, "error": e.to_string() }));
+            }
+        }
+    }
+    Ok(all_ok)
+}
+
+fn load_session(model: &Path, backend: BackendChoice) -> Result<Session<Cpu>> {
+    if let BackendChoice::Gpu = backend {
+        return Err(Error::BackendUnavailable {
+            name: "gpu".into(),
+            why: "the WebGPU/wgpu backend is not built yet in this version; use --backend cpu".into(),
+        });
+    }
+    Session::new(Cpu, Checkpoint::from_hf_dir(model)?)
+}
+
+/// Only config.json (for the context length) and tokenizer.json: no weights are read.
+fn load_tokenizer(model: &Path) -> Result<ClipTokenizer> {
+    let read = |name: &str| {
+        let path = model.join(name);
+        std::fs::read(&path).map_err(|_| Error::MissingFile { path })
+    };
+    let config = ClipConfig::from_json(&read("config.json")?)?;
+    let context = config.text.max_position_embeddings;
+    match read("tokenizer.json") {
+        Ok(json) => ClipTokenizer::from_json(&json, context),
+        Err(_) => ClipTokenizer::bundled(context),
+    }
+}

@@ -1,0 +1,28 @@
+//! webclip: CLIP image and text encoders from one Rust core, natively and in the browser.
+//!
+//! The pipeline in one screen:
+//! ```text
+//! bytes ──weights::Checkpoint (HF config.json + safetensors, validated)──┐
+//!                                                                        ├─ model::Clip<B: Backend> ─┐
+//! backend::cpu::Cpu (f32 reference) / GPU (wgpu, later) ─────────────────┘                           │
+//! text  ──tokenizer::ClipTokenizer (HF tokenizer.json, exact ids)──→ ids ──→ encode_texts ──→ embeddings
+//! image ──image::{decode, preprocess} (PIL-exact bicubic, crop, norm)──→ pixels ──→ encode_images ──┘
+//! embeddings ──tasks::zero_shot (softmax over exp(logit_scale)·cos)──→ ranked labels
+//! ```
+//! [`Session`] ties a backend, the weights, the tokenizer and the preprocessing together.
+
+pub mod backend;
+pub mod error;
+pub mod image;
+pub mod model;
+pub mod session;
+pub mod tasks;
+pub mod tokenizer;
+pub mod weights;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::{Error, Result};
+pub use session::Session;
+pub use weights::Checkpoint;

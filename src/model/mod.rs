@@ -1,0 +1,62 @@
+//! CLIP, written once against [`Backend`](crate::backend::Backend), with Hugging Face's module and tensor names.
+
+mod clip;
+mod config;
+mod encoder;
+mod text;
+mod vision;
+
+pub use clip::Clip;
+pub use config::{Activation, ClipConfig, TextConfig, VisionConfig};
+pub use encoder::{Encoder, EncoderLayer};
+pub use text::TextTransformer;
+pub use vision::VisionTransformer;
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::weights::TensorSource;
+
+/// Reads parameters by upstream name with the shape the config implies and hands them to the backend.
+pub(crate) struct Loader<'a, B: Backend> {
+    pub backend: &'a B,
+    pub source: &'a dyn TensorSource,
+}
+
+impl<B: Backend> Loader<'_, B> {
+    /// `{prefix}.weight` `(out, in)` and, if `bias`, `{prefix}.bias` `(out)`.
+    pub fn linear(&self, prefix: &str, out: usize, inp: usize, bias: bool) -> Result<B::Linear> {
+        let w = self.source.tensor(&format!("{prefix}.weight"), &[out, inp])?;
+        let b = if bias { Some(self.source.tensor(&format!("{prefix}.bias"), &[out])?) } else { None };
+        self.backend.linear(w, b)
+    }
+
+    pub fn vector(&self, name: &str, len: usize) -> Result<B::Vector> {
+        self.backend.vector(self.source.tensor(name, &[len])?)
+    }
+
+    pub fn table(&self, name: &str, rows: usize, dim: usize) -> Result<B::Table> {
+        self.backend.table(self.source.tensor(name, &[rows, dim])?)
+    }
+
+    /// `{prefix}.weight` and `{prefix}.bias`, both `(dim)`.
+    pub fn layer_norm(&self, prefix: &str, dim: usize, eps: f64) -> Result<LayerNorm<B>> {
+        Ok(LayerNorm {
+            weight: self.vector(&format!("{prefix}.weight"), dim)?,
+            bias: self.vector(&format!("{prefix}.bias"), dim)?,
+            eps: eps as f32,
+        })
+    }
+}
+
+/// `nn.LayerNorm(dim, eps)`.
+pub struct LayerNorm<B: Backend> {
+    pub weight: B::Vector, // (dim)
+    pub bias: B::Vector,   // (dim)
+    pub eps: f32,
+}
+
+impl<B: Backend> LayerNorm<B> {
+    pub fn forward(&self, b: &B, x: &B::Tensor) -> Result<B::Tensor> {
+        b.layer_norm(x, &self.weight, &self.bias, self.eps)
+    }
+}

@@ -1,0 +1,78 @@
+//! `CLIPTextTransformer`: token + position embeddings → causal encoder → final layer norm → pool one token.
+
+use super::encoder::{Encoder, EncoderShape};
+use super::{LayerNorm, Loader, TextConfig};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+
+pub struct TextTransformer<B: Backend> {
+    pub token_embedding: B::Table,    // (vocab, D)
+    pub position_embedding: B::Table, // (context, D)
+    pub encoder: Encoder<B>,
+    pub final_layer_norm: LayerNorm<B>,
+    pub config: TextConfig,
+}
+
+impl<B: Backend> TextTransformer<B> {
+    pub(crate) fn load(l: &Loader<B>, c: &TextConfig) -> Result<Self> {
+        let d = c.hidden_size;
+        let shape = EncoderShape {
+            hidden: d,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            layers: c.num_hidden_layers,
+            eps: c.layer_norm_eps,
+            activation: c.hidden_act,
+        };
+        Ok(TextTransformer {
+            token_embedding: l.table("text_model.embeddings.token_embedding.weight", c.vocab_size, d)?,
+            position_embedding: l.table(
+                "text_model.embeddings.position_embedding.weight",
+                c.max_position_embeddings,
+                d,
+            )?,
+            encoder: Encoder::load(l, "text_model.encoder", &shape)?,
+            final_layer_norm: l.layer_norm("text_model.final_layer_norm", d, c.layer_norm_eps)?,
+            config: c.clone(),
+        })
+    }
+
+    /// The token HF pools, as `CLIPTextTransformer.forward` picks it: configs written before transformers 4.31
+    /// carry `eos_token_id: 2` and pool at the (first) largest id — the end-of-text token, which has the largest
+    /// id in CLIP's vocabulary; newer configs pool at the first `eos_token_id`. No eos at all → position 0.
+    pub fn pooled_position(&self, ids: &[u32]) -> usize {
+        if self.config.eos_token_id == 2 {
+            let max = ids.iter().copied().max().unwrap_or(0);
+            ids.iter().position(|&t| t == max).unwrap_or(0)
+        } else {
+            ids.iter().position(|&t| t as i64 == self.config.eos_token_id).unwrap_or(0)
+        }
+    }
+
+    /// Token ids of each text (bos … eos, at most the context length) → pooled `(batch, 1, D)`.
+    ///
+    /// The causal mask means the pooled token never sees later tokens, so each sequence is cut right after
+    /// its pooled token and the batch is padded only to the longest such prefix: no work on padding.
+    pub fn forward(&self, b: &B, ids: &[Vec<u32>]) -> Result<B::Tensor> {
+        let ctx = self.config.max_position_embeddings;
+        if let Some(long) = ids.iter().find(|s| s.len() > ctx) {
+            return Err(Error::Input(format!(
+                "{} tokens exceed the model's context length {ctx}; tokenize with truncation",
+                long.len()
+            )));
+        }
+        if ids.is_empty() || ids.iter().any(|s| s.is_empty()) {
+            return Err(Error::Input("text tower needs at least one token per text".into()));
+        }
+        let pooled: Vec<usize> = ids.iter().map(|s| self.pooled_position(s)).collect();
+        let seq = pooled.iter().max().map_or(1, |p| p + 1);
+        let mut flat = Vec::with_capacity(ids.len() * seq);
+        for s in ids {
+            flat.extend((0..seq).map(|i| s.get(i).copied().unwrap_or(0)));
+        }
+        let x = b.embed_tokens(&flat, ids.len(), &self.token_embedding, &self.position_embedding)?;
+        let x = self.encoder.forward(b, x, true)?;
+        let x = self.final_layer_norm.forward(b, &x)?;
+        b.gather_rows(&x, &pooled)
+    }
+}

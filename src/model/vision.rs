@@ -1,0 +1,66 @@
+//! `CLIPVisionTransformer`: patch conv + class token + positions → pre-layernorm → encoder → class token →
+//! post-layernorm.
+
+use super::encoder::{Encoder, EncoderShape};
+use super::{LayerNorm, Loader, VisionConfig};
+use crate::backend::{Backend, Dims};
+use crate::error::{Error, Result};
+
+pub struct VisionTransformer<B: Backend> {
+    pub class_embedding: B::Vector,   // (D)
+    pub patch_embedding: B::Linear,   // Conv2d(C, D, p, stride p, bias=False) as (D, C·p·p)
+    pub position_embedding: B::Table, // (1 + grid², D)
+    pub pre_layrnorm: LayerNorm<B>,   // sic: the upstream name
+    pub encoder: Encoder<B>,
+    pub post_layernorm: LayerNorm<B>,
+    pub config: VisionConfig,
+}
+
+impl<B: Backend> VisionTransformer<B> {
+    pub(crate) fn load(l: &Loader<B>, c: &VisionConfig) -> Result<Self> {
+        let (d, p, ch) = (c.hidden_size, c.patch_size, c.num_channels);
+        let shape = EncoderShape {
+            hidden: d,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            layers: c.num_hidden_layers,
+            eps: c.layer_norm_eps,
+            activation: c.hidden_act,
+        };
+        // The conv weight is (D, C, p, p); flattened row-major it is exactly the (D, C·p·p) linear weight.
+        let mut conv = l.source.tensor("vision_model.embeddings.patch_embedding.weight", &[d, ch, p, p])?;
+        conv.shape = vec![d, ch * p * p];
+        Ok(VisionTransformer {
+            class_embedding: l.vector("vision_model.embeddings.class_embedding", d)?,
+            patch_embedding: l.backend.linear(conv, None)?,
+            position_embedding: l.table("vision_model.embeddings.position_embedding.weight", c.num_positions(), d)?,
+            pre_layrnorm: l.layer_norm("vision_model.pre_layrnorm", d, c.layer_norm_eps)?,
+            encoder: Encoder::load(l, "vision_model.encoder", &shape)?,
+            post_layernorm: l.layer_norm("vision_model.post_layernorm", d, c.layer_norm_eps)?,
+            config: c.clone(),
+        })
+    }
+
+    /// `pixels`: `batch` images, each `(C, S, S)` as the image processor makes them → pooled `(batch, 1, D)`.
+    pub fn forward(&self, b: &B, pixels: &[f32], batch: usize) -> Result<B::Tensor> {
+        let c = &self.config;
+        let per_image = c.num_channels * c.image_size * c.image_size;
+        if batch == 0 || pixels.len() != batch * per_image {
+            return Err(Error::Input(format!(
+                "vision tower expects {batch} image(s) of {}x{}x{} = {per_image} values each, got {} values",
+                c.num_channels,
+                c.image_size,
+                c.image_size,
+                pixels.len()
+            )));
+        }
+        let x = b.upload(pixels, Dims::new(batch, 1, per_image))?;
+        let patches = b.patchify(&x, c.num_channels, c.image_size, c.image_size, c.patch_size)?; // (B, G², C·p·p)
+        let x = b.matmul(&patches, &self.patch_embedding)?; // (B, G², D)
+        let x = b.prepend_class(&x, &self.class_embedding, &self.position_embedding)?; // (B, 1 + G², D)
+        let x = self.pre_layrnorm.forward(b, &x)?;
+        let x = self.encoder.forward(b, x, false)?;
+        let pooled = b.gather_rows(&x, &vec![0; batch])?; // class token
+        self.post_layernorm.forward(b, &pooled)
+    }
+}

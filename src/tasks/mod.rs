@@ -1,0 +1,3 @@
+//! Tasks built on embeddings, not inside the model.
+
+pub mod zero_shot;

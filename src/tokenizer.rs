@@ -1,0 +1,61 @@
+//! CLIP's byte-level BPE through the `tokenizers` crate, driven by the checkpoint's own `tokenizer.json`
+//! (normalizer NFC + whitespace collapse + lowercase, the CLIP split regex, byte-level BPE, bos/eos added).
+//! Ids are identical to Hugging Face's `CLIPTokenizerFast(..., truncation=True, max_length=77)`.
+
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::error::{Error, Result};
+
+/// openai/clip-vit-base-patch32's tokenizer, for checkpoints that ship none (native builds only).
+#[cfg(not(target_arch = "wasm32"))]
+pub const BUNDLED_TOKENIZER_JSON: &[u8] = include_bytes!("assets/tokenizer.json");
+
+pub struct ClipTokenizer {
+    inner: Tokenizer,
+    context_length: usize,
+}
+
+impl ClipTokenizer {
+    /// Parses `tokenizer.json`; sequences are truncated to `context_length` tokens, end-of-text kept.
+    pub fn from_json(json: &[u8], context_length: usize) -> Result<Self> {
+        let mut inner = Tokenizer::from_bytes(json)
+            .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}")))?;
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length: context_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| Error::Tokenizer(format!("cannot truncate to {context_length} tokens: {e}")))?;
+        inner.with_padding(None);
+        Ok(ClipTokenizer { inner, context_length })
+    }
+
+    /// The bundled openai/clip-vit-base-patch32 tokenizer.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn bundled(context_length: usize) -> Result<Self> {
+        Self::from_json(BUNDLED_TOKENIZER_JSON, context_length)
+    }
+
+    pub fn context_length(&self) -> usize {
+        self.context_length
+    }
+
+    /// `<|startoftext|> … <|endoftext|>`, at most `context_length` ids.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| Error::Tokenizer(format!("cannot tokenize {:?}: {e}", preview(text))))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    pub fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        texts.iter().map(|t| self.encode(t)).collect()
+    }
+}
+
+fn preview(text: &str) -> String {
+    text.chars().take(40).collect()
+}

@@ -1,0 +1,106 @@
+//! A Hugging Face `CLIPModel` checkpoint: `config.json`, `model.safetensors` (or the sharded
+//! `model.safetensors.index.json` + shards), `tokenizer.json`, `preprocessor_config.json`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{SafetensorsFile, ShardedTensors};
+use crate::error::{Error, Result};
+use crate::image::PreprocessConfig;
+use crate::model::ClipConfig;
+
+/// Everything needed to build a model, held in memory.
+pub struct Checkpoint {
+    pub config: ClipConfig,
+    pub tensors: ShardedTensors,
+    /// `tokenizer.json` bytes; `None` when the checkpoint has none (the bundled CLIP tokenizer is used).
+    pub tokenizer_json: Option<Vec<u8>>,
+    pub preprocess: PreprocessConfig,
+}
+
+#[derive(Deserialize)]
+struct ShardIndex {
+    weight_map: std::collections::BTreeMap<String, String>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::MissingFile { path: path.to_path_buf() },
+        _ => Error::io(path, e),
+    })
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    if path.exists() {
+        read(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+impl Checkpoint {
+    /// Loads a checkpoint directory as `save_pretrained` / the Hub lays it out.
+    pub fn from_hf_dir(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::Input(format!(
+                "model '{}' is not a directory. Pass a Hugging Face CLIPModel folder (config.json, model.safetensors, \
+                 tokenizer.json, preprocessor_config.json), e.g. one made by `webclip synth --preset tiny --out DIR`.",
+                dir.display()
+            )));
+        }
+        let config = read(&dir.join("config.json"))?;
+        let single = dir.join("model.safetensors");
+        let index = dir.join("model.safetensors.index.json");
+        let shards = if single.exists() {
+            vec![("model.safetensors".to_string(), read(&single)?)]
+        } else if index.exists() {
+            let idx: ShardIndex = serde_json::from_slice(&read(&index)?)
+                .map_err(|source| Error::Json { file: "model.safetensors.index.json".into(), source })?;
+            let names: BTreeSet<&String> = idx.weight_map.values().collect();
+            names.into_iter().map(|n| Ok((n.clone(), read(&dir.join(n))?))).collect::<Result<Vec<_>>>()?
+        } else if dir.join("pytorch_model.bin").exists() {
+            return Err(Error::Input(format!(
+                "{} has pytorch_model.bin but no model.safetensors. webclip reads safetensors only (pickle files can \
+                 run code). Convert once in Python: CLIPModel.from_pretrained(DIR).save_pretrained(DIR, \
+                 safe_serialization=True).",
+                dir.display()
+            )));
+        } else {
+            return Err(Error::MissingFile { path: single });
+        };
+        let tokenizer = read_optional(&dir.join("tokenizer.json"))?;
+        let preprocess = read_optional(&dir.join("preprocessor_config.json"))?;
+        Self::from_parts(&config, shards, tokenizer, preprocess.as_deref())
+    }
+
+    /// Builds a checkpoint from file contents (the browser path: bytes fetched by the page).
+    /// `shards` are `(file name, bytes)` pairs of safetensors files.
+    pub fn from_parts(
+        config_json: &[u8],
+        shards: Vec<(String, Vec<u8>)>,
+        tokenizer_json: Option<Vec<u8>>,
+        preprocessor_json: Option<&[u8]>,
+    ) -> Result<Self> {
+        let config = ClipConfig::from_json(config_json)?;
+        let files = shards.into_iter().map(|(name, bytes)| SafetensorsFile::parse(name, bytes)).collect::<Result<_>>()?;
+        let preprocess = match preprocessor_json {
+            Some(bytes) => PreprocessConfig::from_json(bytes, "preprocessor_config.json")?,
+            None => PreprocessConfig::clip_default(config.vision.image_size as u32),
+        };
+        if preprocess.crop_height as usize != config.vision.image_size
+            || preprocess.crop_width as usize != config.vision.image_size
+        {
+            return Err(Error::config(
+                "preprocessor_config.json",
+                "crop_size",
+                format!(
+                    "is {}x{} but config.json's vision_config.image_size is {}: the files belong to different models",
+                    preprocess.crop_height, preprocess.crop_width, config.vision.image_size
+                ),
+            ));
+        }
+        Ok(Checkpoint { config, tensors: ShardedTensors { files }, tokenizer_json, preprocess })
+    }
+}

@@ -1,0 +1,173 @@
+//! Synthetic checkpoints: real CLIP architectures with seeded random weights, written in the exact Hugging Face
+//! layout. The stand-in for pretrained weights (none can be downloaded where webclip is tested).
+//!
+//! Every parameter is random — layer norms and biases too — so a loader that swaps, transposes or skips a
+//! tensor produces different numbers. Scales keep activations O(1) through any depth:
+//! weights `N(0, 1/fan_in)`, biases `N(0, 0.1²)`, layer-norm weights `1 + N(0, 0.2²)`, embeddings `N(0, 1)`.
+
+use std::cell::RefCell;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use safetensors::tensor::{Dtype, TensorView};
+
+use super::{HostTensor, TensorSource};
+use crate::backend::cpu::Cpu;
+use crate::error::{Error, Result};
+use crate::model::{Activation, Clip, ClipConfig, TextConfig, VisionConfig};
+
+/// Named architectures.
+pub const PRESETS: [&str; 5] = ["vit-b-32", "vit-b-16", "vit-l-14", "tinyclip-8m-16", "tiny"];
+
+/// The config of a preset (OpenAI's and TinyCLIP's published shapes; `tiny` is a test-sized model at 224 px).
+pub fn preset(name: &str) -> Result<ClipConfig> {
+    let text = |hidden, layers, heads| TextConfig {
+        vocab_size: 49408,
+        hidden_size: hidden,
+        intermediate_size: 4 * hidden,
+        num_attention_heads: heads,
+        num_hidden_layers: layers,
+        max_position_embeddings: 77,
+        hidden_act: Activation::QuickGelu,
+        layer_norm_eps: 1e-5,
+        eos_token_id: 49407,
+        bos_token_id: 49406,
+        pad_token_id: 1,
+    };
+    let vision = |hidden, layers, heads, patch| VisionConfig {
+        hidden_size: hidden,
+        intermediate_size: 4 * hidden,
+        num_attention_heads: heads,
+        num_hidden_layers: layers,
+        num_channels: 3,
+        image_size: 224,
+        patch_size: patch,
+        hidden_act: Activation::QuickGelu,
+        layer_norm_eps: 1e-5,
+    };
+    let (text, vision, projection_dim) = match name {
+        "vit-b-32" => (text(512, 12, 8), vision(768, 12, 12, 32), 512),
+        "vit-b-16" => (text(512, 12, 8), vision(768, 12, 12, 16), 512),
+        "vit-l-14" => (text(768, 12, 12), vision(1024, 24, 16, 14), 768),
+        "tinyclip-8m-16" => (text(256, 3, 4), vision(256, 10, 4, 16), 512),
+        "tiny" => (text(64, 2, 4), vision(64, 2, 4, 32), 64),
+        other => {
+            return Err(Error::Input(format!("unknown preset '{other}'; choose one of {}", PRESETS.join(", "))))
+        }
+    };
+    Ok(ClipConfig { text, vision, projection_dim, logit_scale_init_value: 2.6592 })
+}
+
+/// Storage dtype of the written safetensors file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreDtype {
+    F32,
+    F16,
+    BF16,
+}
+
+/// Hands out random tensors in the order the model asks for them and remembers them.
+struct RandomSource {
+    rng: RefCell<ChaCha8Rng>,
+    made: RefCell<Vec<HostTensor>>,
+    logit_scale: f32,
+}
+
+impl TensorSource for RandomSource {
+    fn tensor(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
+        let n: usize = shape.iter().product();
+        let data = if name == "logit_scale" {
+            vec![self.logit_scale]
+        } else {
+            let (mean, std) = if name.ends_with("norm.weight") || name.ends_with("norm1.weight")
+                || name.ends_with("norm2.weight") || name.ends_with("layrnorm.weight")
+            {
+                (1.0, 0.2)
+            } else if name.ends_with(".bias") {
+                (0.0, 0.1)
+            } else if name.contains("embedding") && !name.contains("patch_embedding") {
+                (0.0, 1.0)
+            } else {
+                // linear / conv weight: fan_in is everything but the first dim
+                let fan_in = (n / shape[0].max(1)).max(1);
+                (0.0, 1.0 / (fan_in as f64).sqrt())
+            };
+            let dist = Normal::new(mean, std).map_err(|e| Error::Input(e.to_string()))?;
+            let mut rng = self.rng.borrow_mut();
+            (0..n).map(|_| dist.sample(&mut *rng) as f32).collect()
+        };
+        let t = HostTensor { name: name.to_string(), shape: shape.to_vec(), data };
+        self.made.borrow_mut().push(t.clone());
+        Ok(t)
+    }
+}
+
+/// Random parameters for `config`, named and shaped exactly as `CLIPModel` has them.
+pub fn random_tensors(config: &ClipConfig, seed: u64) -> Result<Vec<HostTensor>> {
+    let source = RandomSource {
+        rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed)),
+        made: RefCell::new(Vec::new()),
+        logit_scale: config.logit_scale_init_value as f32,
+    };
+    // Loading the model is what enumerates every parameter with its shape: one source of truth for names.
+    Clip::load(&Cpu, &source, config)?;
+    Ok(source.made.into_inner())
+}
+
+/// `model.safetensors` bytes for `tensors` (with HF's `{"format": "pt"}` metadata).
+pub fn safetensors_bytes(tensors: &[HostTensor], dtype: StoreDtype) -> Result<Vec<u8>> {
+    let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|t| {
+            let bytes = match dtype {
+                StoreDtype::F32 => bytemuck::cast_slice(&t.data).to_vec(),
+                StoreDtype::F16 => t.data.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(),
+                StoreDtype::BF16 => t.data.iter().flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect(),
+            };
+            (t.name.clone(), t.shape.clone(), bytes)
+        })
+        .collect();
+    let st_dtype = match dtype {
+        StoreDtype::F32 => Dtype::F32,
+        StoreDtype::F16 => Dtype::F16,
+        StoreDtype::BF16 => Dtype::BF16,
+    };
+    let views = encoded
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(st_dtype, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::Safetensors { file: "model.safetensors".into(), detail: e.to_string() })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let metadata = Some([("format".to_string(), "pt".to_string())].into_iter().collect());
+    safetensors::serialize(views, metadata)
+        .map_err(|e| Error::Safetensors { file: "model.safetensors".into(), detail: e.to_string() })
+}
+
+/// All files of an HF-layout checkpoint directory, as `(file name, bytes)`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn checkpoint_files(config: &ClipConfig, seed: u64, dtype: StoreDtype) -> Result<Vec<(String, Vec<u8>)>> {
+    let tensors = random_tensors(config, seed)?;
+    let preprocess = crate::image::PreprocessConfig::clip_default(config.vision.image_size as u32);
+    Ok(vec![
+        ("config.json".into(), config.to_json().into_bytes()),
+        ("model.safetensors".into(), safetensors_bytes(&tensors, dtype)?),
+        ("tokenizer.json".into(), crate::tokenizer::BUNDLED_TOKENIZER_JSON.to_vec()),
+        ("tokenizer_config.json".into(), include_bytes!("../assets/tokenizer_config.json").to_vec()),
+        ("special_tokens_map.json".into(), include_bytes!("../assets/special_tokens_map.json").to_vec()),
+        ("preprocessor_config.json".into(), preprocess.to_json().into_bytes()),
+    ])
+}
+
+/// Writes a synthetic checkpoint into `dir` (created if needed).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_dir(dir: &std::path::Path, config: &ClipConfig, seed: u64, dtype: StoreDtype) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for (name, bytes) in checkpoint_files(config, seed, dtype)? {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
