@@ -28,6 +28,11 @@ impl SafetensorsFile {
         self.metadata.info(tensor).is_some()
     }
 
+    /// The stored shape of `tensor`, if present.
+    pub fn shape(&self, tensor: &str) -> Option<&[usize]> {
+        self.metadata.info(tensor).map(|i| i.shape.as_slice())
+    }
+
     /// Tensor names in the file, sorted.
     pub fn tensor_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.metadata.tensors().into_keys().collect();

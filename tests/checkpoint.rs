@@ -1,0 +1,178 @@
+//! Loading Hugging Face checkpoints: every way a checkpoint can be wrong gives a specific error naming the file
+//! or tensor with expected vs got; sharded and f16/bf16 checkpoints load to the same model.
+
+use std::collections::BTreeMap;
+
+use safetensors::tensor::{Dtype, TensorView};
+use webclip::backend::cpu::Cpu;
+use webclip::model::ClipConfig;
+use webclip::weights::synth::{self, StoreDtype};
+use webclip::weights::HostTensor;
+use webclip::{Checkpoint, Error, Session};
+
+/// A very small CLIP so each test builds its own in milliseconds.
+fn small_config() -> ClipConfig {
+    let mut c = synth::preset("tiny").unwrap();
+    c.text.hidden_size = 8;
+    c.text.intermediate_size = 16;
+    c.text.num_attention_heads = 2;
+    c.vision.hidden_size = 16;
+    c.vision.intermediate_size = 24;
+    c.vision.num_attention_heads = 2;
+    c.vision.image_size = 64;
+    c.projection_dim = 8;
+    c
+}
+
+fn parts(config: &ClipConfig, tensors: &[HostTensor]) -> webclip::Result<Checkpoint> {
+    let st = synth::safetensors_bytes(tensors, StoreDtype::F32).unwrap();
+    Checkpoint::from_parts(config.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, None)
+}
+
+fn build(config: &ClipConfig, tensors: &[HostTensor]) -> webclip::Result<Session<Cpu>> {
+    Session::new(Cpu, parts(config, tensors)?)
+}
+
+fn err_text(r: webclip::Result<Session<Cpu>>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn complete_checkpoint_loads_and_embeds() {
+    let c = small_config();
+    let s = build(&c, &synth::random_tensors(&c, 1).unwrap()).unwrap();
+    let e = s.embed_texts(&["a photo of a cat."]).unwrap();
+    assert_eq!(e[0].len(), 8);
+    assert!(e[0].iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    let c = small_config();
+    let mut t = synth::random_tensors(&c, 1).unwrap();
+    t.retain(|t| t.name != "vision_model.post_layernorm.bias");
+    let err = err_text(build(&c, &t));
+    assert!(err.contains("'vision_model.post_layernorm.bias' is missing") && err.contains("model.safetensors"), "{err}");
+}
+
+#[test]
+fn wrong_shape_names_tensor_expected_and_got() {
+    let c = small_config();
+    let t = synth::random_tensors(&c, 1).unwrap();
+    let mut other = c.clone();
+    other.vision.intermediate_size = 32; // the config now disagrees with the weights
+    let err = err_text(build(&other, &t));
+    assert!(err.contains("vision_model.encoder.layers.0.mlp.fc1.weight"), "{err}");
+    assert!(err.contains("[24, 16]") && err.contains("[32, 16]"), "{err}");
+}
+
+#[test]
+fn vocab_disagreement_is_reported() {
+    let c = small_config();
+    let t = synth::random_tensors(&c, 1).unwrap();
+    let mut other = c.clone();
+    other.text.vocab_size = 49000;
+    let err = err_text(build(&other, &t));
+    assert!(err.contains("text_model.embeddings.token_embedding.weight") && err.contains("49000"), "{err}");
+}
+
+#[test]
+fn unsupported_dtype_is_named() {
+    let c = small_config();
+    let t = synth::random_tensors(&c, 1).unwrap();
+    let mut encoded: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)> = t
+        .iter()
+        .map(|t| (t.name.clone(), (Dtype::F32, t.shape.clone(), bytemuck::cast_slice(&t.data).to_vec())))
+        .collect();
+    encoded.insert("logit_scale".into(), (Dtype::I64, vec![], 3i64.to_le_bytes().to_vec()));
+    let views: Vec<(String, TensorView)> = encoded
+        .iter()
+        .map(|(n, (d, s, b))| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    let st = safetensors::serialize(views, None).unwrap();
+    let ck = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, None);
+    let err = err_text(ck.and_then(|ck| Session::new(Cpu, ck)));
+    assert!(err.contains("'logit_scale'") && err.contains("I64"), "{err}");
+}
+
+#[test]
+fn truncated_and_garbage_files_are_errors() {
+    let c = small_config();
+    let st = synth::safetensors_bytes(&synth::random_tensors(&c, 1).unwrap(), StoreDtype::F32).unwrap();
+    for bytes in [st[..st.len() - 100].to_vec(), st[..5].to_vec(), b"definitely not safetensors".to_vec(), vec![]] {
+        let r = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("model.safetensors".into(), bytes)], None, None);
+        let err = r.err().expect("must fail").to_string();
+        assert!(err.contains("model.safetensors") && err.contains("not a valid safetensors"), "{err}");
+    }
+}
+
+#[test]
+fn f16_bf16_and_sharded_checkpoints_give_the_same_model() {
+    let c = small_config();
+    let t = synth::random_tensors(&c, 7).unwrap();
+    let reference = build(&c, &t).unwrap().embed_texts(&["two dogs"]).unwrap().remove(0);
+
+    for dtype in [StoreDtype::F16, StoreDtype::BF16] {
+        let st = synth::safetensors_bytes(&t, dtype).unwrap();
+        let ck = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("m.safetensors".into(), st)], None, None);
+        let e = Session::new(Cpu, ck.unwrap()).unwrap().embed_texts(&["two dogs"]).unwrap().remove(0);
+        let cos = webclip::tasks::zero_shot::cosine(&e, &reference);
+        assert!(cos > 0.99, "{dtype:?}: cosine {cos} to f32"); // rounded weights: close, not equal
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = t.split_at(t.len() / 2);
+    let mut map = serde_json::Map::new();
+    for (file, part) in [("model-00001-of-00002.safetensors", first), ("model-00002-of-00002.safetensors", second)] {
+        std::fs::write(dir.path().join(file), synth::safetensors_bytes(part, StoreDtype::F32).unwrap()).unwrap();
+        for t in part {
+            map.insert(t.name.clone(), file.into());
+        }
+    }
+    let index = serde_json::json!({ "metadata": {}, "weight_map": map });
+    std::fs::write(dir.path().join("model.safetensors.index.json"), index.to_string()).unwrap();
+    std::fs::write(dir.path().join("config.json"), c.to_json()).unwrap();
+    let s = Session::new(Cpu, Checkpoint::from_hf_dir(dir.path()).unwrap()).unwrap();
+    assert_eq!(s.embed_texts(&["two dogs"]).unwrap()[0], reference);
+}
+
+#[test]
+fn missing_files_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Checkpoint::from_hf_dir(dir.path()).err().unwrap();
+    assert!(matches!(err, Error::MissingFile { .. }) && err.to_string().contains("config.json"), "{err}");
+
+    std::fs::write(dir.path().join("config.json"), small_config().to_json()).unwrap();
+    let err = Checkpoint::from_hf_dir(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("model.safetensors"), "{err}");
+
+    std::fs::write(dir.path().join("pytorch_model.bin"), b"pickle").unwrap();
+    let err = Checkpoint::from_hf_dir(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("safe_serialization=True"), "{err}");
+
+    let err = Checkpoint::from_hf_dir(&dir.path().join("nope")).err().unwrap().to_string();
+    assert!(err.contains("not a directory"), "{err}");
+}
+
+#[test]
+fn mismatched_preprocessor_config_is_reported() {
+    let c = small_config();
+    let st = synth::safetensors_bytes(&synth::random_tensors(&c, 1).unwrap(), StoreDtype::F32).unwrap();
+    let pre = webclip::image::PreprocessConfig::clip_default(224).to_json();
+    let r = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, Some(pre.as_bytes()));
+    let err = r.err().expect("must fail").to_string();
+    assert!(err.contains("preprocessor_config.json") && err.contains("224") && err.contains("64"), "{err}");
+}
+
+#[test]
+fn synth_is_deterministic_per_seed() {
+    let c = small_config();
+    let a = synth::safetensors_bytes(&synth::random_tensors(&c, 3).unwrap(), StoreDtype::F32).unwrap();
+    let b = synth::safetensors_bytes(&synth::random_tensors(&c, 3).unwrap(), StoreDtype::F32).unwrap();
+    let d = synth::safetensors_bytes(&synth::random_tensors(&c, 4).unwrap(), StoreDtype::F32).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a, d);
+}

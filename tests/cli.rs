@@ -1,0 +1,97 @@
+//! The `webclip` binary: stable JSON output (one object per input), clear errors, exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn webclip(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_webclip")).args(args).output().expect("run webclip")
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect()
+}
+
+fn synth_tiny(dir: &Path) {
+    let out = webclip(&["synth", "--preset", "tiny", "--seed", "5", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json"] {
+        assert!(dir.join(f).is_file(), "synth wrote no {f}");
+    }
+}
+
+fn write_png(path: &Path, rgb: [u8; 3]) {
+    image::RgbImage::from_pixel(300, 200, image::Rgb(rgb)).save(path).unwrap();
+}
+
+#[test]
+fn synth_tokenize_embed_classify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny");
+    synth_tiny(&model);
+    let m = model.to_str().unwrap();
+
+    let out = webclip(&["tokenize", "--model", m, "a photo of a cat.", ""]);
+    assert!(out.status.success());
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["text"], "a photo of a cat.");
+    assert_eq!(lines[0]["ids"], serde_json::json!([49406, 320, 1125, 539, 320, 2368, 269, 49407]));
+    assert_eq!(lines[1]["ids"], serde_json::json!([49406, 49407]));
+
+    let out = webclip(&["embed", "--model", m, "--text", "red", "blue"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["input"], "blue");
+    assert_eq!(lines[1]["embedding"].as_array().unwrap().len(), 64);
+
+    let (red, blue) = (tmp.path().join("red.png"), tmp.path().join("blue.png"));
+    write_png(&red, [200, 10, 10]);
+    write_png(&blue, [10, 10, 200]);
+    let out = webclip(&["embed", "--model", m, "--image", red.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_lines(&out)[0]["embedding"].as_array().unwrap().len(), 64);
+
+    let out = webclip(&["classify", "--model", m, "--labels", "cat, dog,car", red.to_str().unwrap(), blue.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    let labels = lines[0]["labels"].as_array().unwrap();
+    assert_eq!(labels.len(), 3);
+    let scores: Vec<f64> = labels.iter().map(|l| l["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "sorted by score: {scores:?}");
+    assert!((scores.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+    let mut names: Vec<&str> = labels.iter().map(|l| l["label"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["car", "cat", "dog"]);
+}
+
+#[test]
+fn bad_inputs_get_clear_errors_and_other_files_still_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny");
+    synth_tiny(&model);
+    let m = model.to_str().unwrap();
+    let good = tmp.path().join("good.png");
+    write_png(&good, [50, 150, 50]);
+    let bad = tmp.path().join("notes.txt");
+    std::fs::write(&bad, "not an image").unwrap();
+
+    let out = webclip(&["classify", "--model", m, "--labels", "a,b", bad.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert!(lines[0]["error"].as_str().unwrap().contains("notes.txt"), "{:?}", lines[0]);
+    assert_eq!(lines[1]["labels"].as_array().unwrap().len(), 2);
+
+    let out = webclip(&["classify", "--model", m, "--labels", "a,b", "--backend", "gpu", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--backend cpu"));
+
+    let out = webclip(&["classify", "--model", m, "--labels", " , ", good.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--labels is empty"));
+
+    let out = webclip(&["embed", "--model", tmp.path().join("missing").to_str().unwrap(), "--text", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+}

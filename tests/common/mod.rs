@@ -1,0 +1,49 @@
+//! Shared by the integration tests: fixture paths and embedding comparisons with stated tolerances.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use webclip::weights::SafetensorsFile;
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// `../shared/assets` when present (tests that need it skip loudly otherwise).
+pub fn shared_assets() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/assets");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED PART: {} is absent (it holds the real photos)", p.display());
+        None
+    }
+}
+
+/// A golden tensor with its stored shape.
+pub fn golden(file: &SafetensorsFile, name: &str) -> (Vec<usize>, Vec<f32>) {
+    let shape = file.shape(name).unwrap_or_else(|| panic!("{name} missing from {}", file.name)).to_vec();
+    let t = file.tensor(name, &shape).expect("golden tensor");
+    (shape, t.data)
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Asserts `got` matches `want` row by row: cosine ≥ `min_cos` and max abs error ≤ `max_abs`.
+pub fn assert_rows_close(what: &str, got: &[Vec<f32>], want: &[f32], min_cos: f64, max_abs: f32) {
+    let dim = want.len() / got.len();
+    for (i, (g, w)) in got.iter().zip(want.chunks_exact(dim)).enumerate() {
+        let (cos, err) = (cosine(g, w), max_abs_diff(g, w));
+        assert!(cos >= min_cos && err <= max_abs, "{what}[{i}]: cosine {cos:.7} (≥ {min_cos}), max abs {err:e} (≤ {max_abs:e})");
+    }
+}
