@@ -3,7 +3,7 @@
 //! (tests/fixtures/make_goldens.py; versions and seeds in goldens.json).
 //!
 //! Tolerances: embeddings cosine ≥ 0.99999 and max abs error ≤ 1e-4 (f32 vs f32, differing only in summation
-//! order); pixels ≤ 1e-5 (identical 8-bit resize, f32 normalisation); probabilities ≤ 1e-4.
+//! order); pixels ≤ 1e-5 (identical 8-bit resize and crop); probabilities ≤ 1e-4.
 
 mod common;
 
@@ -53,9 +53,27 @@ fn check_text(name: &str) {
     assert!(max_abs_diff(&single[0], &got[0]) <= 1e-6);
 }
 
+/// HF's `pixel_values` `(N, 3, S, S)`: stored as the 8-bit values behind them, normalised here as
+/// CLIPImageProcessor does (`(v / 255 - mean) / std`; the formula itself is pinned by tests/preprocess.rs).
+fn pixel_values(c: &Case) -> (Vec<usize>, Vec<f32>) {
+    let shape = c.tensors.shape("pixel_values_u8").expect("pixel_values_u8").to_vec();
+    let bytes = c.tensors.raw("pixel_values_u8").expect("raw bytes");
+    let plane = shape[2] * shape[3];
+    let p = &c.session.preprocess;
+    let values = bytes
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ch = (i / plane) % 3;
+            ((v as f64 * p.rescale_factor as f64 - p.image_mean[ch] as f64) / p.image_std[ch] as f64) as f32
+        })
+        .collect();
+    (shape, values)
+}
+
 fn check_image(name: &str) {
     let c = load(name);
-    let (shape, pixels) = golden(&c.tensors, "pixel_values"); // (N, 3, S, S)
+    let (shape, pixels) = pixel_values(&c);
     let got = c.session.model.encode_images(&c.session.backend, &pixels, shape[0]).expect("image embeddings");
     let (_, want) = golden(&c.tensors, "image_embeds");
     assert_rows_close(&format!("{name} image_embeds"), &got, &want, 0.99999, 1e-4);
@@ -75,7 +93,7 @@ fn check_image(name: &str) {
 fn check_pixels(name: &str) {
     let Some(assets) = shared_assets() else { return };
     let c = load(name);
-    let (shape, pixels) = golden(&c.tensors, "pixel_values");
+    let (shape, pixels) = pixel_values(&c);
     let per = shape[1] * shape[2] * shape[3];
     for (i, photo) in c.goldens.photos.iter().enumerate() {
         let bytes = std::fs::read(assets.join("photos").join(photo)).expect("photo");

@@ -33,6 +33,12 @@ impl SafetensorsFile {
         self.metadata.info(tensor).map(|i| i.shape.as_slice())
     }
 
+    /// The stored bytes of `tensor`, whatever its dtype.
+    pub fn raw(&self, tensor: &str) -> Option<&[u8]> {
+        let (start, end) = self.metadata.info(tensor)?.data_offsets;
+        Some(&self.bytes[self.data_start + start..self.data_start + end])
+    }
+
     /// Tensor names in the file, sorted.
     pub fn tensor_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.metadata.tensors().into_keys().collect();
@@ -54,8 +60,7 @@ impl SafetensorsFile {
                 got: info.shape.clone(),
             });
         }
-        let (start, end) = info.data_offsets;
-        let raw = &self.bytes[self.data_start + start..self.data_start + end];
+        let raw = self.raw(name).unwrap_or_default();
         let data = match info.dtype {
             Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             Dtype::F16 => raw.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
