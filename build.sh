@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Build, serve and test webclip.
+#   ./build.sh [wasm]   build the browser package into www/pkg/ (cargo → wasm-bindgen → wasm-opt)
+#   ./build.sh serve    build, then serve www/ on http://127.0.0.1:${PORT:-8080}
+#   ./build.sh test     run every test (this is what CI runs, through .ci/run)
+# Environment:
+#   WEBCLIP_WASM_STD=auto|rustup|debian   where the wasm32 std comes from (auto: rustup's, else Debian's rustc-web)
+#   WEBCLIP_NO_WASM_OPT=1                 skip wasm-opt (saves ~1 min; the .wasm is larger and slower)
+#   WEBCLIP_CACHE=DIR                     where the tools go (default ~/.cache/webclip)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+TARGET=wasm32-unknown-unknown
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+CACHE=${WEBCLIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/webclip}
+BINARYEN_VERSION=132.0.0            # npm package; Debian's binaryen 108 breaks wasm-bindgen's externref table
+TEST_APT_PACKAGES=(wabt)            # Debian packages the tests need (add mesa-vulkan-drivers, chromium here)
+export DEBIAN_FRONTEND=noninteractive NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false NPM_CONFIG_UPDATE_NOTIFIER=false
+
+say() { echo "build.sh: $*"; }
+die() { echo "build.sh: error: $*" >&2; exit 1; }
+
+# ---- tools ---------------------------------------------------------------------------------------------------------
+
+APT_UPDATED=
+apt_install() {  # apt_install PKG...: install those Debian packages that are missing
+    local p missing=() sudo=
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    ((${#missing[@]})) || return 0
+    command -v apt-get >/dev/null || die "please install ${missing[*]} (no apt-get on this machine)"
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    say "installing ${missing[*]} (apt-get)"
+    [ -n "$APT_UPDATED" ] || { $sudo apt-get update -qq; APT_UPDATED=1; }
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+pick_wasm_std() {  # sets WASM_CARGO (command) and WASM_DIR (its target dir); says which path it took
+    local how=${WEBCLIP_WASM_STD:-auto}
+    WASM_CARGO=(cargo) WASM_DIR=$TARGET_DIR
+    if [ "$how" != debian ]; then
+        if command -v rustc >/dev/null && [ -d "$(rustc --print sysroot)/lib/rustlib/$TARGET/lib" ]; then
+            say "wasm32 std: installed target of $(rustc -V | cut -d' ' -f1-2)"; return
+        fi
+        say "adding the $TARGET target with rustup"
+        if command -v rustup >/dev/null && timeout 120 rustup target add "$TARGET"; then
+            say "wasm32 std: rustup target add, $(rustc -V | cut -d' ' -f1-2)"; return
+        fi
+        [ "$how" = auto ] || die "rustup could not add $TARGET (WEBCLIP_WASM_STD=$how)"
+        say "rustup could not add $TARGET: falling back to Debian's rustc-web"
+    fi
+    apt_install rustc-web cargo-web rust-web-src lld-22
+    # rustc-web has no rust-lld and no prebuilt wasm32 std: rebuild std from rust-web-src with the matching rustc.
+    # Absolute paths, because rustup's proxies come first in PATH; a separate target dir avoids rebuild churn.
+    # shellcheck disable=SC2054 # the comma belongs to -Zbuild-std=std,panic_abort
+    WASM_CARGO=(env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld
+        /usr/bin/cargo -Zbuild-std=std,panic_abort)
+    WASM_DIR=$TARGET_DIR/debian-rustc
+    say "wasm32 std: Debian $(/usr/bin/rustc -V | cut -d' ' -f1-2), rebuilt with -Zbuild-std"
+}
+
+locked_version() {  # locked_version CRATE: its version in Cargo.lock
+    awk -v name="\"$1\"" '$1 == "name" && $3 == name { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock
+}
+
+install_wasm_bindgen() {  # sets WASM_BINDGEN: wasm-bindgen-cli at exactly the version in Cargo.lock
+    local v; v=$(locked_version wasm-bindgen)
+    [ -n "$v" ] || die "wasm-bindgen is not in Cargo.lock: is it a wasm32 dependency in Cargo.toml?"
+    local root=$CACHE/wasm-bindgen-$v
+    WASM_BINDGEN=$root/bin/wasm-bindgen
+    [ -x "$WASM_BINDGEN" ] && return
+    say "installing wasm-bindgen-cli $v into $root (once, ~3 min)"
+    # --debug halves the install time and writes byte-identical output (no debuginfo: 23 MB, not 130 MB);
+    # --locked can fail when a locked dependency is missing from the registry, so retry without it.
+    local install=(env CARGO_PROFILE_DEV_DEBUG=false
+        cargo install --quiet --debug --root "$root" --version "=$v" --bin wasm-bindgen wasm-bindgen-cli)
+    "${install[@]}" --locked 2>/dev/null || { say "retrying without --locked"; "${install[@]}"; }
+}
+
+install_wasm_opt() {  # sets WASM_OPT: wasm-opt from the npm package binaryen
+    local dir=$CACHE/binaryen-$BINARYEN_VERSION
+    WASM_OPT=$dir/node_modules/.bin/wasm-opt
+    [ -x "$WASM_OPT" ] && return
+    say "installing wasm-opt (npm binaryen@$BINARYEN_VERSION) into $dir"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-save --silent "binaryen@$BINARYEN_VERSION"
+}
+
+# ---- build ---------------------------------------------------------------------------------------------------------
+
+build_wasm() {
+    local t0=$SECONDS pkg=www/pkg
+    pick_wasm_std
+    "${WASM_CARGO[@]}" build --lib --release --target "$TARGET" --target-dir "$WASM_DIR"
+    say "cargo build: $((SECONDS - t0)) s"
+
+    t0=$SECONDS
+    install_wasm_bindgen
+    rm -rf "$pkg"
+    "$WASM_BINDGEN" --target web --out-dir "$pkg" --out-name webclip "$WASM_DIR/$TARGET/release/webclip.wasm"
+    # Tells Node (the smoke test) that webclip.js is an ES module; browsers ignore this file.
+    echo '{ "type": "module" }' >"$pkg/package.json"
+    say "wasm-bindgen $("$WASM_BINDGEN" --version | cut -d' ' -f2): $((SECONDS - t0)) s"
+
+    if [ "${WEBCLIP_NO_WASM_OPT:-}" = 1 ]; then
+        say "wasm-opt skipped (WEBCLIP_NO_WASM_OPT=1)"
+    else
+        t0=$SECONDS
+        install_wasm_opt
+        # Features rustc enables for wasm32 (+ our simd128); wasm-opt must not strip or reject them.
+        "$WASM_OPT" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd \
+            "$pkg/webclip_bg.wasm" -o "$pkg/webclip_bg.wasm"
+        say "wasm-opt -O3: $((SECONDS - t0)) s"
+    fi
+    local wasm=$pkg/webclip_bg.wasm
+    say "built $wasm: $(($(stat -c %s "$wasm") / 1024)) KiB, $(($(gzip -9c "$wasm" | wc -c) / 1024)) KiB gzipped"
+}
+
+# ---- test ----------------------------------------------------------------------------------------------------------
+
+PASSED=() FAILED=() SKIPPED=()
+stage() {  # stage NAME COMMAND...: run one test stage in a subshell, record the result, go on
+    local name=$1 t0=$SECONDS rc; shift
+    echo "== $name"
+    set +e; (set -e; "$@"); rc=$?; set -e
+    LAST_RC=$rc
+    if [ "$rc" = 0 ]; then PASSED+=("$name"); echo "== $name: ok ($((SECONDS - t0)) s)"
+    else FAILED+=("$name"); echo "== $name: FAILED (exit $rc, $((SECONDS - t0)) s)"; fi
+}
+skip() { SKIPPED+=("$1"); echo "== $1: skipped ($2)"; }
+list() { local IFS=/; echo "$*"; }
+
+validate_wasm() {
+    local wasm=www/pkg/webclip_bg.wasm
+    if command -v wasm-validate >/dev/null; then
+        wasm-validate "$wasm" && say "wasm-validate: ok"
+    else
+        node -e 'process.exit(WebAssembly.validate(require("fs").readFileSync(process.argv[1])) ? 0 : 1)' "$wasm"
+        say "WebAssembly.validate (node): ok"
+    fi
+}
+
+browser_tests() {
+    local npm_cmd=install
+    [ -n "${CI:-}" ] && [ -f tests/browser/package-lock.json ] && npm_cmd=ci
+    if grep -qE '"(devD|d)ependencies"' tests/browser/package.json; then
+        npm --prefix tests/browser "$npm_cmd" --silent
+    fi
+    node --test "$@"
+}
+
+run_tests() {
+    apt_install "${TEST_APT_PACKAGES[@]}"
+    stage "cargo test" cargo test
+    WEBCLIP_NO_WASM_OPT=${WEBCLIP_NO_WASM_OPT:-1} stage "wasm build" build_wasm
+    local built=$LAST_RC tests=(tests/browser/*.test.mjs)
+    if [ "$built" = 0 ]; then
+        stage "wasm validate" validate_wasm
+        stage "node smoke" node tests/browser/node-smoke.mjs
+    else
+        skip "wasm validate" "no wasm package"; skip "node smoke" "no wasm package"
+    fi
+    if [ ! -e "${tests[0]}" ]; then skip "browser tests" "none yet"
+    elif ! command -v chromium >/dev/null; then skip "browser tests" "chromium is not installed"
+    elif [ "$built" != 0 ]; then skip "browser tests" "no wasm package"
+    else stage "browser tests" browser_tests "${tests[@]}"; fi
+
+    local summary="webclip tests: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
+    ((${#SKIPPED[@]} == 0)) || summary+=", ${#SKIPPED[@]} skipped ($(list "${SKIPPED[@]}"))"
+    ((${#FAILED[@]} == 0)) || summary+=" — failed: $(list "${FAILED[@]}")"
+    echo "$summary"
+    ((${#FAILED[@]} == 0))
+}
+
+case ${1:-wasm} in
+    wasm) build_wasm ;;
+    serve) build_wasm; exec node tests/browser/serve.mjs --root www --port "${PORT:-8080}" ;;
+    test) run_tests ;;
+    -h | --help | help) sed -n '2,9s/^# \{0,1\}//p' "$0" ;;
+    *) sed -n '2,9s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+esac
