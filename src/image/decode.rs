@@ -1,0 +1,253 @@
+//! File bytes → 8-bit RGB, the way `PIL.Image.open` + `ImageOps.exif_transpose` + transformers'
+//! `convert_to_rgb` see them.
+//!
+//! - grayscale is repeated into R, G and B;
+//! - anything with alpha (RGBA, LA, palette or colour-key transparency) is composited on opaque white with
+//!   Pillow's integer `alpha_composite` arithmetic;
+//! - 16-bit samples keep their high byte, as Pillow's `RGB;16B` / `RGBA;16B` / `LA;16B` unpackers do. Pillow
+//!   opens 16-bit grayscale as mode `I;16`, whose conversion to RGB *clamps* to 255 (every value ≥ 256 turns
+//!   white); webclip takes the high byte there too, on purpose, so such images stay images;
+//! - JPEGs are decoded by [`super::jpeg`], byte-identical to Pillow's libjpeg-turbo (CMYK/YCCK included, with
+//!   Pillow's `cmyk2rgb`); the image crate's zune-jpeg is the fallback for variants it does not cover;
+//! - GIF: the first frame; EXIF orientation (JPEG, PNG eXIf, WebP) is applied.
+//!
+//! Sizes are checked against [`MAX_SIDE`] and [`MAX_PIXELS`] from the header, before any pixel buffer exists,
+//! and the decoders get `image::Limits` so no header can make them allocate more than [`MAX_ALLOC`] bytes.
+
+use std::io::Cursor;
+
+use image::error::{ImageError, LimitErrorKind};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+
+use crate::error::{Error, Result};
+
+/// Largest accepted width or height.
+pub const MAX_SIDE: u32 = 16384;
+/// Largest accepted width x height.
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// Most bytes a decoder may allocate: a MAX_PIXELS image as RGBA with 16-bit samples is 800 MB.
+pub const MAX_ALLOC: u64 = 1 << 30;
+
+const SUPPORTED: &str = "webclip reads PNG, JPEG, WebP and GIF";
+
+/// Decode a PNG, JPEG, WebP or GIF file to 8-bit RGB (see the module docs for each conversion).
+/// `source_name` (a file name, URL or "clipboard") is only used in error messages.
+pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
+    let fail = |detail: String| Error::image(source_name, detail);
+    if bytes.is_empty() {
+        return Err(fail("the file is empty (0 bytes). Choose the image file again.".into()));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| fail(format!("cannot read the bytes: {e}")))?;
+    let format = match reader.format() {
+        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif)) => f,
+        Some(other) => {
+            return Err(fail(format!("{other:?} images are not supported; {SUPPORTED}. Convert it to PNG or JPEG.")));
+        }
+        None => {
+            let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            return Err(fail(format!(
+                "not an image file: its first bytes ({}) match no known image format; {SUPPORTED}. \
+                 Check that this is the file you meant.",
+                head.join(" ")
+            )));
+        }
+    };
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits.clone());
+    let describe = |e: ImageError| fail(describe_error(e, format));
+
+    let mut decoder = reader.into_decoder().map_err(describe)?;
+    let (width, height) = decoder.dimensions();
+    check_size(width, height).map_err(&fail)?;
+    // A damaged EXIF block is no reason to refuse the pixels; PIL's exif_transpose also ignores it.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut exact = None;
+    if format == ImageFormat::Jpeg {
+        check_jpeg_complete(bytes).map_err(&fail)?;
+        // libjpeg-exact pixels; for a variant it does not cover, the image crate's decoder (zune-jpeg) takes
+        // over, typically within ±4 of libjpeg per sample.
+        if let Ok((w, h, rgb)) = super::jpeg::decode(bytes) {
+            exact = RgbImage::from_raw(w as u32, h as u32, rgb);
+        }
+    }
+    let img = match exact {
+        Some(rgb) => DynamicImage::ImageRgb8(rgb),
+        None => {
+            limits.reserve(decoder.total_bytes()).map_err(describe)?;
+            DynamicImage::from_decoder(decoder).map_err(describe)?
+        }
+    };
+
+    let mut rgb = DynamicImage::ImageRgb8(to_rgb8(img));
+    rgb.apply_orientation(orientation);
+    Ok(rgb.into_rgb8())
+}
+
+/// Reject empty and oversized images with the numbers and what to do.
+fn check_size(width: u32, height: u32) -> std::result::Result<(), String> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels == 0 {
+        return Err(format!("the image is {width}x{height} pixels; it has no pixels to embed"));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE || pixels > MAX_PIXELS {
+        return Err(format!(
+            "the image is {width}x{height} pixels ({:.1} megapixels); webclip accepts at most {MAX_SIDE} pixels \
+             per side and {} megapixels. CLIP sees it at 224 pixels anyway: downscale it first.",
+            pixels as f64 / 1e6,
+            MAX_PIXELS / 1_000_000
+        ));
+    }
+    Ok(())
+}
+
+/// Turn an `image` crate error into a sentence that says what to do.
+fn describe_error(e: ImageError, format: ImageFormat) -> String {
+    let name = format!("{format:?}").to_uppercase();
+    match e {
+        ImageError::Limits(l) if matches!(l.kind(), LimitErrorKind::DimensionError) => format!(
+            "the image is larger than webclip accepts ({MAX_SIDE} pixels per side, {} megapixels): {l}. \
+             Downscale it first.",
+            MAX_PIXELS / 1_000_000
+        ),
+        ImageError::Limits(l) => format!(
+            "decoding would need more than {} MiB of memory ({l}). Downscale the image or save it as an 8-bit \
+             PNG or JPEG.",
+            MAX_ALLOC >> 20
+        ),
+        ImageError::Unsupported(u) => {
+            format!("this {name} uses a feature that cannot be decoded ({u}). Re-save it as a baseline PNG or JPEG.")
+        }
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format!("the {name} file ends early (truncated). Download or copy it again.")
+        }
+        other => {
+            format!("cannot decode this {name}: {other}. The file is damaged or truncated; download or copy it again.")
+        }
+    }
+}
+
+/// zune-jpeg (behind `image`) fills missing data with gray when a JPEG is cut short, where Pillow raises
+/// "image file is truncated". Walk the marker segments and require the end-of-image marker after the scans.
+fn check_jpeg_complete(bytes: &[u8]) -> std::result::Result<(), String> {
+    let truncated = || {
+        "the JPEG file ends early (no end-of-image marker after its image data: truncated). \
+                        Download or copy it again."
+            .to_string()
+    };
+    let mut i = 2; // after SOI (FF D8), which format guessing checked
+    while i + 1 < bytes.len() {
+        if bytes[i] != 0xFF {
+            i += 1; // garbage between segments: decoders skip it too
+            continue;
+        }
+        let marker = bytes[i + 1];
+        match marker {
+            0xD9 => return Ok(()),
+            0xFF => i += 1, // fill byte
+            0x01 | 0xD0..=0xD7 => i += 2,
+            0xDA => {
+                // Start of scan: skip its header, then the entropy-coded data, where FF is always followed by
+                // 00 (stuffing) or a restart marker D0..D7.
+                let len = segment_len(bytes, i).ok_or_else(truncated)?;
+                i += 2 + len;
+                let ends_data = |j: usize| bytes[j] == 0xFF && !matches!(bytes[j + 1], 0x00 | 0xD0..=0xD7);
+                while i + 1 < bytes.len() && !ends_data(i) {
+                    i += 1;
+                }
+            }
+            _ => i += 2 + segment_len(bytes, i).ok_or_else(truncated)?,
+        }
+    }
+    Err(truncated())
+}
+
+/// Length field of the segment whose marker is at `i` (it counts itself, not the marker).
+fn segment_len(bytes: &[u8], i: usize) -> Option<usize> {
+    let hi = *bytes.get(i + 2)?;
+    let lo = *bytes.get(i + 3)?;
+    Some(usize::from(u16::from_be_bytes([hi, lo])))
+}
+
+/// Pillow's `alpha_composite` of one pixel over opaque white (AlphaComposite.c with the destination fixed at
+/// (255, 255, 255, 255): outa255 = 255², coef1 = a·128, coef2 = (255 - a)·128), then `.convert("RGB")`.
+#[inline]
+fn over_white(c: u8, a: u8) -> u8 {
+    if a == 0 {
+        return 255;
+    }
+    let (c, a) = (u32::from(c), u32::from(a));
+    let t = 128 * (c * a + 255 * (255 - a)) + (0x80 << 7);
+    ((((t >> 8) + t) >> 8) >> 7) as u8
+}
+
+/// The high byte of a 16-bit sample.
+#[inline]
+fn hi(v: u16) -> u8 {
+    (v >> 8) as u8
+}
+
+fn map_pixels<P: image::Pixel>(
+    img: &image::ImageBuffer<P, Vec<P::Subpixel>>,
+    f: impl Fn(&[P::Subpixel]) -> [u8; 3],
+) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let n = P::CHANNEL_COUNT as usize;
+    let data: Vec<u8> = img.as_raw().chunks_exact(n).flat_map(f).collect();
+    // The buffer has exactly w*h*3 bytes, so from_raw cannot fail; the fallback keeps this panic-free.
+    RgbImage::from_raw(w, h, data).unwrap_or_else(|| RgbImage::new(w, h))
+}
+
+/// Any decoded image → 8-bit RGB with the conversions in the module docs.
+fn to_rgb8(img: DynamicImage) -> RgbImage {
+    match img {
+        DynamicImage::ImageRgb8(i) => i,
+        DynamicImage::ImageLuma8(i) => map_pixels(&i, |p| [p[0]; 3]),
+        DynamicImage::ImageLumaA8(i) => map_pixels(&i, |p| [over_white(p[0], p[1]); 3]),
+        DynamicImage::ImageRgba8(i) => {
+            map_pixels(&i, |p| [over_white(p[0], p[3]), over_white(p[1], p[3]), over_white(p[2], p[3])])
+        }
+        DynamicImage::ImageLuma16(i) => map_pixels(&i, |p| [hi(p[0]); 3]),
+        DynamicImage::ImageLumaA16(i) => map_pixels(&i, |p| [over_white(hi(p[0]), hi(p[1])); 3]),
+        DynamicImage::ImageRgb16(i) => map_pixels(&i, |p| [hi(p[0]), hi(p[1]), hi(p[2])]),
+        DynamicImage::ImageRgba16(i) => map_pixels(&i, |p| {
+            let a = hi(p[3]);
+            [over_white(hi(p[0]), a), over_white(hi(p[1]), a), over_white(hi(p[2]), a)]
+        }),
+        // Float images (not produced by the PNG/JPEG/WebP/GIF decoders): quantise, then composite.
+        other => {
+            map_pixels(&other.to_rgba8(), |p| [over_white(p[0], p[3]), over_white(p[1], p[3]), over_white(p[2], p[3])])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_white_matches_pillow_at_known_points() {
+        // Pillow 13: Image.alpha_composite(white, RGBA(c, c, c, a)).convert("RGB"), checked exhaustively
+        // during development against this formula.
+        assert_eq!(over_white(0, 0), 255);
+        assert_eq!(over_white(0, 255), 0);
+        assert_eq!(over_white(200, 255), 200);
+        assert_eq!(over_white(0, 128), 127);
+        assert_eq!(over_white(100, 1), 254);
+    }
+
+    #[test]
+    fn jpeg_marker_walk() {
+        let ok = [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xD9];
+        assert!(check_jpeg_complete(&ok).is_ok());
+        assert!(check_jpeg_complete(&ok[..ok.len() - 2]).is_err());
+        // An APP1 segment whose payload holds FF D9 (e.g. an EXIF thumbnail) does not count as the end.
+        let app = [0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x04, 0xFF, 0xD9, 0xFF, 0xDA, 0x00, 0x02, 0x12];
+        assert!(check_jpeg_complete(&app).is_err());
+    }
+}
