@@ -15,6 +15,7 @@ pub mod backend;
 pub mod error;
 pub mod image;
 pub mod model;
+pub mod quant;
 pub mod session;
 pub mod tasks;
 pub mod tokenizer;
