@@ -48,6 +48,22 @@ pub enum Error {
 
     #[error("backend '{name}' is not available: {why}")]
     BackendUnavailable { name: String, why: String },
+
+    #[error("the GPU device was lost ({reason}). Run again: a new device is created when the model is loaded again; \
+             if it keeps happening (driver reset, GPU removed), use --backend cpu.")]
+    GpuDeviceLost { reason: String },
+
+    #[error("GPU out of memory while {what} ({detail}). Use a smaller batch (--batch), a smaller model, close other \
+             GPU work, or use --backend cpu.")]
+    GpuOutOfMemory { what: String, detail: String },
+
+    #[error("{what} needs {bytes} bytes in one GPU buffer, but this adapter binds at most {limit}. Use a smaller \
+             batch (--batch), or --backend cpu.")]
+    GpuLimit { what: String, bytes: u64, limit: u64 },
+
+    #[error("GPU error while {what}: {detail}. This is a bug in webclip: please report it with the adapter named \
+             by `webclip bench`; --backend cpu works meanwhile.")]
+    Gpu { what: String, detail: String },
 }
 
 impl Error {

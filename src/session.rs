@@ -2,14 +2,15 @@
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::image::{PreprocessConfig, Pixels};
+use crate::image::{Pixels, PreprocessConfig};
 use crate::model::Clip;
 use crate::tokenizer::ClipTokenizer;
 use crate::weights::Checkpoint;
 
-/// Images per forward pass on the CPU: bounds activation memory (ViT-B/16: ~0.6 MB per image per layer).
+/// Images per forward pass at most: bounds activation memory (ViT-B/16: ~0.6 MB per image per layer). A GPU also
+/// cuts batches so that every activation fits its storage-binding limit ([`Backend::max_tensor_bytes`]).
 const IMAGE_BATCH: usize = 8;
-/// Texts per forward pass.
+/// Texts per forward pass at most.
 const TEXT_BATCH: usize = 32;
 
 pub struct Session<B: Backend> {
@@ -35,24 +36,43 @@ impl<B: Backend> Session<B> {
         crate::image::load(bytes, source_name, &self.preprocess)
     }
 
-    /// Image embeddings `(n, P)`, unnormalised.
-    pub fn embed_images(&self, images: &[Pixels]) -> Result<Vec<Vec<f32>>> {
+    /// Image embeddings `(n, P)`, unnormalised: one forward pass (and one readback) per batch.
+    pub async fn embed_images_async(&self, images: &[Pixels]) -> Result<Vec<Vec<f32>>> {
+        let per_pass = self.per_pass(self.model.image_activation_bytes(), IMAGE_BATCH);
         let mut out = Vec::with_capacity(images.len());
-        for chunk in images.chunks(IMAGE_BATCH) {
+        for chunk in images.chunks(per_pass) {
             let flat: Vec<f32> = chunk.iter().flat_map(|p| p.data.iter().copied()).collect();
-            out.extend(self.model.encode_images(&self.backend, &flat, chunk.len())?);
+            out.extend(self.model.encode_images_async(&self.backend, &flat, chunk.len()).await?);
         }
         Ok(out)
     }
 
     /// Text embeddings `(n, P)`, unnormalised.
-    pub fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    pub async fn embed_texts_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let per_pass = self.per_pass(self.model.text_activation_bytes(), TEXT_BATCH);
         let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(TEXT_BATCH) {
+        for chunk in texts.chunks(per_pass) {
             let ids = self.tokenizer.encode_batch(chunk)?;
-            out.extend(self.model.encode_texts(&self.backend, &ids)?);
+            out.extend(self.model.encode_texts_async(&self.backend, &ids).await?);
         }
         Ok(out)
+    }
+
+    /// [`Session::embed_images_async`], waited for (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn embed_images(&self, images: &[Pixels]) -> Result<Vec<Vec<f32>>> {
+        pollster::block_on(self.embed_images_async(images))
+    }
+
+    /// [`Session::embed_texts_async`], waited for (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        pollster::block_on(self.embed_texts_async(texts))
+    }
+
+    /// Items per forward pass: at most `cap`, and few enough that the largest activation fits the backend.
+    fn per_pass(&self, bytes_per_item: usize, cap: usize) -> usize {
+        (self.backend.max_tensor_bytes() / bytes_per_item.max(1)).clamp(1, cap)
     }
 
     /// `exp(logit_scale)`, the temperature CLIP was trained with.

@@ -1,9 +1,14 @@
 //! The ops every backend provides. The model (src/model) is written once against this trait; the CPU backend is
 //! the plain f32 reference, the GPU backend (wgpu) runs the same ops as WGSL kernels.
 //!
+//! Ops only record work: a backend may run them lazily (the GPU records a whole forward pass into one command
+//! buffer). [`Backend::read`] is where results come back, and it is async because mapping a GPU buffer is async —
+//! in the browser only the event loop can complete it. Natively, block on it (`pollster::block_on`).
+//!
 //! Activations are 3-D, row-major `(batch, seq, dim)`: `batch` sequences of `seq` tokens of `dim` features.
 
 pub mod cpu;
+pub mod gpu;
 
 use crate::error::Result;
 use crate::model::Activation;
@@ -32,6 +37,7 @@ impl Dims {
     }
 }
 
+#[allow(async_fn_in_trait)] // the model is generic over the backend, never `dyn`; no `Send` bound is wanted on wasm
 pub trait Backend {
     /// An activation tensor `(batch, seq, dim)`.
     type Tensor;
@@ -51,9 +57,14 @@ pub trait Backend {
 
     /// Host data → tensor.
     fn upload(&self, data: &[f32], dims: Dims) -> Result<Self::Tensor>;
-    /// Tensor → host data, row-major.
-    fn read(&self, x: &Self::Tensor) -> Result<Vec<f32>>;
+    /// Tensor → host data, row-major: runs whatever was recorded and waits for it.
+    async fn read(&self, x: &Self::Tensor) -> Result<Vec<f32>>;
     fn dims(&self, x: &Self::Tensor) -> Dims;
+    /// The largest tensor one op may produce, in bytes (a GPU's storage-binding limit): callers chunk batches so
+    /// that every activation fits.
+    fn max_tensor_bytes(&self) -> usize {
+        usize::MAX
+    }
 
     /// `token_embedding[ids[b][s]] + position_embedding[s]` → `(batch, seq, dim)`; `ids` is `(batch, seq)`.
     fn embed_tokens(&self, ids: &[u32], batch: usize, tokens: &Self::Table, positions: &Self::Table)
@@ -69,6 +80,14 @@ pub trait Backend {
         -> Result<Self::Tensor>;
     /// `x · Wᵀ + b` over the last dim.
     fn matmul(&self, x: &Self::Tensor, w: &Self::Linear) -> Result<Self::Tensor>;
+    /// `act(x · Wᵀ + b)` (the MLP's first layer). Backends may fuse it; this default is its reference.
+    fn matmul_act(&self, x: &Self::Tensor, w: &Self::Linear, act: Activation) -> Result<Self::Tensor> {
+        self.activation(&self.matmul(x, w)?, act)
+    }
+    /// `residual + x · Wᵀ + b` (a residual branch's last layer). Backends may fuse it; this default is its reference.
+    fn matmul_add(&self, x: &Self::Tensor, w: &Self::Linear, residual: &Self::Tensor) -> Result<Self::Tensor> {
+        self.add(residual, &self.matmul(x, w)?)
+    }
     /// Elementwise activation.
     fn activation(&self, x: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
     /// `a + b`, same dims (residual connections).

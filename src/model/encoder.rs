@@ -87,11 +87,9 @@ impl<B: Backend> EncoderLayer<B> {
         let h = self.layer_norm1.forward(b, &x)?;
         let a = &self.self_attn;
         let (q, k, v) = (b.matmul(&h, &a.q_proj)?, b.matmul(&h, &a.k_proj)?, b.matmul(&h, &a.v_proj)?);
-        let h = b.matmul(&b.attention(&q, &k, &v, a.num_heads, causal)?, &a.out_proj)?;
-        let x = b.add(&x, &h)?;
+        let x = b.matmul_add(&b.attention(&q, &k, &v, a.num_heads, causal)?, &a.out_proj, &x)?; // x + out_proj(·)
         let h = self.layer_norm2.forward(b, &x)?;
-        let h = b.activation(&b.matmul(&h, &self.mlp.fc1)?, self.mlp.activation)?;
-        let h = b.matmul(&h, &self.mlp.fc2)?;
-        b.add(&x, &h)
+        let h = b.matmul_act(&h, &self.mlp.fc1, self.mlp.activation)?; // act(fc1(·))
+        b.matmul_add(&h, &self.mlp.fc2, &x) // x + fc2(·)
     }
 }

@@ -3,6 +3,7 @@
 mod clip;
 mod config;
 mod encoder;
+pub mod flops;
 mod text;
 mod vision;
 

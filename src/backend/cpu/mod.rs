@@ -75,7 +75,7 @@ impl Backend for Cpu {
         Ok(CpuTensor { dims, data: data.to_vec() })
     }
 
-    fn read(&self, x: &CpuTensor) -> Result<Vec<f32>> {
+    async fn read(&self, x: &CpuTensor) -> Result<Vec<f32>> {
         Ok(x.data.clone())
     }
 

@@ -1,0 +1,102 @@
+// attention: out[b, i, h, :] = Σ_j softmax_j(q[b, i, h, :] · k[b, j, h, :] · scale) · v[b, j, h, :]
+//            j over every key, or j ≤ i when causal; scale = 1 / √head_dim        (CLIPAttention, no dropout)
+//
+// Bindings (group 0):
+//   0  p    uniform         Params { seq, dim, heads, head_dim, causal, scale }
+//   1  q    storage, read   (batch, seq, heads · head_dim) row-major, head h at columns [h·head_dim, (h+1)·head_dim)
+//   2  k    storage, read   (batch, seq, heads · head_dim)
+//   3  v    storage, read   (batch, seq, heads · head_dim)
+//   4  out  storage, rw     (batch, seq, heads · head_dim)
+// Dispatch: (seq, heads, batch), one workgroup of 64 per (query i, head h, sequence b).
+//
+// Keys are taken 64 at a time with an online softmax (running max m and sum l, the partial output rescaled by
+// exp(m_old − m_new)), so any sequence length works with fixed workgroup memory. Invocation t scores key c0 + t, and
+// accumulates output features t, t + 64, t + 128, t + 192: head_dim ≤ 256 (CLIP uses 64).
+
+struct Params {
+    seq: u32,
+    dim: u32,
+    heads: u32,
+    head_dim: u32,
+    causal: u32,
+    scale: f32,
+}
+
+const WG: u32 = 64u;
+const MAX_HEAD_DIM: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+var<workgroup> qs: array<f32, 256>;     // the query head, MAX_HEAD_DIM
+var<workgroup> probs: array<f32, 64>;   // this chunk's exp(score − m_new)
+var<workgroup> red: array<f32, 64>;     // reduction scratch
+
+fn reduce(t: u32, v: f32, is_max: bool) -> f32 {
+    red[t] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (t < s) {
+            if (is_max) { red[t] = max(red[t], red[t + s]); } else { red[t] += red[t + s]; }
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let i = wg.x;
+    let h = wg.y;
+    let seq_base = wg.z * p.seq;     // first token of this sequence
+    let col = h * p.head_dim;
+    for (var d = t; d < p.head_dim; d += WG) { qs[d] = q[(seq_base + i) * p.dim + col + d]; }
+    workgroupBarrier();
+
+    var keys = p.seq;
+    if (p.causal != 0u) { keys = i + 1u; }
+    var m = 0.0;                        // running max (valid once the first chunk is in)
+    var l = 0.0;                        // running Σ exp(score − m)
+    var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+    for (var c0 = 0u; c0 < keys; c0 += WG) {
+        let j = c0 + t;
+        var s = -3.0e38;
+        if (j < keys) {
+            let kr = (seq_base + j) * p.dim + col;
+            var dot = 0.0;
+            for (var d = 0u; d < p.head_dim; d++) { dot = fma(qs[d], k[kr + d], dot); }
+            s = dot * p.scale;
+        }
+        let chunk_max = reduce(t, s, true);
+        var m_new = chunk_max;
+        var rescale = 0.0;              // first chunk: nothing accumulated yet
+        if (c0 > 0u) {
+            m_new = max(m, chunk_max);
+            rescale = exp(m - m_new);
+        }
+        var e = 0.0;
+        if (j < keys) { e = exp(s - m_new); }
+        probs[t] = e;
+        l = l * rescale + reduce(t, e, false); // reduce's barriers also publish probs
+        m = m_new;
+        let n = min(WG, keys - c0);
+        for (var u = 0u; u < 4u; u++) {
+            let d = t + u * WG;
+            if (d < p.head_dim) {
+                var a = acc[u] * rescale;
+                for (var jj = 0u; jj < n; jj++) { a = fma(probs[jj], v[(seq_base + c0 + jj) * p.dim + col + d], a); }
+                acc[u] = a;
+            }
+        }
+        workgroupBarrier();             // probs is rewritten by the next chunk
+    }
+    for (var u = 0u; u < 4u; u++) {
+        let d = t + u * WG;
+        if (d < p.head_dim) { out[(seq_base + i) * p.dim + col + d] = acc[u] / l; }
+    }
+}

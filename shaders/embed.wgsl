@@ -1,0 +1,83 @@
+// Embeddings and patchify: the first op of each tower, one invocation per output element (n of them).
+// Dispatch: ceil(n / 256) workgroups of 256, spread over (min(·, 65535), ceil(· / 65535), 1).
+//
+// embed_tokens:   y[t, d] = position[t mod seq, d] + token[ids[t], d]      (CLIPTextEmbeddings)
+//   0 p uniform TokenParams { n, seq, dim, row0, rows, first }   1 ids (batch·seq) u32
+//   2 table (rows, dim): token rows [row0, row0 + rows) — a table over the storage-binding limit is split in chunks,
+//     one dispatch each; the first (first = 1) writes position + its tokens, later ones add their tokens to y
+//   3 position (context, dim)   4 y rw (batch·seq, dim)
+//
+// patchify:       y[b, gy·gw + gx, (c·P + ky)·P + kx] = pixels[b, c, gy·P + ky, gx·P + kx]
+//   0 p uniform PatchParams { n, channels, height, width, patch_size }   1 pixels (batch, C, H, W)   4 y rw (batch, G, C·P·P)
+//   The patch is flattened in (c, ky, kx) order: Conv2d(C, D, P, stride P) becomes a linear layer on (D, C·P·P).
+//
+// prepend_class:  y[b, 0, :] = class + position[0];  y[b, s, :] = x[b, s − 1, :] + position[s]   (CLIPVisionEmbeddings)
+//   0 p uniform ClassParams { n, seq_out, dim }   1 x (batch, seq_out − 1, dim)   2 class (dim)
+//   3 position (seq_out, dim)   4 y rw (batch, seq_out, dim)
+
+struct TokenParams { n: u32, seq: u32, dim: u32, row0: u32, rows: u32, first: u32 }
+struct PatchParams { n: u32, channels: u32, height: u32, width: u32, patch_size: u32 }
+struct ClassParams { n: u32, seq_out: u32, dim: u32 }
+
+@group(0) @binding(0) var<uniform> tp: TokenParams;
+@group(0) @binding(1) var<storage, read> ids: array<u32>;
+@group(0) @binding(2) var<storage, read> table: array<f32>;
+@group(0) @binding(3) var<storage, read> position: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn index(wg: vec3<u32>, nwg: vec3<u32>, t: u32) -> u32 {
+    return (wg.y * nwg.x + wg.x) * 256u + t;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn embed_tokens(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) t: u32) {
+    let e = index(wg, nwg, t);
+    if (e >= tp.n) { return; }
+    let token = e / tp.dim;
+    let d = e % tp.dim;
+    let id = ids[token];
+    var v = 0.0;
+    if (tp.first != 0u) { v = position[(token % tp.seq) * tp.dim + d]; } else { v = y[e]; }
+    if (id >= tp.row0 && id - tp.row0 < tp.rows) { v += table[(id - tp.row0) * tp.dim + d]; }
+    y[e] = v;
+}
+
+@group(0) @binding(0) var<uniform> pp: PatchParams;
+@group(0) @binding(1) var<storage, read> pixels: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn patchify(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) t: u32) {
+    let e = index(wg, nwg, t);
+    if (e >= pp.n) { return; }
+    let pl = pp.channels * pp.patch_size * pp.patch_size;       // patch length
+    let gw = pp.width / pp.patch_size;
+    let patches = (pp.height / pp.patch_size) * gw;        // per image
+    let f = e % pl;
+    let g = (e / pl) % patches;
+    let b = e / (pl * patches);
+    let c = f / (pp.patch_size * pp.patch_size);
+    let ky = (f / pp.patch_size) % pp.patch_size;
+    let kx = f % pp.patch_size;
+    let py = (g / gw) * pp.patch_size + ky;
+    let px = (g % gw) * pp.patch_size + kx;
+    y[e] = pixels[((b * pp.channels + c) * pp.height + py) * pp.width + px];
+}
+
+@group(0) @binding(0) var<uniform> cp: ClassParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> class_embedding: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn prepend_class(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) t: u32) {
+    let e = index(wg, nwg, t);
+    if (e >= cp.n) { return; }
+    let d = e % cp.dim;
+    let s = (e / cp.dim) % cp.seq_out;
+    let b = e / (cp.dim * cp.seq_out);
+    var v = class_embedding[d];
+    if (s > 0u) { v = x[(b * (cp.seq_out - 1u) + s - 1u) * cp.dim + d]; }
+    y[e] = v + position[s * cp.dim + d];
+}

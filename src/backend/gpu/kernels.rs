@@ -1,0 +1,204 @@
+//! Every compute pipeline, built once per device: the WGSL sources in shaders/ (one file per op family), the
+//! entry point and the bind-group layout of each kernel.
+
+use std::collections::HashMap;
+
+/// shaders/activation.wgsl: functions only, prepended to the families that apply an activation.
+const ACTIVATION: &str = include_str!("../../../shaders/activation.wgsl");
+
+/// The op families, one WGSL file each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    Linear,
+    LayerNorm,
+    Attention,
+    Elementwise,
+    Embed,
+    Pool,
+}
+
+impl Family {
+    pub const ALL: [Family; 6] =
+        [Family::Linear, Family::LayerNorm, Family::Attention, Family::Elementwise, Family::Embed, Family::Pool];
+
+    pub fn file(self) -> &'static str {
+        match self {
+            Family::Linear => "linear.wgsl",
+            Family::LayerNorm => "layer_norm.wgsl",
+            Family::Attention => "attention.wgsl",
+            Family::Elementwise => "elementwise.wgsl",
+            Family::Embed => "embed.wgsl",
+            Family::Pool => "pool.wgsl",
+        }
+    }
+
+    /// The WGSL the device compiles (and the naga test validates): the file, after activation.wgsl if it needs it.
+    pub fn source(self) -> String {
+        let own = match self {
+            Family::Linear => include_str!("../../../shaders/linear.wgsl"),
+            Family::LayerNorm => include_str!("../../../shaders/layer_norm.wgsl"),
+            Family::Attention => include_str!("../../../shaders/attention.wgsl"),
+            Family::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
+            Family::Embed => include_str!("../../../shaders/embed.wgsl"),
+            Family::Pool => include_str!("../../../shaders/pool.wgsl"),
+        };
+        match self {
+            Family::Linear | Family::Elementwise => format!("{ACTIVATION}\n{own}"),
+            _ => own.to_string(),
+        }
+    }
+}
+
+/// How a kernel uses one binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+/// One entry point. The cache is keyed by this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// f32 weights; other weight dtypes get their own variant (see `WeightStorage`)
+    LinearF32,
+    LayerNorm,
+    Attention,
+    Add,
+    Activation,
+    EmbedTokens,
+    Patchify,
+    PrependClass,
+    GatherRows,
+}
+
+impl Kernel {
+    pub const ALL: [Kernel; 9] = [
+        Kernel::LinearF32,
+        Kernel::LayerNorm,
+        Kernel::Attention,
+        Kernel::Add,
+        Kernel::Activation,
+        Kernel::EmbedTokens,
+        Kernel::Patchify,
+        Kernel::PrependClass,
+        Kernel::GatherRows,
+    ];
+
+    pub fn family(self) -> Family {
+        match self {
+            Kernel::LinearF32 => Family::Linear,
+            Kernel::LayerNorm => Family::LayerNorm,
+            Kernel::Attention => Family::Attention,
+            Kernel::Add | Kernel::Activation => Family::Elementwise,
+            Kernel::EmbedTokens | Kernel::Patchify | Kernel::PrependClass => Family::Embed,
+            Kernel::GatherRows => Family::Pool,
+        }
+    }
+
+    pub fn entry_point(self) -> &'static str {
+        match self {
+            Kernel::LinearF32 => "linear_f32",
+            Kernel::LayerNorm => "layer_norm",
+            Kernel::Attention => "attention",
+            Kernel::Add => "add",
+            Kernel::Activation => "activation",
+            Kernel::EmbedTokens => "embed_tokens",
+            Kernel::Patchify => "patchify",
+            Kernel::PrependClass => "prepend_class",
+            Kernel::GatherRows => "gather_rows",
+        }
+    }
+
+    /// `(binding, use)` in the order the op passes its buffers — as declared in the WGSL header of the family.
+    pub fn slots(self) -> &'static [(u32, Slot)] {
+        use Slot::*;
+        match self {
+            Kernel::LinearF32 => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, Read), (5, ReadWrite)],
+            Kernel::LayerNorm | Kernel::Attention => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
+            Kernel::Add | Kernel::GatherRows => &[(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)],
+            Kernel::Activation => &[(0, Uniform), (1, Read), (3, ReadWrite)],
+            Kernel::EmbedTokens | Kernel::PrependClass => {
+                &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)]
+            }
+            Kernel::Patchify => &[(0, Uniform), (1, Read), (4, ReadWrite)],
+        }
+    }
+}
+
+/// A compiled kernel.
+pub struct Pipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+/// Every kernel, compiled at device creation (a shader the device rejects fails there, not mid-forward).
+pub struct Kernels {
+    pipelines: HashMap<Kernel, Pipeline>,
+}
+
+impl Kernels {
+    pub fn new(device: &wgpu::Device) -> Kernels {
+        let modules: HashMap<Family, wgpu::ShaderModule> = Family::ALL
+            .iter()
+            .map(|&f| {
+                let source = wgpu::ShaderSource::Wgsl(f.source().into());
+                (f, device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(f.file()), source }))
+            })
+            .collect();
+        let pipelines = Kernel::ALL
+            .iter()
+            .map(|&k| {
+                let entries: Vec<wgpu::BindGroupLayoutEntry> = k
+                    .slots()
+                    .iter()
+                    .map(|&(binding, slot)| wgpu::BindGroupLayoutEntry {
+                        binding,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: match slot {
+                            Slot::Uniform => wgpu::BufferBindingType::Uniform,
+                            Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                            Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                        }
+                        .into_binding_type(),
+                        count: None,
+                    })
+                    .collect();
+                let label = k.entry_point();
+                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some(label),
+                    entries: &entries,
+                });
+                let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(label),
+                    bind_group_layouts: &[Some(&layout)],
+                    immediate_size: 0,
+                });
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(label),
+                    layout: Some(&pipeline_layout),
+                    module: &modules[&k.family()],
+                    entry_point: Some(label),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+                (k, Pipeline { pipeline, layout })
+            })
+            .collect();
+        Kernels { pipelines }
+    }
+
+    pub fn get(&self, k: Kernel) -> &Pipeline {
+        &self.pipelines[&k]
+    }
+}
+
+trait IntoBindingType {
+    fn into_binding_type(self) -> wgpu::BindingType;
+}
+
+impl IntoBindingType for wgpu::BufferBindingType {
+    fn into_binding_type(self) -> wgpu::BindingType {
+        wgpu::BindingType::Buffer { ty: self, has_dynamic_offset: false, min_binding_size: None }
+    }
+}

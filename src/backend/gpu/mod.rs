@@ -1,0 +1,280 @@
+//! The GPU backend: the [`Backend`](crate::backend::Backend) ops as WGSL compute shaders (shaders/, one file per op family) on wgpu —
+//! WebGPU in the browser, Vulkan/Metal/DX12/GL natively.
+//!
+//! - `device.rs`: adapter, limits, features; device loss and out-of-memory become [`Error`]s.
+//! - `kernels.rs`: the WGSL sources and one pipeline + bind-group layout per kernel, built once.
+//! - `recorder.rs`: a forward pass is recorded into one command encoder and submitted once, by the final readback.
+//! - `ops.rs`: the `Backend` ops, each one checked dispatch.
+//!
+//! Weights are uploaded once, at load, in HF's layout (a linear weight stays `(out, in)`: the matmul reads it as is).
+
+mod device;
+mod kernels;
+mod ops;
+mod recorder;
+
+use std::sync::Arc;
+
+use wgpu::util::DeviceExt;
+
+pub use device::{required_limits, AdapterSummary};
+pub use kernels::Family;
+
+use super::Dims;
+use crate::error::{Error, Result};
+use crate::model::Activation;
+use crate::weights::HostTensor;
+use device::Context;
+use kernels::{Kernel, Kernels};
+use recorder::{Pooled, Recorder};
+
+/// Output tile of linear.wgsl and invocations per workgroup of the elementwise kernels.
+const LINEAR_TILE: usize = 64;
+const ELEMENTWISE_WORKGROUP: usize = 256;
+/// attention.wgsl keeps one query head in workgroup memory and 4 output features per invocation (64 invocations).
+pub const MAX_HEAD_DIM: usize = 256;
+
+/// An activation on the GPU: `(batch, seq, dim)` f32 row-major in a pooled storage buffer.
+#[derive(Clone)]
+pub struct GpuTensor {
+    pub dims: Dims,
+    buf: Arc<Pooled>,
+}
+
+impl GpuTensor {
+    fn buffer(&self) -> &wgpu::Buffer {
+        self.buf.buffer()
+    }
+}
+
+impl std::fmt::Debug for GpuTensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuTensor {:?} ({} B buffer)", self.dims, self.buffer().size())
+    }
+}
+
+/// How a linear weight is stored on the device; the matmul picks its kernel from this. f16 and block-quantized
+/// weights become further variants with their own kernel, and the model does not change.
+pub enum WeightStorage {
+    /// `(out, in)` f32 row-major, as HF stores it
+    F32(wgpu::Buffer),
+}
+
+/// `y = x · Wᵀ + b`.
+pub struct GpuLinear {
+    pub out_features: usize,
+    pub in_features: usize,
+    pub weight: WeightStorage,
+    pub bias: Option<wgpu::Buffer>, // (out)
+}
+
+/// A 1-D parameter `(len)`.
+pub struct GpuVector {
+    pub len: usize,
+    buffer: wgpu::Buffer,
+}
+
+/// A table `(rows, dim)` in row chunks, each within the storage-binding limit (a 49408 × 768 f32 token table is
+/// 152 MB, over WebGPU's default 128 MiB).
+pub struct GpuTable {
+    pub rows: usize,
+    pub dim: usize,
+    chunks: Vec<(usize, usize, wgpu::Buffer)>, // (first row, rows, (rows, dim) buffer)
+}
+
+/// Choices made when the device is created.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GpuOptions {
+    /// Bind at most this many bytes per buffer, below the device's limit (tests use it to exercise the chunking
+    /// of large tables and batches with small tensors).
+    pub max_binding_bytes: Option<u64>,
+}
+
+struct Inner {
+    ctx: Context,
+    /// min(max_storage_buffer_binding_size, max_buffer_size[, GpuOptions::max_binding_bytes])
+    max_binding: u64,
+    kernels: Kernels,
+    rec: Recorder,
+    /// bound where a kernel's optional input (bias, residual) is absent
+    unused: wgpu::Buffer,
+}
+
+/// A wgpu device with every kernel compiled. Cloning shares the device.
+#[derive(Clone)]
+pub struct Gpu {
+    inner: Arc<Inner>,
+}
+
+impl Gpu {
+    /// The first high-performance adapter (a browser's WebGPU adapter on wasm32).
+    pub async fn new() -> Result<Gpu> {
+        Gpu::with_context(Context::new().await?, GpuOptions::default()).await
+    }
+
+    /// [`Gpu::new`], waited for (native only: the browser cannot block).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new_blocking() -> Result<Gpu> {
+        pollster::block_on(Gpu::new())
+    }
+
+    /// On a given adapter (tests, or a caller that picked its own).
+    pub async fn from_adapter(adapter: &wgpu::Adapter, options: GpuOptions) -> Result<Gpu> {
+        Gpu::with_context(Context::from_adapter(adapter).await?, options).await
+    }
+
+    async fn with_context(ctx: Context, options: GpuOptions) -> Result<Gpu> {
+        let device_max = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
+        let max_binding = options.max_binding_bytes.map_or(device_max, |b| b.min(device_max));
+        let scopes = ctx.push_scopes();
+        let kernels = Kernels::new(&ctx.device);
+        let unused = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("webclip unused binding"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        scopes.pop("compiling the kernels").await?;
+        let rec = Recorder::new(&ctx, max_binding);
+        Ok(Gpu { inner: Arc::new(Inner { ctx, max_binding, kernels, rec, unused }) })
+    }
+
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.inner.ctx.adapter
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.ctx.limits
+    }
+
+    pub fn features(&self) -> wgpu::Features {
+        self.inner.ctx.features
+    }
+
+    /// Command buffers submitted so far: one per readback, so one per forward pass.
+    pub fn submissions(&self) -> u64 {
+        self.inner.rec.submissions()
+    }
+
+    /// Waits for the device's reports about the work since the last check (e.g. weight uploads at load: in the
+    /// browser an out-of-memory there arrives asynchronously) and returns the first as an error.
+    pub async fn check(&self, what: &str) -> Result<()> {
+        let ctx = &self.inner.ctx;
+        let (tx, rx) = futures_channel::oneshot::channel();
+        ctx.queue.on_submitted_work_done(move || {
+            let _ = tx.send(());
+        });
+        ctx.queue.submit([]);
+        let _ = ctx.device.poll(wgpu::PollType::wait_indefinitely());
+        let _ = rx.await;
+        ctx.check(what)
+    }
+
+    /// A weight buffer, uploaded once.
+    fn weight(&self, t: &HostTensor, data: &[f32]) -> Result<wgpu::Buffer> {
+        let ctx = &self.inner.ctx;
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        let limit = self.inner.max_binding;
+        if bytes.len() as u64 > limit {
+            return Err(Error::GpuLimit { what: format!("tensor '{}'", t.name), bytes: bytes.len() as u64, limit });
+        }
+        let contents = if bytes.is_empty() { &[0u8; 16][..] } else { bytes };
+        Ok(ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&t.name),
+            contents,
+            usage: wgpu::BufferUsages::STORAGE,
+        }))
+    }
+
+    fn alloc(&self, dims: Dims) -> Result<GpuTensor> {
+        let buf = self.inner.rec.alloc(&self.inner.ctx, (dims.len() * 4) as u64)?;
+        Ok(GpuTensor { dims, buf: Arc::new(buf) })
+    }
+
+    fn dispatch(&self, kernel: Kernel, params: &[u32], buffers: &[&wgpu::Buffer], groups: [u32; 3]) -> Result<()> {
+        let i = &self.inner;
+        i.rec.dispatch(&i.ctx, &i.kernels, kernel, params, buffers, groups)
+    }
+
+    /// `workgroups` spread over x then y (each dimension is limited, 65535 by default); kernels rebuild the index.
+    fn grid(&self, workgroups: usize) -> Result<[u32; 3]> {
+        let max = self.inner.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        let x = workgroups.clamp(1, max);
+        let y = workgroups.div_ceil(x);
+        if y > max {
+            return Err(Error::GpuLimit {
+                what: "a dispatch".into(),
+                bytes: (workgroups * 1024) as u64,
+                limit: (max * max * 1024) as u64,
+            });
+        }
+        Ok([x as u32, y as u32, 1])
+    }
+
+    fn elementwise_grid(&self, n: usize) -> Result<[u32; 3]> {
+        self.grid(n.div_ceil(ELEMENTWISE_WORKGROUP))
+    }
+
+    /// `act(x · Wᵀ + b) + residual`: linear.wgsl with its epilogue.
+    fn linear_fused(
+        &self,
+        x: &GpuTensor,
+        w: &GpuLinear,
+        act: Option<Activation>,
+        residual: Option<&GpuTensor>,
+    ) -> Result<GpuTensor> {
+        check(x.dims.dim == w.in_features, || {
+            format!("matmul: input has {} features, weight expects {}", x.dims.dim, w.in_features)
+        })?;
+        let out_dims = Dims::new(x.dims.batch, x.dims.seq, w.out_features);
+        if let Some(r) = residual {
+            check(r.dims == out_dims, || format!("matmul residual: {:?} vs {out_dims:?}", r.dims))?;
+        }
+        let y = self.alloc(out_dims)?;
+        let (m, k, n) = (x.dims.rows(), w.in_features, w.out_features);
+        let flags = w.bias.is_some() as u32 | (residual.is_some() as u32) << 1 | act_kind(act) << 8;
+        let unused = &self.inner.unused;
+        let WeightStorage::F32(weight) = &w.weight;
+        let bufs = [
+            x.buffer(),
+            weight,
+            w.bias.as_ref().unwrap_or(unused),
+            residual.map_or(unused, |r| r.buffer()),
+            y.buffer(),
+        ];
+        let max = self.inner.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        let groups = [n.div_ceil(LINEAR_TILE), m.div_ceil(LINEAR_TILE)];
+        if groups.iter().any(|&g| g > max) {
+            return Err(Error::GpuLimit {
+                what: format!("a {m}×{n} matmul"),
+                bytes: (m * n * 4) as u64,
+                limit: (max * max * 4) as u64,
+            });
+        }
+        self.dispatch(
+            Kernel::LinearF32,
+            &[m as u32, k as u32, n as u32, flags],
+            &bufs,
+            [groups[0] as u32, groups[1] as u32, 1],
+        )?;
+        Ok(y)
+    }
+}
+
+fn check(cond: bool, what: impl FnOnce() -> String) -> Result<()> {
+    if cond {
+        Ok(())
+    } else {
+        Err(Error::Input(what()))
+    }
+}
+
+/// The activation kinds of shaders/activation.wgsl.
+fn act_kind(act: Option<Activation>) -> u32 {
+    match act {
+        None => 0,
+        Some(Activation::QuickGelu) => 1,
+        Some(Activation::Gelu) => 2,
+        Some(Activation::GeluTanh) => 3,
+    }
+}

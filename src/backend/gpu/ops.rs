@@ -1,0 +1,234 @@
+//! `impl Backend for Gpu`: each op checks its shapes (errors, never panics), allocates its output from the pool and
+//! records one dispatch (two for a chunked token table). Nothing runs until `read`.
+
+use std::sync::Arc;
+
+use super::{act_kind, check, Gpu, GpuLinear, GpuTable, GpuTensor, GpuVector, Kernel, WeightStorage, MAX_HEAD_DIM};
+use crate::backend::{Backend, Dims};
+use crate::error::{Error, Result};
+use crate::model::Activation;
+use crate::weights::HostTensor;
+
+impl Backend for Gpu {
+    type Tensor = GpuTensor;
+    type Linear = GpuLinear;
+    type Vector = GpuVector;
+    type Table = GpuTable;
+
+    fn name(&self) -> String {
+        let a = self.adapter();
+        format!("gpu: {} ({}, {})", a.name, a.backend, a.device_type)
+    }
+
+    fn linear(&self, weight: HostTensor, bias: Option<HostTensor>) -> Result<GpuLinear> {
+        let (out_features, in_features) = match weight.shape[..] {
+            [o, i] => (o, i),
+            _ => return Err(Error::Input(format!("{}: a linear weight must be 2-D", weight.name))),
+        };
+        let bias = bias.map(|b| self.weight(&b, &b.data)).transpose()?;
+        Ok(GpuLinear {
+            out_features,
+            in_features,
+            weight: WeightStorage::F32(self.weight(&weight, &weight.data)?),
+            bias,
+        })
+    }
+
+    fn vector(&self, v: HostTensor) -> Result<GpuVector> {
+        Ok(GpuVector { len: v.data.len(), buffer: self.weight(&v, &v.data)? })
+    }
+
+    fn table(&self, t: HostTensor) -> Result<GpuTable> {
+        let dim = (*t.shape.last().unwrap_or(&0)).max(1);
+        let rows = t.data.len() / dim;
+        let per_chunk = ((self.inner.max_binding / (dim as u64 * 4)) as usize).clamp(1, rows.max(1));
+        let chunks = (0..rows.max(1))
+            .step_by(per_chunk)
+            .map(|row0| {
+                let n = per_chunk.min(rows - row0);
+                let named = HostTensor {
+                    name: format!("{} rows {row0}..{}", t.name, row0 + n),
+                    shape: vec![n, dim],
+                    data: vec![],
+                };
+                Ok((row0, n, self.weight(&named, &t.data[row0 * dim..(row0 + n) * dim])?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(GpuTable { rows, dim, chunks })
+    }
+
+    fn upload(&self, data: &[f32], dims: Dims) -> Result<GpuTensor> {
+        check(data.len() == dims.len(), || format!("upload: {} values for dims {dims:?}", data.len()))?;
+        let buf = self.inner.rec.upload(&self.inner.ctx, "webclip input", bytemuck::cast_slice(data))?;
+        Ok(GpuTensor { dims, buf: Arc::new(buf) })
+    }
+
+    async fn read(&self, x: &GpuTensor) -> Result<Vec<f32>> {
+        let i = &self.inner;
+        i.ctx.check("recording the forward pass")?;
+        let bytes = i.rec.read(&i.ctx, x.buffer(), (x.dims.len() * 4) as u64).await?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    fn dims(&self, x: &GpuTensor) -> Dims {
+        x.dims
+    }
+
+    fn max_tensor_bytes(&self) -> usize {
+        self.inner.max_binding.try_into().unwrap_or(usize::MAX)
+    }
+
+    fn embed_tokens(&self, ids: &[u32], batch: usize, tokens: &GpuTable, positions: &GpuTable) -> Result<GpuTensor> {
+        let seq = ids.len() / batch.max(1);
+        check(seq <= positions.rows, || {
+            format!("{seq} tokens but the model has {} positions (context length)", positions.rows)
+        })?;
+        check(positions.chunks.len() == 1 && tokens.dim == positions.dim, || {
+            format!(
+                "position table ({} x {}) must fit one binding and match the token width {}",
+                positions.rows, positions.dim, tokens.dim
+            )
+        })?;
+        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= tokens.rows) {
+            return Err(Error::Input(format!(
+                "token id {bad} is outside the vocabulary ({} tokens): the tokenizer does not belong to this model",
+                tokens.rows
+            )));
+        }
+        let dims = Dims::new(batch, seq, tokens.dim);
+        let y = self.alloc(dims)?;
+        let ids_buf = self.inner.rec.upload(&self.inner.ctx, "webclip token ids", bytemuck::cast_slice(ids))?;
+        let groups = self.elementwise_grid(dims.len())?;
+        for (c, (row0, rows, table)) in tokens.chunks.iter().enumerate() {
+            // chunks that no id falls in add nothing; the first always runs (it writes the positions)
+            if c > 0 && !ids.iter().any(|&id| (*row0..row0 + rows).contains(&(id as usize))) {
+                continue;
+            }
+            let params =
+                [dims.len() as u32, seq as u32, tokens.dim as u32, *row0 as u32, *rows as u32, (c == 0) as u32];
+            self.dispatch(
+                Kernel::EmbedTokens,
+                &params,
+                &[ids_buf.buffer(), table, &positions.chunks[0].2, y.buffer()],
+                groups,
+            )?;
+        }
+        Ok(y)
+    }
+
+    fn patchify(
+        &self,
+        pixels: &GpuTensor,
+        channels: usize,
+        height: usize,
+        width: usize,
+        patch: usize,
+    ) -> Result<GpuTensor> {
+        check(pixels.dims.seq * pixels.dims.dim == channels * height * width && patch > 0, || {
+            format!("patchify: image tensor {:?} is not {channels}x{height}x{width}", pixels.dims)
+        })?;
+        let (gh, gw) = (height / patch, width / patch);
+        let y = self.alloc(Dims::new(pixels.dims.batch, gh * gw, channels * patch * patch))?;
+        let n = y.dims.len();
+        let params = [n as u32, channels as u32, height as u32, width as u32, patch as u32];
+        self.dispatch(Kernel::Patchify, &params, &[pixels.buffer(), y.buffer()], self.elementwise_grid(n)?)?;
+        Ok(y)
+    }
+
+    fn prepend_class(&self, x: &GpuTensor, class: &GpuVector, positions: &GpuTable) -> Result<GpuTensor> {
+        check(x.dims.seq + 1 == positions.rows && class.len == x.dims.dim, || {
+            format!("{} patches + class token, but {} position embeddings", x.dims.seq, positions.rows)
+        })?;
+        check(positions.chunks.len() == 1, || {
+            format!("position table ({} x {}) must fit one binding", positions.rows, positions.dim)
+        })?;
+        let y = self.alloc(Dims::new(x.dims.batch, x.dims.seq + 1, x.dims.dim))?;
+        let n = y.dims.len();
+        let params = [n as u32, y.dims.seq as u32, y.dims.dim as u32];
+        let bufs = [x.buffer(), &class.buffer, &positions.chunks[0].2, y.buffer()];
+        self.dispatch(Kernel::PrependClass, &params, &bufs, self.elementwise_grid(n)?)?;
+        Ok(y)
+    }
+
+    fn layer_norm(&self, x: &GpuTensor, weight: &GpuVector, bias: &GpuVector, eps: f32) -> Result<GpuTensor> {
+        check(weight.len == x.dims.dim && bias.len == x.dims.dim, || {
+            format!("layer_norm: {} features, weight {} and bias {}", x.dims.dim, weight.len, bias.len)
+        })?;
+        let y = self.alloc(x.dims)?;
+        let params = [x.dims.rows() as u32, x.dims.dim as u32, eps.to_bits()];
+        let bufs = [x.buffer(), &weight.buffer, &bias.buffer, y.buffer()];
+        self.dispatch(Kernel::LayerNorm, &params, &bufs, self.grid(x.dims.rows())?)?;
+        Ok(y)
+    }
+
+    fn matmul(&self, x: &GpuTensor, w: &GpuLinear) -> Result<GpuTensor> {
+        self.linear_fused(x, w, None, None)
+    }
+
+    fn matmul_act(&self, x: &GpuTensor, w: &GpuLinear, act: Activation) -> Result<GpuTensor> {
+        self.linear_fused(x, w, Some(act), None)
+    }
+
+    fn matmul_add(&self, x: &GpuTensor, w: &GpuLinear, residual: &GpuTensor) -> Result<GpuTensor> {
+        self.linear_fused(x, w, None, Some(residual))
+    }
+
+    fn activation(&self, x: &GpuTensor, act: Activation) -> Result<GpuTensor> {
+        let y = self.alloc(x.dims)?;
+        let n = x.dims.len();
+        let params = [n as u32, act_kind(Some(act))];
+        self.dispatch(Kernel::Activation, &params, &[x.buffer(), y.buffer()], self.elementwise_grid(n)?)?;
+        Ok(y)
+    }
+
+    fn add(&self, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTensor> {
+        check(a.dims == b.dims, || format!("add: {:?} vs {:?}", a.dims, b.dims))?;
+        let y = self.alloc(a.dims)?;
+        let n = a.dims.len();
+        self.dispatch(Kernel::Add, &[n as u32, 0], &[a.buffer(), b.buffer(), y.buffer()], self.elementwise_grid(n)?)?;
+        Ok(y)
+    }
+
+    fn attention(&self, q: &GpuTensor, k: &GpuTensor, v: &GpuTensor, heads: usize, causal: bool) -> Result<GpuTensor> {
+        let d = q.dims;
+        check(q.dims == k.dims && k.dims == v.dims && heads > 0 && d.dim % heads == 0, || {
+            format!("attention: q {:?}, k {:?}, v {:?}, {heads} heads", q.dims, k.dims, v.dims)
+        })?;
+        let hd = d.dim / heads;
+        check(hd <= MAX_HEAD_DIM, || {
+            format!("attention: head size {hd} > {MAX_HEAD_DIM}, the most attention.wgsl holds")
+        })?;
+        let max = self.inner.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        if d.seq > max || d.batch > max {
+            return Err(Error::GpuLimit {
+                what: format!("attention over {d:?}"),
+                bytes: d.len() as u64 * 4,
+                limit: max as u64,
+            });
+        }
+        let y = self.alloc(d)?;
+        let scale = (1.0 / (hd as f64).sqrt()) as f32;
+        let params = [d.seq as u32, d.dim as u32, heads as u32, hd as u32, causal as u32, scale.to_bits()];
+        let bufs = [q.buffer(), k.buffer(), v.buffer(), y.buffer()];
+        self.dispatch(Kernel::Attention, &params, &bufs, [d.seq as u32, heads as u32, d.batch as u32])?;
+        Ok(y)
+    }
+
+    fn gather_rows(&self, x: &GpuTensor, rows: &[usize]) -> Result<GpuTensor> {
+        check(rows.len() == x.dims.batch && rows.iter().all(|&r| r < x.dims.seq), || {
+            format!("gather_rows: rows {rows:?} for dims {:?}", x.dims)
+        })?;
+        let y = self.alloc(Dims::new(x.dims.batch, 1, x.dims.dim))?;
+        let rows32: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+        let rows_buf = self.inner.rec.upload(&self.inner.ctx, "webclip pooled rows", bytemuck::cast_slice(&rows32))?;
+        let params = [x.dims.batch as u32, x.dims.seq as u32, x.dims.dim as u32];
+        let n = y.dims.len();
+        self.dispatch(
+            Kernel::GatherRows,
+            &params,
+            &[x.buffer(), rows_buf.buffer(), y.buffer()],
+            self.elementwise_grid(n)?,
+        )?;
+        Ok(y)
+    }
+}

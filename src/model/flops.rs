@@ -1,0 +1,49 @@
+//! Floating-point operations of one forward pass, from the config alone: 2·M·N·K for every matmul (a
+//! multiply-add is two operations), attention's q·kᵀ and p·v as full `S × S` products (the causal text tower
+//! skips about half of them; counted as a GPU kernel of the plain formula would do them). Layer norms, softmax,
+//! activations and adds are O(S·D) and left out.
+
+use super::{ClipConfig, VisionConfig};
+
+/// One encoder layer over `s` tokens of width `d`, MLP width `i`.
+fn layer(s: f64, d: f64, i: f64) -> f64 {
+    let projections = 4.0 * 2.0 * s * d * d; // q, k, v, out
+    let mlp = 2.0 * 2.0 * s * d * i; // fc1, fc2
+    let attention = 2.0 * 2.0 * s * s * d; // q·kᵀ and p·v over all heads
+    projections + mlp + attention
+}
+
+/// Tokens the vision tower runs on: the class token and one per patch.
+pub fn vision_tokens(v: &VisionConfig) -> usize {
+    v.num_positions()
+}
+
+/// One image: patch embedding, encoder, projection of the pooled token.
+pub fn image_flops(c: &ClipConfig) -> f64 {
+    let v = &c.vision;
+    let (s, d) = (v.num_positions() as f64, v.hidden_size as f64);
+    let patch = 2.0 * (v.grid() * v.grid()) as f64 * (v.num_channels * v.patch_size * v.patch_size) as f64 * d;
+    patch + v.num_hidden_layers as f64 * layer(s, d, v.intermediate_size as f64) + 2.0 * d * c.projection_dim as f64
+}
+
+/// One text of `tokens` tokens (the tower runs on the real token count).
+pub fn text_flops(c: &ClipConfig, tokens: usize) -> f64 {
+    let t = &c.text;
+    let (s, d) = (tokens as f64, t.hidden_size as f64);
+    t.num_hidden_layers as f64 * layer(s, d, t.intermediate_size as f64) + 2.0 * d * c.projection_dim as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::synth;
+
+    #[test]
+    fn vit_b_32_image_is_8_8_gflop() {
+        // the published figure is 4.4 GMAC per image for ViT-B/32 at 224 px
+        let c = synth::preset("vit-b-32").unwrap();
+        let g = image_flops(&c) / 1e9;
+        assert!((8.7..8.9).contains(&g), "{g}");
+        assert_eq!(vision_tokens(&c.vision), 50);
+    }
+}

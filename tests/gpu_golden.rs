@@ -1,0 +1,134 @@
+//! End to end on the GPU against Hugging Face transformers: the tiny-a / tiny-b checkpoints and goldens of
+//! tests/golden.rs (provenance in tests/fixtures/README.md), through the same Session API on the GPU backend.
+//!
+//! Tolerances: cosine ≥ 0.9999 (the bar) and max abs ≤ 1e-4 against HF's f32 embeddings — the GPU computes
+//! in f32 like PyTorch, differing only in summation order and a few-ulp exp/erf; GPU vs CPU ≤ 1e-5 max abs.
+//! Also checked: one forward pass is one submission, and batches cut by the binding limit give the same numbers.
+
+mod common;
+mod gpu_common;
+
+use common::*;
+use gpu_common::gpu_with;
+use serde::Deserialize;
+use webclip::backend::cpu::Cpu;
+use webclip::backend::gpu::{Gpu, GpuOptions};
+use webclip::image::Pixels;
+use webclip::weights::SafetensorsFile;
+use webclip::{Checkpoint, Session};
+
+#[derive(Deserialize)]
+struct Goldens {
+    texts: Vec<String>,
+}
+
+struct Case {
+    goldens: Goldens,
+    tensors: SafetensorsFile,
+    dir: std::path::PathBuf,
+}
+
+fn case(name: &str) -> Case {
+    let dir = fixtures().join(name);
+    let goldens =
+        serde_json::from_slice(&std::fs::read(dir.join("goldens.json")).expect("goldens.json")).expect("parse");
+    let bytes = std::fs::read(dir.join("goldens.safetensors")).expect("goldens.safetensors");
+    let tensors = SafetensorsFile::parse("goldens.safetensors", bytes).expect("parse goldens");
+    Case { goldens, tensors, dir }
+}
+
+fn session(c: &Case, gpu: Gpu) -> Session<Gpu> {
+    let s = Session::new(gpu.clone(), Checkpoint::from_hf_dir(&c.dir).expect("checkpoint")).expect("model on the GPU");
+    pollster::block_on(gpu.check("uploading the weights")).expect("weights uploaded");
+    s
+}
+
+/// HF's `pixel_values` `(N, 3, S, S)` from the stored 8-bit values, normalised as CLIPImageProcessor does.
+fn pixel_values(c: &Case, s: &Session<Gpu>) -> (usize, Vec<f32>) {
+    let shape = c.tensors.shape("pixel_values_u8").expect("pixel_values_u8").to_vec();
+    let bytes = c.tensors.raw("pixel_values_u8").expect("raw bytes");
+    let plane = shape[2] * shape[3];
+    let p = &s.preprocess;
+    let values = bytes
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ch = (i / plane) % 3;
+            ((v as f64 * p.rescale_factor - p.image_mean[ch] as f64) / p.image_std[ch] as f64) as f32
+        })
+        .collect();
+    (shape[0], values)
+}
+
+/// A device of this test's own: the submission counts below must not see other tests' passes.
+fn own_gpu() -> Option<Gpu> {
+    gpu_with(GpuOptions::default())
+}
+
+fn check_text(name: &str) {
+    let Some(gpu) = own_gpu() else { return };
+    let c = case(name);
+    let s = session(&c, gpu.clone());
+    let texts: Vec<&str> = c.goldens.texts.iter().map(String::as_str).collect();
+    let before = gpu.submissions();
+    let got = s.embed_texts(&texts).expect("text embeddings on the GPU");
+    assert_eq!(gpu.submissions() - before, texts.len().div_ceil(32) as u64, "one submission per forward pass");
+    let (_, want) = golden(&c.tensors, "text_embeds");
+    assert_rows_close(&format!("{name} text_embeds (gpu)"), &got, &want, 0.9999, 1e-4);
+
+    let cpu = Session::new(Cpu, Checkpoint::from_hf_dir(&c.dir).unwrap()).unwrap().embed_texts(&texts).unwrap();
+    for (g, c) in got.iter().zip(&cpu) {
+        assert!(max_abs_diff(g, c) <= 1e-5, "{name}: gpu vs cpu text embedding: {:e}", max_abs_diff(g, c));
+    }
+}
+
+fn check_images(name: &str) {
+    let Some(gpu) = own_gpu() else { return };
+    let c = case(name);
+    let s = session(&c, gpu.clone());
+    let (n, pixels) = pixel_values(&c, &s);
+    let before = gpu.submissions();
+    let got = s.model.encode_images(&s.backend, &pixels, n).expect("image embeddings on the GPU");
+    assert_eq!(gpu.submissions() - before, 1, "the whole vision pass is one submission");
+    let (_, want) = golden(&c.tensors, "image_embeds");
+    assert_rows_close(&format!("{name} image_embeds (gpu)"), &got, &want, 0.9999, 1e-4);
+
+    // Session cuts the batch so that the largest activation fits the binding limit: with bindings just large enough
+    // for the largest weight (and ≥ 2 images' activations), this model runs a few images per pass, and gets the
+    // same embeddings.
+    let v = &s.model.config.vision;
+    let largest_weight = 4
+        * v.hidden_size
+        * (v.intermediate_size.max(v.num_channels * v.patch_size * v.patch_size).max(v.num_positions()));
+    let limit = largest_weight.max(2 * s.model.image_activation_bytes());
+    let Some(small) = gpu_with(GpuOptions { max_binding_bytes: Some(limit as u64) }) else { return };
+    let s_small = session(&c, small.clone());
+    let per = pixels.len() / n;
+    let side = ((per / 3) as f64).sqrt() as usize;
+    let images: Vec<Pixels> =
+        pixels.chunks(per).map(|p| Pixels { height: side, width: side, data: p.to_vec() }).collect();
+    let passes_before = small.submissions();
+    let chunked = s_small.embed_images(&images).expect("chunked");
+    let passes = small.submissions() - passes_before;
+    assert!(passes > 1, "{name}: expected the batch of {n} to be cut, got {passes} pass(es)");
+    for (a, b) in chunked.iter().zip(&got) {
+        assert!(max_abs_diff(a, b) <= 1e-6, "{name}: chunked vs whole batch");
+    }
+}
+
+#[test]
+fn tiny_a_text_on_gpu_matches_hf() {
+    check_text("tiny-a");
+}
+#[test]
+fn tiny_b_text_on_gpu_matches_hf() {
+    check_text("tiny-b");
+}
+#[test]
+fn tiny_a_images_on_gpu_match_hf() {
+    check_images("tiny-a");
+}
+#[test]
+fn tiny_b_images_on_gpu_match_hf() {
+    check_images("tiny-b");
+}

@@ -1,0 +1,341 @@
+//! Every GPU op against the CPU reference (src/backend/cpu) on seeded random inputs, with sizes that are not
+//! multiples of the kernels' tiles (64×64 matmul tiles, 256-wide workgroups, 64-key attention chunks).
+//!
+//! Tolerances, and why:
+//! - copies (patchify, prepend_class, gather_rows) and the token lookup + position add, add: exact. Each output is
+//!   one copy or one correctly rounded f32 addition of the same two numbers on both sides.
+//! - matmul: |Δ| ≤ 32 ε · (‖x_row‖₂ ‖w_row‖₂ + |b|) per output, ε = 2⁻²³. Both sides accumulate the length-K dot in
+//!   f32 in different orders (GPU: one sequential fma chain; CPU: 8 partial sums); the rounding error of any order is
+//!   ≤ K ε Σ|x_k w_k| ≤ K ε ‖x‖‖w‖ (Higham), ~ε‖x‖‖w‖ in practice. Elementwise relative error is not a fair test:
+//!   an output near 0 from large cancelling terms has a large relative error in any order (8.9e-4 seen at K=512).
+//! - layer norm: |Δ| ≤ 2e-5 · (|w| · |x̂| + |b| + 1) with x̂ the normalised value — the GPU's mean and variance are f32
+//!   tree sums over the row, the reference's are f64 (relative error of the statistics ~ a few ε·log2(dim)).
+//! - attention: |Δ| ≤ 1e-5 · max|v| — each output is a convex combination of v rows; scores are f32 dots on the GPU
+//!   (f64 on the CPU) and exp differs by a few ulp, perturbing each weight by ~1e-6 relative.
+//! - activations: |Δ| ≤ 2e-6 · max(1, |x|) — WGSL's exp/tanh are accurate to a few ulp, and erf comes from
+//!   Abramowitz–Stegun 7.1.26 (absolute error ≤ 1.5e-7) where the CPU uses libm's erf in f64.
+//! - fused epilogues (act(x·Wᵀ + b), residual + x·Wᵀ + b) against the trait's unfused defaults: the matmul
+//!   tolerance, plus the activation tolerance.
+
+mod gpu_common;
+
+use gpu_common::{gpu, gpu_with};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use webclip::backend::cpu::Cpu;
+use webclip::backend::gpu::{Gpu, GpuOptions};
+use webclip::backend::{Backend, Dims};
+use webclip::model::Activation;
+use webclip::weights::HostTensor;
+
+const EPS: f64 = f32::EPSILON as f64;
+
+fn random(rng: &mut ChaCha8Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+fn host(name: &str, shape: &[usize], data: Vec<f32>) -> HostTensor {
+    HostTensor { name: name.into(), shape: shape.to_vec(), data }
+}
+
+fn read<B: Backend>(b: &B, x: &B::Tensor) -> Vec<f32> {
+    pollster::block_on(b.read(x)).expect("read")
+}
+
+/// Both backends run `op` on the same host data; returns (gpu, cpu) outputs.
+fn both<F, G>(g: &Gpu, gpu_op: F, cpu_op: G) -> (Vec<f32>, Vec<f32>)
+where
+    F: FnOnce(&Gpu) -> <Gpu as Backend>::Tensor,
+    G: FnOnce(&Cpu) -> <Cpu as Backend>::Tensor,
+{
+    let got = gpu_op(g);
+    let want = cpu_op(&Cpu);
+    (read(g, &got), read(&Cpu, &want))
+}
+
+fn assert_exact(what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
+        panic!("{what}: element {i}: gpu {} vs cpu {}", got[i], want[i]);
+    }
+}
+
+/// The operands of `x · Wᵀ + b`: `x` `(rows, k)`, `w` `(n, k)`, `b` `(n)`.
+struct Operands<'a> {
+    x: &'a [f32],
+    w: &'a [f32],
+    b: Option<&'a [f32]>,
+    k: usize,
+}
+
+/// Checks `x · Wᵀ + b` outputs against the norm-scaled bound (see the module comment), plus `extra · (1 + |y|)`.
+fn assert_matmul_close(what: &str, got: &[f32], want: &[f32], ops: Operands, extra: f64) {
+    let Operands { x, w, b, k } = ops;
+    let n = w.len() / k;
+    let norm = |v: &[f32]| v.iter().map(|&a| (a as f64).powi(2)).sum::<f64>().sqrt();
+    let mut worst = 0.0f64;
+    for (i, (g, c)) in got.iter().zip(want).enumerate() {
+        let (r, o) = (i / n, i % n);
+        let scale = norm(&x[r * k..(r + 1) * k]) * norm(&w[o * k..(o + 1) * k]) + b.map_or(0.0, |b| b[o].abs() as f64);
+        let err = (*g as f64 - *c as f64).abs();
+        let bound = 32.0 * EPS * scale + extra * (1.0 + c.abs() as f64);
+        assert!(err <= bound, "{what}: output ({r}, {o}): gpu {g} vs cpu {c}, |Δ| {err:e} > {bound:e}");
+        worst = worst.max(err / (EPS * scale.max(1e-30)));
+    }
+    eprintln!("{what}: worst |Δ| = {worst:.2} ε‖x‖‖w‖");
+}
+
+#[test]
+fn matmul_matches_cpu_on_odd_sizes() {
+    let Some(g) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    // (rows, in, out): single element, below one tile, just over tile edges, CLIP widths with odd row counts
+    for (m, k, n, bias) in [
+        (1, 1, 1, true),
+        (3, 5, 7, false),
+        (65, 17, 129, true),
+        (50, 768, 64, false),
+        (77, 512, 67, true),
+        (130, 3, 200, true),
+    ] {
+        let x = random(&mut rng, m * k, -2.0, 2.0);
+        let w = random(&mut rng, n * k, -1.0, 1.0);
+        let b = bias.then(|| random(&mut rng, n, -1.0, 1.0));
+        let dims = Dims::new(1, m, k);
+        let make = |b: Option<&Vec<f32>>| (host("w", &[n, k], w.clone()), b.map(|b| host("b", &[n], b.clone())));
+        let (got, want) = both(
+            &g,
+            |g| {
+                let (wt, bt) = make(b.as_ref());
+                g.matmul(&g.upload(&x, dims).unwrap(), &g.linear(wt, bt).unwrap()).unwrap()
+            },
+            |c| {
+                let (wt, bt) = make(b.as_ref());
+                c.matmul(&c.upload(&x, dims).unwrap(), &c.linear(wt, bt).unwrap()).unwrap()
+            },
+        );
+        assert_matmul_close(
+            &format!("matmul {m}x{k}x{n}"),
+            &got,
+            &want,
+            Operands { x: &x, w: &w, b: b.as_deref(), k },
+            0.0,
+        );
+    }
+}
+
+#[test]
+fn fused_epilogues_match_the_unfused_reference() {
+    let Some(g) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let (batch, seq, k, n) = (2, 37, 48, 70);
+    let x = random(&mut rng, batch * seq * k, -2.0, 2.0);
+    let w = random(&mut rng, n * k, -0.5, 0.5);
+    let b = random(&mut rng, n, -0.5, 0.5);
+    let res = random(&mut rng, batch * seq * n, -3.0, 3.0);
+    let (dx, dr) = (Dims::new(batch, seq, k), Dims::new(batch, seq, n));
+    let lin = || (host("w", &[n, k], w.clone()), Some(host("b", &[n], b.clone())));
+    for act in [Activation::QuickGelu, Activation::Gelu, Activation::GeluTanh] {
+        let (got, want) = both(
+            &g,
+            |g| g.matmul_act(&g.upload(&x, dx).unwrap(), &g.linear(lin().0, lin().1).unwrap(), act).unwrap(),
+            |c| c.matmul_act(&c.upload(&x, dx).unwrap(), &c.linear(lin().0, lin().1).unwrap(), act).unwrap(),
+        );
+        assert_matmul_close(
+            &format!("matmul_act {act:?}"),
+            &got,
+            &want,
+            Operands { x: &x, w: &w, b: Some(&b), k },
+            2e-6,
+        );
+    }
+    let (got, want) = both(
+        &g,
+        |g| {
+            g.matmul_add(&g.upload(&x, dx).unwrap(), &g.linear(lin().0, lin().1).unwrap(), &g.upload(&res, dr).unwrap())
+                .unwrap()
+        },
+        |c| {
+            c.matmul_add(&c.upload(&x, dx).unwrap(), &c.linear(lin().0, lin().1).unwrap(), &c.upload(&res, dr).unwrap())
+                .unwrap()
+        },
+    );
+    // the residual adds one rounding of |residual| ≤ 3 on top of the matmul's error
+    assert_matmul_close("matmul_add", &got, &want, Operands { x: &x, w: &w, b: Some(&b), k }, 2.0 * EPS);
+}
+
+#[test]
+fn layer_norm_matches_cpu() {
+    let Some(g) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for (rows, dim) in [(1, 1), (5, 7), (3, 300), (2, 1030), (300, 64)] {
+        // an offset mean and a spread, so the centring matters
+        let x: Vec<f32> = random(&mut rng, rows * dim, -1.0, 1.0).iter().map(|v| 3.0 + 2.0 * v).collect();
+        let w = random(&mut rng, dim, 0.5, 1.5);
+        let b = random(&mut rng, dim, -0.5, 0.5);
+        let dims = Dims::new(1, rows, dim);
+        let (got, want) = both(
+            &g,
+            |g| {
+                let (wv, bv) =
+                    (g.vector(host("w", &[dim], w.clone())).unwrap(), g.vector(host("b", &[dim], b.clone())).unwrap());
+                g.layer_norm(&g.upload(&x, dims).unwrap(), &wv, &bv, 1e-5).unwrap()
+            },
+            |c| c.layer_norm(&c.upload(&x, dims).unwrap(), &w, &b, 1e-5).unwrap(),
+        );
+        for (i, (gv, cv)) in got.iter().zip(&want).enumerate() {
+            let d = i % dim;
+            let xhat = (cv - b[d]) / w[d];
+            let bound = 2e-5 * ((w[d] * xhat).abs() + b[d].abs() + 1.0);
+            assert!((gv - cv).abs() <= bound, "layer_norm {rows}x{dim} [{i}]: gpu {gv} vs cpu {cv}");
+        }
+    }
+}
+
+#[test]
+fn attention_matches_cpu_causal_and_not() {
+    let Some(g) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    // (batch, seq, heads, head_dim): one token; odd everything; the text tower's 77; ViT-B/16's 197 keys (4 chunks);
+    // 130 = 2 full chunks + 2; the largest head the kernel holds
+    for (batch, seq, heads, hd) in
+        [(1, 1, 1, 1), (2, 5, 2, 3), (3, 77, 8, 8), (1, 197, 2, 64), (2, 130, 3, 5), (1, 9, 1, 256)]
+    {
+        let dims = Dims::new(batch, seq, heads * hd);
+        let [q, k, v] = [0, 1, 2].map(|_| random(&mut rng, dims.len(), -2.0, 2.0));
+        let vmax = v.iter().fold(0f32, |m, a| m.max(a.abs()));
+        for causal in [false, true] {
+            let (got, want) = both(
+                &g,
+                |g| {
+                    let [q, k, v] = [&q, &k, &v].map(|t| g.upload(t, dims).unwrap());
+                    g.attention(&q, &k, &v, heads, causal).unwrap()
+                },
+                |c| {
+                    let [q, k, v] = [&q, &k, &v].map(|t| c.upload(t, dims).unwrap());
+                    c.attention(&q, &k, &v, heads, causal).unwrap()
+                },
+            );
+            let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(err <= 1e-5 * vmax, "attention {dims:?} heads {heads} causal {causal}: max |Δ| {err:e}");
+        }
+    }
+}
+
+#[test]
+fn activations_match_cpu() {
+    let Some(g) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut x = random(&mut rng, 1001, -8.0, 8.0);
+    x.extend([0.0, -0.0, 1e-6, -1e-6, 30.0, -30.0, 60.0, -60.0, 100.0, -100.0]); // tails: saturation, exp overflow
+    let dims = Dims::new(1, 1, x.len());
+    for act in [Activation::QuickGelu, Activation::Gelu, Activation::GeluTanh] {
+        let (got, want) = both(
+            &g,
+            |g| g.activation(&g.upload(&x, dims).unwrap(), act).unwrap(),
+            |c| c.activation(&c.upload(&x, dims).unwrap(), act).unwrap(),
+        );
+        for ((gv, cv), xv) in got.iter().zip(&want).zip(&x) {
+            assert!((gv - cv).abs() <= 2e-6 * xv.abs().max(1.0), "{act:?}({xv}): gpu {gv} vs cpu {cv}");
+        }
+    }
+}
+
+#[test]
+fn copies_and_adds_are_exact() {
+    let Some(g) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    // add over more than one 256-wide workgroup, odd length
+    let dims = Dims::new(3, 7, 45);
+    let (a, b) = (random(&mut rng, dims.len(), -5.0, 5.0), random(&mut rng, dims.len(), -5.0, 5.0));
+    let (got, want) = both(
+        &g,
+        |g| g.add(&g.upload(&a, dims).unwrap(), &g.upload(&b, dims).unwrap()).unwrap(),
+        |c| c.add(&c.upload(&a, dims).unwrap(), &c.upload(&b, dims).unwrap()).unwrap(),
+    );
+    assert_exact("add", &got, &want);
+
+    // patchify: 2 images 3×40×40 in 16-px patches would leave a remainder; 3×48×40 in 8-px patches (6×5 grid)
+    let (c_, h, w, p) = (3, 48, 40, 8);
+    let px = random(&mut rng, 2 * c_ * h * w, -2.0, 2.0);
+    let pd = Dims::new(2, 1, c_ * h * w);
+    let (got, want) = both(
+        &g,
+        |g| g.patchify(&g.upload(&px, pd).unwrap(), c_, h, w, p).unwrap(),
+        |c| c.patchify(&c.upload(&px, pd).unwrap(), c_, h, w, p).unwrap(),
+    );
+    assert_exact("patchify", &got, &want);
+
+    // prepend_class and gather_rows on (2, 30, 24)
+    let xd = Dims::new(2, 30, 24);
+    let x = random(&mut rng, xd.len(), -2.0, 2.0);
+    let class = random(&mut rng, 24, -1.0, 1.0);
+    let pos = random(&mut rng, 31 * 24, -1.0, 1.0);
+    let (got, want) = both(
+        &g,
+        |g| {
+            let (cv, pt) = (
+                g.vector(host("class", &[24], class.clone())).unwrap(),
+                g.table(host("pos", &[31, 24], pos.clone())).unwrap(),
+            );
+            g.prepend_class(&g.upload(&x, xd).unwrap(), &cv, &pt).unwrap()
+        },
+        |c| {
+            let pt = c.table(host("pos", &[31, 24], pos.clone())).unwrap();
+            c.prepend_class(&c.upload(&x, xd).unwrap(), &class, &pt).unwrap()
+        },
+    );
+    assert_exact("prepend_class", &got, &want);
+    let (got, want) = both(
+        &g,
+        |g| g.gather_rows(&g.upload(&x, xd).unwrap(), &[29, 3]).unwrap(),
+        |c| c.gather_rows(&c.upload(&x, xd).unwrap(), &[29, 3]).unwrap(),
+    );
+    assert_exact("gather_rows", &got, &want);
+}
+
+/// The token table is split in chunks when it exceeds the binding limit (a 49408 × 768 f32 table does, at WebGPU's
+/// default 128 MiB): here a 1000 × 24 table in 8 KiB bindings, i.e. 11 chunks of 85 rows and one of 65.
+#[test]
+fn token_embedding_matches_cpu_whole_and_chunked() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let (vocab, dim, ctx) = (1000, 24, 77);
+    let tokens = random(&mut rng, vocab * dim, -1.0, 1.0);
+    let pos = random(&mut rng, ctx * dim, -1.0, 1.0);
+    let ids: Vec<u32> =
+        (0..3 * 11).map(|i| if i % 11 == 0 { 999 } else { rng.random_range(0..vocab as u32) }).collect();
+    let cpu = {
+        let (t, p) = (
+            Cpu.table(host("tok", &[vocab, dim], tokens.clone())).unwrap(),
+            Cpu.table(host("pos", &[ctx, dim], pos.clone())).unwrap(),
+        );
+        read(&Cpu, &Cpu.embed_tokens(&ids, 3, &t, &p).unwrap())
+    };
+    for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(8192) }] {
+        let g = match options.max_binding_bytes {
+            None => gpu(),
+            Some(_) => gpu_with(options),
+        };
+        let Some(g) = g else { return };
+        let (t, p) = (
+            g.table(host("tok", &[vocab, dim], tokens.clone())).unwrap(),
+            g.table(host("pos", &[ctx, dim], pos.clone())).unwrap(),
+        );
+        let got = read(&g, &g.embed_tokens(&ids, 3, &t, &p).unwrap());
+        assert_exact(&format!("embed_tokens {options:?}"), &got, &cpu);
+    }
+}
+
+#[test]
+fn bad_inputs_are_errors_not_panics() {
+    let Some(g) = gpu() else { return };
+    let x = g.upload(&[0.0; 12], Dims::new(1, 3, 4)).unwrap();
+    let w = g.linear(host("w", &[2, 5], vec![0.0; 10]), None).unwrap();
+    assert!(g.matmul(&x, &w).unwrap_err().to_string().contains("weight expects 5"));
+    assert!(g.upload(&[0.0; 5], Dims::new(1, 3, 4)).is_err());
+    assert!(g.attention(&x, &x, &x, 3, false).is_err()); // 4 features in 3 heads
+    let t = g.table(host("tok", &[10, 4], vec![0.0; 40])).unwrap();
+    let err = g.embed_tokens(&[3, 10], 1, &t, &t).unwrap_err().to_string();
+    assert!(err.contains("token id 10"), "{err}");
+    assert!(g.gather_rows(&x, &[3]).is_err());
+}
