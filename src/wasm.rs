@@ -1,14 +1,29 @@
-//! The JavaScript façade: `#[wasm_bindgen]` wrappers only. Every fallible call returns `Result<_, JsError>` so
-//! the page gets a message it can show; nothing here may panic on input.
+//! The JavaScript façade: `#[wasm_bindgen]` wrappers only. Every fallible call returns `Result<_, JsError>` (or a
+//! Promise that rejects with one) so the page gets a message it can show; nothing here may panic on input.
+//!
+//! ```js
+//! const model = await Model.load(config, weights, tokenizer, preprocessor, "gpu"); // or "cpu"
+//! model.backend;                                  // "gpu: <adapter> (webgpu, …)" or "cpu"
+//! const e = await model.embedText("a photo of a cat.");
+//! ```
+//! Embedding calls return Promises on both backends: a WebGPU readback completes only through the event loop.
+
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 
 use crate::backend::cpu::Cpu;
+use crate::backend::gpu::Gpu;
 use crate::tasks::zero_shot;
 use crate::{Checkpoint, Session};
 
 fn js(e: crate::Error) -> JsError {
     JsError::new(&e.to_string())
+}
+
+fn js_value(e: crate::Error) -> JsValue {
+    js(e).into()
 }
 
 /// The crate version, e.g. "0.1.0".
@@ -22,16 +37,40 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// A CLIP model loaded from the files of a Hugging Face CLIPModel repository, running on the CPU (wasm).
+/// One session on either backend; `on!` runs the same code on whichever it is.
+enum Engine {
+    Cpu(Session<Cpu>),
+    Gpu(Session<Gpu>),
+}
+
+macro_rules! on {
+    ($engine:expr, $s:ident => $body:expr) => {
+        match &*$engine {
+            Engine::Cpu($s) => $body,
+            Engine::Gpu($s) => $body,
+        }
+    };
+}
+
+/// A CLIP model loaded from the files of a Hugging Face CLIPModel repository, on WebGPU or on the CPU (wasm).
 #[wasm_bindgen]
 pub struct Model {
-    session: Session<Cpu>,
+    engine: Rc<Engine>,
+}
+
+fn checkpoint(
+    config: &[u8],
+    weights: Vec<u8>,
+    tokenizer: Vec<u8>,
+    preprocessor: Option<&[u8]>,
+) -> crate::Result<Checkpoint> {
+    Checkpoint::from_parts(config, vec![("model.safetensors".to_string(), weights)], Some(tokenizer), preprocessor)
 }
 
 #[wasm_bindgen]
 impl Model {
-    /// `config` = config.json, `weights` = model.safetensors, `tokenizer` = tokenizer.json,
-    /// `preprocessor` = preprocessor_config.json (optional: OpenAI CLIP defaults).
+    /// A CPU model, synchronously. `config` = config.json, `weights` = model.safetensors, `tokenizer` =
+    /// tokenizer.json, `preprocessor` = preprocessor_config.json (optional: OpenAI CLIP defaults).
     #[wasm_bindgen(constructor)]
     pub fn new(
         config: &[u8],
@@ -39,46 +78,99 @@ impl Model {
         tokenizer: Vec<u8>,
         preprocessor: Option<Vec<u8>>,
     ) -> Result<Model, JsError> {
-        let checkpoint = Checkpoint::from_parts(
-            config,
-            vec![("model.safetensors".to_string(), weights)],
-            Some(tokenizer),
-            preprocessor.as_deref(),
-        )
-        .map_err(js)?;
-        Ok(Model { session: Session::new(Cpu, checkpoint).map_err(js)? })
+        let checkpoint = checkpoint(config, weights, tokenizer, preprocessor.as_deref()).map_err(js)?;
+        Ok(Model { engine: Rc::new(Engine::Cpu(Session::new(Cpu, checkpoint).map_err(js)?)) })
+    }
+
+    /// The same files, on `backend` "gpu" (WebGPU; rejects with a message naming the fallback when the browser has
+    /// no adapter) or "cpu".
+    pub async fn load(
+        config: Vec<u8>,
+        weights: Vec<u8>,
+        tokenizer: Vec<u8>,
+        preprocessor: Option<Vec<u8>>,
+        backend: String,
+    ) -> Result<Model, JsError> {
+        let checkpoint = checkpoint(&config, weights, tokenizer, preprocessor.as_deref()).map_err(js)?;
+        let engine = match backend.as_str() {
+            "cpu" => Engine::Cpu(Session::new(Cpu, checkpoint).map_err(js)?),
+            "gpu" | "webgpu" => {
+                let gpu = Gpu::new().await.map_err(js)?;
+                let session = Session::new(gpu.clone(), checkpoint).map_err(js)?;
+                // weight uploads report out-of-memory asynchronously in the browser: surface it here, not later
+                gpu.check("uploading the weights").await.map_err(js)?;
+                Engine::Gpu(session)
+            }
+            other => return Err(JsError::new(&format!("backend {other:?}: use \"gpu\" or \"cpu\""))),
+        };
+        Ok(Model { engine: Rc::new(engine) })
+    }
+
+    /// "cpu", or "gpu: <adapter name> (<backend>, <device type>)".
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        on!(self.engine, s => crate::backend::Backend::name(&s.backend))
     }
 
     /// Token ids of `text` (bos … eos, truncated to the context length).
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, JsError> {
-        self.session.tokenizer.encode(text).map_err(js)
+        on!(self.engine, s => s.tokenizer.encode(text).map_err(js))
     }
 
-    /// Text embedding (unnormalised), length = projection dim.
+    /// Promise of the text embedding (Float32Array, unnormalised), length = projection dim.
     #[wasm_bindgen(js_name = embedText)]
-    pub fn embed_text(&self, text: &str) -> Result<Vec<f32>, JsError> {
-        let mut e = self.session.embed_texts(&[text]).map_err(js)?;
-        Ok(e.pop().unwrap_or_default())
+    pub fn embed_text(&self, text: String) -> js_sys::Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let e = on!(engine, s => s.embed_texts_async(&[text.as_str()]).await).map_err(js_value)?;
+            Ok(js_sys::Float32Array::from(e.first().map_or(&[][..], Vec::as_slice)).into())
+        })
     }
 
-    /// Image embedding (unnormalised) of an encoded image file (JPEG, PNG, WebP, GIF).
+    /// Promise of the image embedding (Float32Array, unnormalised) of an encoded image file (JPEG, PNG, WebP, GIF).
     #[wasm_bindgen(js_name = embedImage)]
-    pub fn embed_image(&self, bytes: &[u8], name: &str) -> Result<Vec<f32>, JsError> {
-        let pixels = self.session.pixels(bytes, name).map_err(js)?;
-        let mut e = self.session.embed_images(std::slice::from_ref(&pixels)).map_err(js)?;
-        Ok(e.pop().unwrap_or_default())
+    pub fn embed_image(&self, bytes: Vec<u8>, name: String) -> js_sys::Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let e = on!(engine, s => image_embedding(s, &bytes, &name).await).map_err(js_value)?;
+            Ok(js_sys::Float32Array::from(e.as_slice()).into())
+        })
     }
 
-    /// Zero-shot probabilities of `labels` (in the given order) for an encoded image, prompts made with
-    /// `template` (`{}` = the label).
-    pub fn classify(&self, bytes: &[u8], name: &str, labels: Vec<String>, template: &str) -> Result<Vec<f32>, JsError> {
-        if labels.is_empty() {
-            return Err(JsError::new("no labels given: pass at least one label"));
-        }
-        let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
-        let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-        let texts = self.session.embed_texts(&refs).map_err(js)?;
-        let image = self.embed_image(bytes, name)?;
-        Ok(zero_shot::probabilities(&image, &texts, self.session.logit_scale()))
+    /// Promise of the zero-shot probabilities (Float32Array) of `labels` (in the given order) for an encoded image,
+    /// prompts made with `template` (`{}` = the label).
+    pub fn classify(&self, bytes: Vec<u8>, name: String, labels: Vec<String>, template: String) -> js_sys::Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            if labels.is_empty() {
+                return Err(JsError::new("no labels given: pass at least one label").into());
+            }
+            let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+            let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+            let probs = on!(engine, s => probabilities(s, &refs, &bytes, &name).await)
+                .map_err(js_value)?;
+            Ok(js_sys::Float32Array::from(probs.as_slice()).into())
+        })
     }
+}
+
+async fn image_embedding<B: crate::backend::Backend>(
+    s: &Session<B>,
+    bytes: &[u8],
+    name: &str,
+) -> crate::Result<Vec<f32>> {
+    let pixels = s.pixels(bytes, name)?;
+    let mut e = s.embed_images_async(std::slice::from_ref(&pixels)).await?;
+    Ok(e.pop().unwrap_or_default())
+}
+
+async fn probabilities<B: crate::backend::Backend>(
+    s: &Session<B>,
+    prompts: &[&str],
+    bytes: &[u8],
+    name: &str,
+) -> crate::Result<Vec<f32>> {
+    let texts = s.embed_texts_async(prompts).await?;
+    let image = image_embedding(s, bytes, name).await?;
+    Ok(zero_shot::probabilities(&image, &texts, s.logit_scale()))
 }
