@@ -84,9 +84,13 @@ fn bad_inputs_get_clear_errors_and_other_files_still_run() {
     assert!(lines[0]["error"].as_str().unwrap().contains("notes.txt"), "{:?}", lines[0]);
     assert_eq!(lines[1]["labels"].as_array().unwrap().len(), 2);
 
+    // --backend gpu: works where there is an adapter (tests/gpu_cli.rs checks its output); where there is none, it
+    // fails with a message that names the fallback
     let out = webclip(&["classify", "--model", m, "--labels", "a,b", "--backend", "gpu", good.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--backend cpu"));
+    if !out.status.success() {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--backend cpu"));
+    }
 
     let out = webclip(&["classify", "--model", m, "--labels", " , ", good.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--labels is empty"));

@@ -1,4 +1,4 @@
-//! The webclip command line: tokenize, embed, classify, synth. One JSON object per input on stdout.
+//! The webclip command line: tokenize, embed, classify, bench, synth. One JSON object per input on stdout.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use webclip::backend::cpu::Cpu;
+use webclip::backend::gpu::Gpu;
+use webclip::backend::Backend;
 use webclip::model::ClipConfig;
 use webclip::tasks::zero_shot;
 use webclip::tokenizer::ClipTokenizer;
@@ -13,7 +15,7 @@ use webclip::weights::synth::{self, StoreDtype};
 use webclip::{Checkpoint, Error, Result, Session};
 
 #[derive(Parser)]
-#[command(name = "webclip", version, about = "CLIP image and text encoders: tokenize, embed, classify, synth")]
+#[command(name = "webclip", version, about = "CLIP image and text encoders: tokenize, embed, classify, bench, synth")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,6 +70,18 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Per-tower latency (median of --runs after one warm-up) and GFLOP/s, as one JSON object naming the device.
+    Bench {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum, default_value = "gpu")]
+        backend: BackendChoice,
+        /// Images (and texts, at the full context length) per forward pass
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Write a Hugging Face-layout CLIP checkpoint with seeded random weights (a stand-in for real weights).
     Synth {
         #[arg(long, value_parser = synth::PRESETS)]
@@ -80,6 +94,24 @@ enum Command {
         #[arg(long, value_enum, default_value = "f32")]
         dtype: DtypeChoice,
     },
+}
+
+#[path = "webclip/bench.rs"]
+mod bench;
+
+/// A session on either backend; `on!` runs the same generic code on whichever it is.
+enum AnySession {
+    Cpu(Session<Cpu>),
+    Gpu(Session<Gpu>),
+}
+
+macro_rules! on {
+    ($session:expr, $s:ident => $body:expr) => {
+        match &$session {
+            AnySession::Cpu($s) => $body,
+            AnySession::Gpu($s) => $body,
+        }
+    };
 }
 
 fn main() -> ExitCode {
@@ -105,16 +137,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Embed { model, backend, images, texts } => {
             let session = load_session(&model, backend)?;
-            if !texts.is_empty() {
-                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                for (text, emb) in texts.iter().zip(session.embed_texts(&refs)?) {
-                    println!("{}", json!({ "input": text, "embedding": emb }));
-                }
-                return Ok(true);
-            }
-            for_each_image(&session, &images, |file, emb| {
-                println!("{}", json!({ "input": file, "embedding": emb }));
-            })
+            on!(session, s => embed(s, &images, &texts))
         }
         Command::Classify { model, labels, template, backend, files } => {
             let labels = parse_labels(&labels)?;
@@ -122,18 +145,16 @@ fn run(cli: Cli) -> Result<bool> {
                 return Err(Error::Input(format!("--template {template:?} has no {{}} where the label goes")));
             }
             let session = load_session(&model, backend)?;
-            let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
-            let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-            let text_embeds = session.embed_texts(&refs)?;
-            let scale = session.logit_scale();
-            for_each_image(&session, &files, |file, emb| {
-                let probs = zero_shot::probabilities(emb, &text_embeds, scale);
-                let ranked: Vec<_> = zero_shot::ranked(&labels, &probs)
-                    .into_iter()
-                    .map(|(label, score)| json!({ "label": label, "score": score }))
-                    .collect();
-                println!("{}", json!({ "file": file, "labels": ranked }));
-            })
+            on!(session, s => classify(s, &labels, &template, &files))
+        }
+        Command::Bench { model, backend, batch, runs } => {
+            if batch == 0 || runs == 0 {
+                return Err(Error::Input("--batch and --runs must be at least 1".into()));
+            }
+            let session = load_session(&model, backend)?;
+            let report = on!(session, s => bench::run(s, &device_json(&session), batch, runs))?;
+            println!("{report}");
+            Ok(true)
         }
         Command::Synth { preset, seed, out, dtype } => {
             let config = synth::preset(&preset)?;
@@ -157,8 +178,36 @@ fn parse_labels(list: &str) -> Result<Vec<String>> {
     Ok(labels)
 }
 
+fn embed<B: Backend>(session: &Session<B>, images: &[PathBuf], texts: &[String]) -> Result<bool> {
+    if !texts.is_empty() {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        for (text, emb) in texts.iter().zip(session.embed_texts(&refs)?) {
+            println!("{}", json!({ "input": text, "embedding": emb }));
+        }
+        return Ok(true);
+    }
+    for_each_image(session, images, |file, emb| {
+        println!("{}", json!({ "input": file, "embedding": emb }));
+    })
+}
+
+fn classify<B: Backend>(session: &Session<B>, labels: &[String], template: &str, files: &[PathBuf]) -> Result<bool> {
+    let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+    let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let text_embeds = session.embed_texts(&refs)?;
+    let scale = session.logit_scale();
+    for_each_image(session, files, |file, emb| {
+        let probs = zero_shot::probabilities(emb, &text_embeds, scale);
+        let ranked: Vec<_> = zero_shot::ranked(labels, &probs)
+            .into_iter()
+            .map(|(label, score)| json!({ "label": label, "score": score }))
+            .collect();
+        println!("{}", json!({ "file": file, "labels": ranked }));
+    })
+}
+
 /// Embeds each image; a file that cannot be read or decoded is reported (JSON with "error") and skipped.
-fn for_each_image(session: &Session<Cpu>, files: &[PathBuf], mut emit: impl FnMut(&str, &[f32])) -> Result<bool> {
+fn for_each_image<B: Backend>(session: &Session<B>, files: &[PathBuf], mut emit: impl FnMut(&str, &[f32])) -> Result<bool> {
     let mut all_ok = true;
     for file in files {
         let name = file.display().to_string();
@@ -175,14 +224,31 @@ fn for_each_image(session: &Session<Cpu>, files: &[PathBuf], mut emit: impl FnMu
     Ok(all_ok)
 }
 
-fn load_session(model: &Path, backend: BackendChoice) -> Result<Session<Cpu>> {
-    if let BackendChoice::Gpu = backend {
-        return Err(Error::BackendUnavailable {
-            name: "gpu".into(),
-            why: "the WebGPU/wgpu backend is not built yet in this version; use --backend cpu".into(),
-        });
+fn load_session(model: &Path, backend: BackendChoice) -> Result<AnySession> {
+    let checkpoint = Checkpoint::from_hf_dir(model)?;
+    Ok(match backend {
+        BackendChoice::Cpu => AnySession::Cpu(Session::new(Cpu, checkpoint)?),
+        BackendChoice::Gpu => {
+            let gpu = Gpu::new_blocking()?;
+            let session = Session::new(gpu.clone(), checkpoint)?;
+            pollster::block_on(gpu.check("uploading the weights"))?;
+            AnySession::Gpu(session)
+        }
+    })
+}
+
+/// The device in `bench` output: the adapter (name, backend, device type), or the CPU and its threads.
+fn device_json(session: &AnySession) -> serde_json::Value {
+    match session {
+        AnySession::Cpu(_) => {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            json!({ "name": format!("cpu ({threads} threads)"), "backend": "cpu", "device_type": "cpu" })
+        }
+        AnySession::Gpu(s) => {
+            let a = s.backend.adapter();
+            json!({ "name": a.name, "backend": a.backend, "device_type": a.device_type, "driver": a.driver })
+        }
     }
-    Session::new(Cpu, Checkpoint::from_hf_dir(model)?)
 }
 
 /// Only config.json (for the context length) and tokenizer.json: no weights are read.
