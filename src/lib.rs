@@ -4,12 +4,13 @@
 //! ```text
 //! bytes ──weights::Checkpoint (HF config.json + safetensors, validated)──┐
 //!                                                                        ├─ model::Clip<B: Backend> ─┐
-//! backend::cpu::Cpu (f32 reference) / GPU (wgpu, later) ─────────────────┘                           │
+//! backend::{cpu::Cpu (f32 reference), gpu::Gpu (WGSL on wgpu)} ──────────┘                           │
 //! text  ──tokenizer::ClipTokenizer (HF tokenizer.json, exact ids)──→ ids ──→ encode_texts ──→ embeddings
 //! image ──image::{decode, preprocess} (PIL-exact bicubic, crop, norm)──→ pixels ──→ encode_images ──┘
 //! embeddings ──tasks::zero_shot (softmax over exp(logit_scale)·cos)──→ ranked labels
 //! ```
-//! [`Session`] ties a backend, the weights, the tokenizer and the preprocessing together.
+//! [`Session`] ties a backend, the weights, the tokenizer and the preprocessing together. A forward pass is
+//! recorded op by op and read back once, asynchronously (`*_async`; the native `embed_*` block on it).
 
 pub mod backend;
 pub mod error;

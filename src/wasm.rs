@@ -147,8 +147,7 @@ impl Model {
             }
             let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
             let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-            let probs = on!(engine, s => probabilities(s, &refs, &bytes, &name).await)
-                .map_err(js_value)?;
+            let probs = on!(engine, s => probabilities(s, &refs, &bytes, &name).await).map_err(js_value)?;
             Ok(js_sys::Float32Array::from(probs.as_slice()).into())
         })
     }

@@ -101,7 +101,9 @@ fn check_images(name: &str) {
         * v.hidden_size
         * (v.intermediate_size.max(v.num_channels * v.patch_size * v.patch_size).max(v.num_positions()));
     let limit = largest_weight.max(2 * s.model.image_activation_bytes());
-    let Some(small) = gpu_with(GpuOptions { max_binding_bytes: Some(limit as u64) }) else { return };
+    let Some(small) = gpu_with(GpuOptions { max_binding_bytes: Some(limit as u64), ..Default::default() }) else {
+        return;
+    };
     let s_small = session(&c, small.clone());
     let per = pixels.len() / n;
     let side = ((per / 3) as f64).sqrt() as usize;
@@ -131,4 +133,30 @@ fn tiny_a_images_on_gpu_match_hf() {
 #[test]
 fn tiny_b_images_on_gpu_match_hf() {
     check_images("tiny-b");
+}
+
+/// The kernels need nothing beyond WebGPU's default limits (what the least capable browser adapter grants): both
+/// towers on a device created with exactly those, against the same goldens.
+#[test]
+fn both_towers_under_webgpu_default_limits() {
+    let Some(gpu) = gpu_with(GpuOptions { webgpu_default_limits: true, ..Default::default() }) else { return };
+    let l = gpu.limits();
+    assert_eq!((l.max_compute_invocations_per_workgroup, l.max_storage_buffer_binding_size), (256, 128 << 20));
+    for name in ["tiny-a", "tiny-b"] {
+        let c = case(name);
+        let s = session(&c, gpu.clone());
+        let texts: Vec<&str> = c.goldens.texts.iter().map(String::as_str).collect();
+        let (_, want) = golden(&c.tensors, "text_embeds");
+        assert_rows_close(
+            &format!("{name} text_embeds (default limits)"),
+            &s.embed_texts(&texts).unwrap(),
+            &want,
+            0.9999,
+            1e-4,
+        );
+        let (n, pixels) = pixel_values(&c, &s);
+        let (_, want) = golden(&c.tensors, "image_embeds");
+        let got = s.model.encode_images(&s.backend, &pixels, n).unwrap();
+        assert_rows_close(&format!("{name} image_embeds (default limits)"), &got, &want, 0.9999, 1e-4);
+    }
 }

@@ -311,7 +311,7 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
         );
         read(&Cpu, &Cpu.embed_tokens(&ids, 3, &t, &p).unwrap())
     };
-    for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(8192) }] {
+    for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(8192), ..Default::default() }] {
         let g = match options.max_binding_bytes {
             None => gpu(),
             Some(_) => gpu_with(options),
@@ -338,4 +338,21 @@ fn bad_inputs_are_errors_not_panics() {
     let err = g.embed_tokens(&[3, 10], 1, &t, &t).unwrap_err().to_string();
     assert!(err.contains("token id 10"), "{err}");
     assert!(g.gather_rows(&x, &[3]).is_err());
+}
+
+/// A lost device is an error the caller can act on, never a panic: here the loss is `Gpu::destroy` on a device of
+/// this test's own.
+#[test]
+fn device_loss_is_an_error() {
+    let Some(g) = gpu_with(GpuOptions::default()) else { return };
+    let w = g.linear(host("w", &[3, 4], vec![0.5; 12]), None).unwrap();
+    let x = g.upload(&[1.0; 8], Dims::new(1, 2, 4)).unwrap();
+    assert_eq!(read(&g, &g.matmul(&x, &w).unwrap()), vec![2.0; 6]);
+    g.destroy();
+    let result = g
+        .upload(&[1.0; 8], Dims::new(1, 2, 4))
+        .and_then(|x| g.matmul(&x, &w))
+        .and_then(|y| pollster::block_on(g.read(&y)));
+    let err = result.expect_err("a destroyed device cannot compute").to_string();
+    assert!(err.contains("GPU device was lost") && err.contains("--backend cpu"), "{err}");
 }

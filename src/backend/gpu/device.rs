@@ -97,13 +97,20 @@ impl Context {
                  mesa-vulkan-drivers gives the llvmpipe software adapter) or use --backend cpu"
             ))
         })?;
-        Context::from_adapter(&adapter).await
+        Context::from_adapter(&adapter, true).await
     }
 
-    /// A device on `adapter` with [`required_limits`] and whichever optional features it has.
-    pub async fn from_adapter(adapter: &wgpu::Adapter) -> Result<Context> {
+    /// A device on `adapter` with [`required_limits`] (`raise`: the adapter's real values where they help; else
+    /// WebGPU's defaults, what the least capable browser adapter grants) and whichever optional features it has.
+    pub async fn from_adapter(adapter: &wgpu::Adapter, raise: bool) -> Result<Context> {
         let info = AdapterSummary::new(&adapter.get_info());
-        let limits = required_limits(&adapter.limits()).map_err(|why| unavailable(format!("{}: {why}", info.name)))?;
+        let have = adapter.limits();
+        let limits = if raise {
+            required_limits(&have)
+        } else {
+            check_kernels(wgpu::Limits::default().or_worse_values_from(&have))
+        }
+        .map_err(|why| unavailable(format!("{}: {why}", info.name)))?;
         let features = adapter.features() & OPTIONAL_FEATURES;
         let desc = wgpu::DeviceDescriptor {
             label: Some("webclip"),
@@ -118,11 +125,9 @@ impl Context {
             .map_err(|e| unavailable(format!("{}: the device request failed: {e}; use --backend cpu", info.name)))?;
         let faults = Arc::new(Mutex::new(Vec::new()));
         let lost = faults.clone();
+        // `Destroyed` comes from `Gpu::destroy` (or the device's drop, when nobody is left to see it)
         device.set_device_lost_callback(move |reason, message| {
-            // Dropping the device reports `Destroyed`: that is us, not a loss.
-            if reason != wgpu::DeviceLostReason::Destroyed {
-                push(&lost, Fault::Lost(format!("{reason:?}: {message}")));
-            }
+            push(&lost, Fault::Lost(format!("{reason:?}: {message}")))
         });
         let uncaptured = faults.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -150,6 +155,34 @@ impl Context {
             Fault::OutOfMemory(detail) => Error::GpuOutOfMemory { what: what.into(), detail },
             Fault::Other(detail) => Error::Gpu { what: what.into(), detail },
         })
+    }
+
+    /// A buffer of `usage` holding `contents` (zero-padded to a multiple of 16 bytes, at least 16), written at
+    /// creation: no ordering question with work already recorded. Fails, instead of panicking as
+    /// `DeviceExt::create_buffer_init` does, when the device is lost or out of memory.
+    pub fn buffer_init(&self, label: &str, contents: &[u8], usage: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
+        let what = format!("creating buffer '{label}'");
+        self.check(&what)?;
+        let size = (contents.len() as u64).max(16).next_multiple_of(16);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage,
+            mapped_at_creation: true,
+        });
+        match buffer.get_mapped_range_mut(..) {
+            Ok(mut view) => {
+                view.slice(..contents.len()).copy_from_slice(contents); // new buffers are zeroed: the padding is 0
+            }
+            Err(e) => {
+                // the device's own report (lost, out of memory) says more; natively it arrives on a poll
+                let _ = self.device.poll(wgpu::PollType::Poll);
+                self.check(&what)?;
+                return Err(Error::GpuOutOfMemory { what, detail: e.to_string() });
+            }
+        }
+        buffer.unmap();
+        Ok(buffer)
     }
 
     /// Catches the out-of-memory and validation errors of the work between this call and [`Scopes::pop`], on the
@@ -199,6 +232,11 @@ pub fn required_limits(adapter: &wgpu::Limits) -> std::result::Result<wgpu::Limi
         ..wgpu::Limits::default()
     }
     .or_worse_values_from(adapter);
+    check_kernels(want)
+}
+
+/// `limits`, or what is short of what the kernels need.
+fn check_kernels(want: wgpu::Limits) -> std::result::Result<wgpu::Limits, String> {
     let short = [
         ("max_compute_invocations_per_workgroup", want.max_compute_invocations_per_workgroup, KERNEL_INVOCATIONS),
         ("max_compute_workgroup_size_x", want.max_compute_workgroup_size_x, KERNEL_INVOCATIONS),

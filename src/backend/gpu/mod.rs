@@ -1,5 +1,5 @@
-//! The GPU backend: the [`Backend`](crate::backend::Backend) ops as WGSL compute shaders (shaders/, one file per op family) on wgpu —
-//! WebGPU in the browser, Vulkan/Metal/DX12/GL natively.
+//! The GPU backend: the [`Backend`](crate::backend::Backend) ops as WGSL compute shaders (shaders/, one file per op
+//! family) on wgpu — WebGPU in the browser, Vulkan/Metal/DX12/GL natively.
 //!
 //! - `device.rs`: adapter, limits, features; device loss and out-of-memory become [`Error`]s.
 //! - `kernels.rs`: the WGSL sources and one pipeline + bind-group layout per kernel, built once.
@@ -14,8 +14,6 @@ mod ops;
 mod recorder;
 
 use std::sync::Arc;
-
-use wgpu::util::DeviceExt;
 
 pub use device::{required_limits, AdapterSummary};
 pub use kernels::Family;
@@ -88,6 +86,9 @@ pub struct GpuOptions {
     /// Bind at most this many bytes per buffer, below the device's limit (tests use it to exercise the chunking
     /// of large tables and batches with small tensors).
     pub max_binding_bytes: Option<u64>,
+    /// Request WebGPU's default limits instead of the adapter's real ones: run as on the least capable browser
+    /// adapter (256 invocations per workgroup, 128 MiB bindings, 16 KiB workgroup memory).
+    pub webgpu_default_limits: bool,
 }
 
 struct Inner {
@@ -120,7 +121,7 @@ impl Gpu {
 
     /// On a given adapter (tests, or a caller that picked its own).
     pub async fn from_adapter(adapter: &wgpu::Adapter, options: GpuOptions) -> Result<Gpu> {
-        Gpu::with_context(Context::from_adapter(adapter).await?, options).await
+        Gpu::with_context(Context::from_adapter(adapter, !options.webgpu_default_limits).await?, options).await
     }
 
     async fn with_context(ctx: Context, options: GpuOptions) -> Result<Gpu> {
@@ -170,6 +171,12 @@ impl Gpu {
         ctx.check(what)
     }
 
+    /// Releases the device and its memory now (e.g. a page done with the model); every later call on this `Gpu`
+    /// or its clones fails with [`Error::GpuDeviceLost`], as after a real device loss.
+    pub fn destroy(&self) {
+        self.inner.ctx.device.destroy();
+    }
+
     /// A weight buffer, uploaded once.
     fn weight(&self, t: &HostTensor, data: &[f32]) -> Result<wgpu::Buffer> {
         let ctx = &self.inner.ctx;
@@ -178,12 +185,7 @@ impl Gpu {
         if bytes.len() as u64 > limit {
             return Err(Error::GpuLimit { what: format!("tensor '{}'", t.name), bytes: bytes.len() as u64, limit });
         }
-        let contents = if bytes.is_empty() { &[0u8; 16][..] } else { bytes };
-        Ok(ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(&t.name),
-            contents,
-            usage: wgpu::BufferUsages::STORAGE,
-        }))
+        ctx.buffer_init(&t.name, bytes, wgpu::BufferUsages::STORAGE)
     }
 
     fn alloc(&self, dims: Dims) -> Result<GpuTensor> {

@@ -13,8 +13,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use wgpu::util::DeviceExt;
-
 use super::device::Context;
 use super::kernels::{Kernel, Kernels};
 use crate::error::{Error, Result};
@@ -25,10 +23,25 @@ const ARENA_BYTES: u64 = 64 * 1024;
 const ACTIVATION_USAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
 
-/// Free activation buffers by size in bytes.
+/// Free activation buffers by size in bytes, each with the submission count when it came back.
 #[derive(Default)]
 struct Pool {
-    free: HashMap<u64, Vec<wgpu::Buffer>>,
+    free: HashMap<u64, Vec<(wgpu::Buffer, u64)>>,
+    /// submissions so far
+    epoch: u64,
+}
+
+impl Pool {
+    /// At a submission: frees the buffers that no op took during the whole recording just submitted. Passes of the
+    /// same shapes reuse everything; a text pass of another length leaves buffers of sizes nobody asks for again.
+    fn trim(&mut self) {
+        self.epoch += 1;
+        let keep_from = self.epoch - 1;
+        for list in self.free.values_mut() {
+            list.retain(|(_, since)| *since >= keep_from);
+        }
+        self.free.retain(|_, list| !list.is_empty());
+    }
 }
 
 /// An activation buffer that goes back to the pool when the last tensor using it is dropped.
@@ -47,7 +60,9 @@ impl Pooled {
 impl Drop for Pooled {
     fn drop(&mut self) {
         if let Some(b) = self.buffer.take() {
-            lock(&self.pool).free.entry(b.size()).or_default().push(b);
+            let mut pool = lock(&self.pool);
+            let epoch = pool.epoch;
+            pool.free.entry(b.size()).or_default().push((b, epoch));
         }
     }
 }
@@ -99,11 +114,12 @@ impl Recorder {
 
     /// An activation buffer of `bytes` (rounded up to 16), from the pool when one of that size is free.
     pub fn alloc(&self, ctx: &Context, bytes: u64) -> Result<Pooled> {
+        ctx.check("recording the forward pass")?;
         let size = bytes.max(16).next_multiple_of(16);
         if size > self.max_binding {
             return Err(Error::GpuLimit { what: "an activation tensor".into(), bytes: size, limit: self.max_binding });
         }
-        let reused = lock(&self.pool).free.get_mut(&size).and_then(Vec::pop);
+        let reused = lock(&self.pool).free.get_mut(&size).and_then(Vec::pop).map(|(b, _)| b);
         let buffer = reused.unwrap_or_else(|| {
             ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(&format!("webclip activation {size} B")),
@@ -115,24 +131,13 @@ impl Recorder {
         Ok(Pooled { buffer: Some(buffer), pool: self.pool.clone() })
     }
 
-    /// A new activation buffer holding `data` (written at creation: no ordering question with recorded work).
+    /// A new activation buffer holding `data` (written at creation: no ordering question with recorded work; never
+    /// from the pool, whose buffers may still be read by recorded work).
     pub fn upload(&self, ctx: &Context, label: &str, data: &[u8]) -> Result<Pooled> {
         if data.len() as u64 > self.max_binding {
             return Err(Error::GpuLimit { what: label.into(), bytes: data.len() as u64, limit: self.max_binding });
         }
-        let mut padded;
-        let contents = if data.len() % 16 == 0 && !data.is_empty() {
-            data
-        } else {
-            padded = data.to_vec();
-            padded.resize(data.len().max(16).next_multiple_of(16), 0);
-            &padded
-        };
-        let buffer = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents,
-            usage: ACTIVATION_USAGE,
-        });
+        let buffer = ctx.buffer_init(label, data, ACTIVATION_USAGE)?;
         Ok(Pooled { buffer: Some(buffer), pool: self.pool.clone() })
     }
 
@@ -146,6 +151,7 @@ impl Recorder {
         buffers: &[&wgpu::Buffer],
         groups: [u32; 3],
     ) -> Result<()> {
+        ctx.check("recording the forward pass")?;
         let slots = kernel.slots();
         debug_assert_eq!(slots.len(), buffers.len() + 1, "{kernel:?}: buffers for every slot but the params");
         let mut st = lock(&self.state);
@@ -233,6 +239,7 @@ impl Recorder {
             }
             ctx.queue.submit([encoder.finish()]);
             self.submissions.fetch_add(1, Ordering::Relaxed);
+            lock(&self.pool).trim();
         }
         scopes.pop("running the forward pass").await?;
 
@@ -241,14 +248,22 @@ impl Recorder {
             let _ = tx.send(r);
         });
         // Natively this waits for the GPU and runs the callback; in the browser it is a no-op and the event loop does.
-        ctx.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu { what: "waiting for the forward pass".into(), detail: e.to_string() })?;
-        let mapped = rx
-            .await
-            .map_err(|_| Error::Gpu { what: "reading results".into(), detail: "the map callback was dropped".into() });
+        let polled = ctx.device.poll(wgpu::PollType::wait_indefinitely());
+        let mapped = match polled {
+            Ok(_) => rx.await.ok(),
+            Err(_) => None,
+        };
+        // a lost device or an out-of-memory report explains a failed wait or map better than the failure itself
         ctx.check("running the forward pass")?;
-        mapped?.map_err(|e| Error::Gpu { what: "reading results".into(), detail: e.to_string() })?;
+        let detail = match (polled, mapped) {
+            (Err(e), _) => Some(e.to_string()),
+            (Ok(_), None) => Some("the map callback was dropped".to_string()),
+            (Ok(_), Some(Err(e))) => Some(e.to_string()),
+            (Ok(_), Some(Ok(()))) => None,
+        };
+        if let Some(detail) = detail {
+            return Err(Error::Gpu { what: "reading results".into(), detail });
+        }
         let data = staging
             .slice(..)
             .get_mapped_range()
