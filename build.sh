@@ -14,7 +14,7 @@ TARGET=wasm32-unknown-unknown
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 CACHE=${WEBCLIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/webclip}
 BINARYEN_VERSION=132.0.0            # npm package; Debian's binaryen 108 breaks wasm-bindgen's externref table
-TEST_APT_PACKAGES=(wabt)            # Debian packages the tests need (add mesa-vulkan-drivers, chromium here)
+TEST_APT_PACKAGES=(wabt chromium mesa-vulkan-drivers)  # wasm-validate; browser tests (SwiftShader); native wgpu (lavapipe)
 export DEBIAN_FRONTEND=noninteractive NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false NPM_CONFIG_UPDATE_NOTIFIER=false
 
 say() { echo "build.sh: $*"; }

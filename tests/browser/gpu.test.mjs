@@ -1,0 +1,290 @@
+// End to end in headless Chromium through the wasm build (run by `./build.sh test`, or `node --test
+// tests/browser/gpu.test.mjs` after `./build.sh wasm` and `npm --prefix tests/browser install`).
+//
+// Debian's Chromium (driven by playwright-core, never a downloaded browser) opens tests/browser/pages/e2e.html, which
+// loads www/pkg/webclip.js and builds tests/fixtures/tiny-a and tiny-b on "gpu" (WebGPU: SwiftShader on machines
+// without a GPU) and on "cpu" (wasm). The page returns token ids, text and image embeddings and zero-shot
+// probabilities; this file compares them with the Hugging Face goldens (goldens.json, goldens.safetensors):
+// embeddings cosine >= 0.9999, probabilities max abs <= 1e-3, token ids equal.
+//
+// Skips (loudly) only when Chromium is not installed; the photo part skips (loudly) when ../shared/assets/photos is
+// absent (the wasm API embeds encoded image files only). A Chromium without a WebGPU adapter FAILS the GPU part.
+// Artifacts: tests/artifacts/browser-e2e.png (screenshot of the page) and browser-e2e.json (adapter, numbers, times).
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { serve } from './serve.mjs';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const CHROMIUM = process.env.WEBCLIP_CHROMIUM || '/usr/bin/chromium';
+const PHOTOS = resolve(REPO, '../shared/assets/photos');
+const ARTIFACTS = join(REPO, 'tests/artifacts');
+const FIXTURES = ['tiny-a', 'tiny-b'];
+const BACKENDS = ['gpu', 'cpu'];
+const MIN_COSINE = 0.9999;
+const MAX_PROBS_ERR = 1e-3;
+const TIMEOUT = 300_000; // per test; tiny models take seconds even on SwiftShader
+
+const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu', // Chromium blocklists CPU adapters (SwiftShader) without it: requestAdapter() gives null
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-webgpu-developer-features',
+  // the closed network otherwise floods the log with refused connections
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+  // --user-data-dir=<fresh temp dir>: playwright passes it (launchPersistentContext), it refuses it in args
+];
+
+const haveChromium = existsSync(CHROMIUM);
+const havePhotos = existsSync(PHOTOS);
+if (!haveChromium) {
+  console.log(`\n*** SKIPPED: the browser end-to-end tests need Chromium at ${CHROMIUM} (apt-get install chromium), ` +
+    'which is not installed: nothing was checked in a browser ***\n');
+}
+if (haveChromium && !havePhotos) {
+  console.log(`\n*** SKIPPED PART: ${PHOTOS} is absent: image embeddings and probabilities are not checked in the ` +
+    'browser (the wasm API embeds encoded image files only) ***\n');
+}
+
+/** Reads a safetensors file (8-byte LE header length, JSON header, data): { name: { shape, data } } for F32/U8. */
+function readSafetensors(path) {
+  const buf = readFileSync(path);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  const tensors = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const [start, end] = t.data_offsets;
+    const bytes = buf.subarray(8 + n + start, 8 + n + end);
+    let data;
+    if (t.dtype === 'F32') {
+      data = new Float32Array(bytes.length / 4);
+      for (let i = 0; i < data.length; i++) data[i] = bytes.readFloatLE(4 * i);
+    } else if (t.dtype === 'U8') {
+      data = Uint8Array.from(bytes);
+    } else {
+      continue; // the goldens hold F32 and U8 only
+    }
+    assert.equal(data.length, t.shape.reduce((a, b) => a * b, 1), `${path}: ${name} has the wrong byte count`);
+    tensors[name] = { shape: t.shape, data };
+  }
+  return tensors;
+}
+
+function rows({ shape, data }) {
+  const width = shape[shape.length - 1];
+  return Array.from({ length: shape[0] }, (_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
+}
+
+function cosine(a, b) {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  return ab / Math.sqrt(aa * bb);
+}
+
+function maxAbs(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return a.length === b.length ? m : Infinity;
+}
+
+function goldens(fixture) {
+  const dir = join(REPO, 'tests/fixtures', fixture);
+  const meta = JSON.parse(readFileSync(join(dir, 'goldens.json'), 'utf8'));
+  const t = readSafetensors(join(dir, 'goldens.safetensors'));
+  return { meta, text: rows(t.text_embeds), image: rows(t.image_embeds), probs: rows(t.probs) };
+}
+
+// Without Chromium: one skipped test (a skipped suite would count as no test at all).
+const suite = haveChromium ? describe : (name, options) => test(name, options);
+suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
+  skip: !haveChromium && `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`,
+}, () => {
+  let context, page, server, root, profile, adapter, version;
+  const pageLog = [];
+  const report = { chromium: null, webclip: null, adapter: null, runs: {} };
+
+  // page.evaluate with the page's console in the error, so a failure inside wasm explains itself
+  async function evaluate(fn, arg) {
+    try {
+      return await page.evaluate(fn, arg);
+    } catch (e) {
+      const tail = pageLog.slice(-15).join('\n  ');
+      e.message += tail ? `\n page console (last lines):\n  ${tail}` : '';
+      throw e;
+    }
+  }
+
+  before(async () => {
+    const pkg = join(REPO, 'www/pkg/webclip.js');
+    assert.ok(existsSync(pkg), `${pkg} is missing: build it first (./build.sh wasm)`);
+    let chromium;
+    try {
+      ({ chromium } = await import('playwright-core'));
+    } catch (e) {
+      assert.fail(`playwright-core is not installed (npm --prefix tests/browser ci): ${e.message}`);
+    }
+
+    // What the page needs, under one served root: the package, the fixtures, the tokenizer, the test page, photos.
+    root = mkdtempSync(join(tmpdir(), 'webclip-e2e-root-'));
+    symlinkSync(join(REPO, 'www'), join(root, 'www'));
+    symlinkSync(join(REPO, 'tests'), join(root, 'tests'));
+    symlinkSync(join(REPO, 'src'), join(root, 'src'));
+    if (havePhotos) symlinkSync(PHOTOS, join(root, 'photos'));
+    server = await serve({ root, port: 0 });
+    const url = `http://127.0.0.1:${server.address().port}/tests/browser/pages/e2e.html`;
+
+    profile = mkdtempSync(join(tmpdir(), 'webclip-e2e-chromium-'));
+    const t0 = performance.now();
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000,
+      viewport: { width: 1100, height: 900 },
+    });
+    report.chromium = context.browser()?.version() ?? null;
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (m) => pageLog.push(`[${m.type()}] ${m.text()}`));
+    page.on('pageerror', (e) => pageLog.push(`[pageerror] ${e.message}`));
+    await page.goto(url);
+    await page.waitForFunction(() => window.webclipE2E, null, { timeout: 30_000 }).catch((e) => {
+      throw new Error(`${url} did not set window.webclipE2E (${e.message.split('\n')[0]}); page console:\n  ` +
+        pageLog.join('\n  '));
+    });
+    version = await evaluate(() => window.webclipE2E.ready);
+    report.webclip = version;
+    adapter = await evaluate(() => window.webclipE2E.adapter());
+    report.adapter = adapter;
+    console.log(`Chromium ${report.chromium} up and webclip ${version} loaded in ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s; WebGPU adapter: ${JSON.stringify(adapter)}`);
+  });
+
+  after(async () => {
+    try {
+      if (page) {
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await page.evaluate(() => window.webclipE2E?.status('done')).catch(() => {});
+        await page.screenshot({ path: join(ARTIFACTS, 'browser-e2e.png'), fullPage: true })
+          .then(() => console.log(`screenshot: ${join(ARTIFACTS, 'browser-e2e.png')}`))
+          .catch((e) => console.log(`no screenshot: ${e.message}`));
+        writeFileSync(join(ARTIFACTS, 'browser-e2e.json'), JSON.stringify({ ...report, pageLog }, null, 1) + '\n');
+      }
+      const lines = Object.entries(report.runs).map(([key, r]) =>
+        `  ${key.padEnd(10)} ${(r.engine ?? '-').padEnd(60)} load ${fmt(r.loadMs)} texts ${fmt(r.textsMs)} ` +
+        `images ${fmt(r.imagesMs)}  text 1-cos ${r.textCosErr ?? '-'}  image 1-cos ${r.imageCosErr ?? '-'}  ` +
+        `probs err ${r.probsErr ?? '-'}`);
+      if (lines.length) console.log(`browser end-to-end timings (ms, SwiftShader/wasm: not GPU performance):\n${lines.join('\n')}`);
+    } finally {
+      await context?.close().catch(() => {});
+      await new Promise((ok) => (server ? server.close(ok) : ok()));
+      if (root) rmSync(root, { recursive: true, force: true }); // removes the links, not what they point to
+      if (profile) rmSync(profile, { recursive: true, force: true });
+    }
+  });
+
+  test('Chromium offers a WebGPU adapter (SwiftShader without a GPU)', (t) => {
+    t.diagnostic(`adapter: ${JSON.stringify(adapter)}`);
+    assert.ok(!adapter?.error, `WebGPU is unavailable in Chromium ${report.chromium}: ${adapter?.error}. Launched ` +
+      'with --enable-unsafe-webgpu, Chromium always has SwiftShader: the browser or its flags are broken');
+    assert.ok(adapter.limits.maxComputeInvocationsPerWorkgroup >= 256,
+      `unexpected adapter limits ${JSON.stringify(adapter.limits)}`);
+  });
+
+  for (const fixture of FIXTURES) {
+    for (const backend of BACKENDS) {
+      describe(`${fixture} on ${backend}`, () => {
+        const key = `${fixture}/${backend}`;
+        const want = goldens(fixture);
+        const run = (report.runs[key] = {});
+        let loaded = false;
+        const needLoaded = () => assert.ok(loaded, `the ${key} model did not load (see the "loads" test)`);
+
+        after(() => page && evaluate((a) => window.webclipE2E.dispose(...a), [fixture, backend]).catch(() => {}));
+
+        test('loads', { timeout: TIMEOUT }, async (t) => {
+          if (backend === 'gpu') {
+            assert.ok(!adapter?.error, `WebGPU is unavailable in Chromium (${adapter?.error}): the "gpu" backend ` +
+              'cannot be tested. With --enable-unsafe-webgpu SwiftShader should always provide an adapter');
+          }
+          const r = await evaluate((a) => window.webclipE2E.load(...a), [fixture, backend]);
+          run.engine = r.engine;
+          run.loadMs = r.ms;
+          t.diagnostic(`engine "${r.engine}", loaded in ${r.ms.toFixed(0)} ms`);
+          if (backend === 'gpu') {
+            assert.match(r.engine, /^gpu: .*\(webgpu, /, `the "gpu" model runs on "${r.engine}", not on WebGPU`);
+          } else {
+            assert.equal(r.engine, 'cpu');
+          }
+          loaded = true;
+          await evaluate((a) => window.webclipE2E.verdict(...a), [fixture, backend, 'load', 'ok', 'ok']);
+          if (!havePhotos) {
+            await evaluate((a) => window.webclipE2E.verdict(...a), [fixture, backend, 'images', 'skipped: no photos', 'skip']);
+          }
+        });
+
+        test(`text: token ids equal, embeddings cosine >= ${MIN_COSINE}`, { timeout: TIMEOUT }, async (t) => {
+          needLoaded();
+          const r = await evaluate((a) => window.webclipE2E.texts(...a), [fixture, backend]);
+          run.textsMs = r.ms;
+          assert.equal(r.texts.length, want.meta.texts.length);
+          const bad = [];
+          let cosMin = Infinity, errMax = 0;
+          r.texts.forEach(({ text, ids, embedding }, j) => {
+            if (JSON.stringify(ids) !== JSON.stringify(want.meta.input_ids[j])) {
+              bad.push(`${JSON.stringify(text)}: ids ${JSON.stringify(ids)} != HF ${JSON.stringify(want.meta.input_ids[j])}`);
+            }
+            const c = cosine(embedding, want.text[j]);
+            const e = maxAbs(embedding, want.text[j]);
+            cosMin = Math.min(cosMin, c);
+            errMax = Math.max(errMax, e);
+            if (!(c >= MIN_COSINE)) bad.push(`${JSON.stringify(text)}: cosine ${c} (max abs ${e}, dim ${embedding.length})`);
+          });
+          run.textCosErr = (1 - cosMin).toExponential(1);
+          const summary = `${r.texts.length} texts in ${r.ms.toFixed(0)} ms: 1 - cosine <= ${run.textCosErr}, ` +
+            `max abs ${errMax.toExponential(2)}`;
+          t.diagnostic(summary);
+          await evaluate((a) => window.webclipE2E.verdict(...a),
+            [fixture, backend, 'texts', bad.length ? `${bad.length} bad` : summary, bad.length ? 'fail' : 'ok']);
+          assert.deepEqual(bad, [], `${key} text vs HF goldens`);
+        });
+
+        test(`images: embeddings cosine >= ${MIN_COSINE}, probabilities max abs <= ${MAX_PROBS_ERR}`, {
+          timeout: TIMEOUT,
+          skip: !havePhotos && `${PHOTOS} is absent (the wasm API embeds encoded image files only)`,
+        }, async (t) => {
+          needLoaded();
+          const r = await evaluate((a) => window.webclipE2E.images(...a), [fixture, backend, '/photos/']);
+          run.imagesMs = r.ms;
+          assert.equal(r.images.length, want.meta.photos.length);
+          const bad = [];
+          let cosMin = Infinity, probsErr = 0;
+          r.images.forEach(({ photo, embedding, probs }, i) => {
+            const c = cosine(embedding, want.image[i]);
+            const p = maxAbs(probs, want.probs[i]);
+            cosMin = Math.min(cosMin, c);
+            probsErr = Math.max(probsErr, p);
+            if (!(c >= MIN_COSINE)) bad.push(`${photo}: image cosine ${c} (dim ${embedding.length})`);
+            if (!(p <= MAX_PROBS_ERR)) bad.push(`${photo}: probabilities max abs ${p} (${probs.length} labels)`);
+          });
+          run.imageCosErr = (1 - cosMin).toExponential(1);
+          run.probsErr = probsErr.toExponential(2);
+          const summary = `${r.images.length} photos in ${r.ms.toFixed(0)} ms: 1 - cosine <= ${run.imageCosErr}, ` +
+            `probs max abs ${probsErr.toExponential(2)}`;
+          t.diagnostic(summary);
+          await evaluate((a) => window.webclipE2E.verdict(...a),
+            [fixture, backend, 'images', bad.length ? `${bad.length} bad` : summary, bad.length ? 'fail' : 'ok']);
+          assert.deepEqual(bad, [], `${key} images vs HF goldens`);
+        });
+      });
+    }
+  }
+});
+
+function fmt(ms) {
+  return ms === undefined ? '     -' : ms.toFixed(0).padStart(6);
+}

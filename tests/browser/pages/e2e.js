@@ -1,0 +1,169 @@
+// The page side of tests/browser/gpu.test.mjs: loads the wasm package, builds models from the test fixtures and
+// returns raw results (token ids, embeddings, probabilities) to the test, which compares them with the Hugging Face
+// goldens. Served from a root that holds /www/pkg, /tests/fixtures, /src/assets and (when present) the photos.
+import init, { Model, version } from '/www/pkg/webclip.js';
+
+const $ = (id) => document.getElementById(id);
+const models = new Map(); // "fixture/backend" -> { model, goldens }
+
+function log(line) {
+  $('log').textContent += line + '\n';
+}
+
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`GET ${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function fetchJson(url) {
+  return JSON.parse(new TextDecoder().decode(await fetchBytes(url)));
+}
+
+function row(fixture, backend, part) {
+  const id = `run-${fixture}-${backend}-${part}`;
+  let tr = document.getElementById(id);
+  if (!tr) {
+    tr = document.createElement('tr');
+    tr.id = id;
+    for (const text of [fixture, backend, '', part, '', '', '']) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    $('runs').tBodies[0].append(tr);
+  }
+  return tr.cells;
+}
+
+function entry(fixture, backend) {
+  const e = models.get(`${fixture}/${backend}`);
+  if (!e) throw new Error(`no model for ${fixture} on ${backend}: call load() first`);
+  return e;
+}
+
+const api = {
+  /** The WebGPU adapter Chromium offers, as plain data, or { error } saying why there is none. */
+  async adapter() {
+    let info;
+    if (!navigator.gpu) {
+      info = { error: `navigator.gpu is missing (isSecureContext=${isSecureContext})` };
+    } else {
+      const a = await navigator.gpu.requestAdapter();
+      if (!a) {
+        info = { error: 'navigator.gpu.requestAdapter() returned null' };
+      } else {
+        const i = a.info ?? {};
+        info = {
+          vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,
+          isFallbackAdapter: i.isFallbackAdapter ?? a.isFallbackAdapter ?? null,
+          subgroupMinSize: i.subgroupMinSize, subgroupMaxSize: i.subgroupMaxSize,
+          features: [...a.features].sort(),
+          limits: {
+            maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize,
+            maxBufferSize: a.limits.maxBufferSize,
+            maxComputeInvocationsPerWorkgroup: a.limits.maxComputeInvocationsPerWorkgroup,
+            maxComputeWorkgroupStorageSize: a.limits.maxComputeWorkgroupStorageSize,
+          },
+        };
+      }
+    }
+    $('adapter').textContent = JSON.stringify({ ...info, features: info.features?.join(', ') }, null, 1);
+    return info;
+  },
+
+  /** Builds the fixture's model on `backend` ("gpu" | "cpu"); returns the engine's own name and the time taken. */
+  async load(fixture, backend) {
+    const t0 = performance.now();
+    const dir = `/tests/fixtures/${fixture}/`;
+    const [config, weights, preprocessor, tokenizer, goldens] = await Promise.all([
+      fetchBytes(dir + 'config.json'),
+      fetchBytes(dir + 'model.safetensors'),
+      fetchBytes(dir + 'preprocessor_config.json'),
+      fetchBytes('/src/assets/tokenizer.json'),
+      fetchJson(dir + 'goldens.json'),
+    ]);
+    const model = await Model.load(config, weights, tokenizer, preprocessor, backend);
+    models.set(`${fixture}/${backend}`, { model, goldens });
+    const ms = performance.now() - t0;
+    const engine = model.backend;
+    const cells = row(fixture, backend, 'load');
+    cells[2].textContent = engine;
+    cells[5].textContent = ms.toFixed(0);
+    log(`${fixture} on ${backend}: loaded as "${engine}" in ${ms.toFixed(0)} ms`);
+    return { engine, ms };
+  },
+
+  /** Token ids and text embeddings of every text in goldens.json, one embedText call each. */
+  async texts(fixture, backend) {
+    const { model, goldens } = entry(fixture, backend);
+    const t0 = performance.now();
+    const out = [];
+    for (const text of goldens.texts) {
+      const ids = Array.from(model.tokenize(text));
+      const embedding = Array.from(await model.embedText(text));
+      out.push({ text, ids, embedding });
+    }
+    const ms = performance.now() - t0;
+    const cells = row(fixture, backend, 'texts');
+    cells[2].textContent = model.backend;
+    cells[4].textContent = String(out.length);
+    cells[5].textContent = ms.toFixed(0);
+    log(`${fixture} on ${backend}: ${out.length} text embeddings in ${ms.toFixed(0)} ms`);
+    return { ms, texts: out };
+  },
+
+  /** Image embeddings and zero-shot probabilities (over the goldens' label texts) of every photo in goldens.json,
+   *  fetched from `photosBase` as the encoded files (the wasm API takes encoded images). */
+  async images(fixture, backend, photosBase) {
+    const { model, goldens } = entry(fixture, backend);
+    const template = 'a photo of a {}.';
+    const labels = goldens.texts.slice(0, goldens.label_texts_count).map((t) => {
+      const m = /^a photo of a (.*)\.$/.exec(t);
+      if (!m) throw new Error(`label text ${JSON.stringify(t)} does not follow ${JSON.stringify(template)}`);
+      return m[1];
+    });
+    const t0 = performance.now();
+    const out = [];
+    for (const photo of goldens.photos) {
+      const bytes = await fetchBytes(photosBase + photo);
+      const embedding = Array.from(await model.embedImage(bytes, photo));
+      const probs = Array.from(await model.classify(bytes, photo, labels, template));
+      out.push({ photo, embedding, probs });
+    }
+    const ms = performance.now() - t0;
+    const cells = row(fixture, backend, 'images');
+    cells[2].textContent = model.backend;
+    cells[4].textContent = String(out.length);
+    cells[5].textContent = ms.toFixed(0);
+    log(`${fixture} on ${backend}: ${out.length} image embeddings + classifications in ${ms.toFixed(0)} ms`);
+    return { ms, labels, images: out };
+  },
+
+  /** Shows the test's verdict for one part (state: "ok" | "fail" | "skip"). */
+  verdict(fixture, backend, part, text, state) {
+    const cells = row(fixture, backend, part);
+    cells[6].textContent = text;
+    cells[6].className = state;
+  },
+
+  dispose(fixture, backend) {
+    const key = `${fixture}/${backend}`;
+    models.get(key)?.model.free();
+    models.delete(key);
+  },
+
+  status(text) {
+    $('status').textContent = text;
+  },
+};
+
+api.ready = init().then(() => {
+  const v = version();
+  $('status').textContent = `webclip ${v} (wasm) ready`;
+  return v;
+});
+api.ready.catch((e) => {
+  $('status').textContent = `the wasm package failed to initialise: ${e}`;
+});
+window.webclipE2E = api;
