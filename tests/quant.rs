@@ -248,14 +248,12 @@ fn tiny3() -> (ClipConfig, Vec<HostTensor>) {
 /// The expected kind of every real CLIP parameter name, under a q4 default with and without the q8 exceptions.
 fn expected(name: &str, layers: usize, keep: bool) -> Kind {
     let layer = name.split(".layers.").nth(1).and_then(|r| r.split('.').next()).and_then(|i| i.parse::<usize>().ok());
-    let edge = layer.is_some_and(|i| i == 0 || i + 1 == layers)
-        || name.ends_with("_projection.weight")
-        || name.ends_with("patch_embedding.weight");
+    let edge = layer.is_some_and(|i| i == 0 || i + 1 == layers) || name.ends_with("_projection.weight");
     if name.ends_with(".bias") || name.contains("norm") || name.ends_with("class_embedding") || name == "logit_scale" {
         Kind::F32
     } else if name.contains("position_embedding") {
         Kind::F16
-    } else if keep && edge && !name.contains("token_embedding") {
+    } else if name.contains("patch_embedding") || (keep && edge) {
         Kind::Q8
     } else {
         Kind::Q4
@@ -278,7 +276,13 @@ fn policy_over_the_real_clip_names() {
         }
     }
     // spot checks in words, on the 3-layer config
-    let p = Policy::preset("q4").unwrap();
+    let q4 = Policy::preset("q4").unwrap();
+    assert_eq!(q4, Policy::uniform(Kind::Q4));
+    assert_eq!(q4.kind("vision_model.embeddings.patch_embedding.weight", &c), Kind::Q8);
+    assert_eq!(q4.kind("text_model.encoder.layers.2.mlp.fc1.weight", &c), Kind::Q4);
+    assert_eq!(q4.kind("visual_projection.weight", &c), Kind::Q4);
+    let p = Policy::preset("q4+").unwrap();
+    assert_eq!(p.kind("visual_projection.weight", &c), Kind::Q8);
     assert_eq!(p.kind("text_model.encoder.layers.1.mlp.fc1.weight", &c), Kind::Q4);
     assert_eq!(p.kind("text_model.encoder.layers.2.mlp.fc1.weight", &c), Kind::Q8);
     assert_eq!(p.kind("vision_model.encoder.layers.0.self_attn.q_proj.weight", &c), Kind::Q8);
@@ -295,5 +299,6 @@ fn policy_over_the_real_clip_names() {
     let p = Policy { token_embedding: Some(Kind::Q8), ..Policy::uniform(Kind::Q4) };
     assert_eq!(p.kind("text_model.embeddings.token_embedding.weight", &c), Kind::Q8);
     assert_eq!(Policy::from_json(&p.to_json(), "t").unwrap(), p);
-    assert!(Policy::preset("q4").unwrap().describe().starts_with("q4 (q8: first and last encoder layers"));
+    assert!(Policy::preset("q4+").unwrap().describe().starts_with("q4 (q8: patch conv, first and last encoder layers"));
+    assert!(Policy::preset("q8+").unwrap_err().to_string().contains("q4+"));
 }

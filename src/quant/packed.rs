@@ -52,7 +52,7 @@ impl PackedMatrix {
                 t.name
             )));
         }
-        Ok(Self::from_rows(kind, rows, if rows == 0 { 0 } else { n / rows }, &t.data))
+        Ok(Self::from_rows(kind, rows, n.checked_div(rows).unwrap_or(0), &t.data))
     }
 
     /// Packs `data`, `(rows, cols)` row-major.

@@ -5,10 +5,12 @@
 //! | layer norms (`layer_norm1/2`, `final_layer_norm`, `pre_layrnorm`, `post_layernorm`), every `.bias`, `class_embedding`, `logit_scale` | f32 (tiny; a norm or bias error shifts every token) |
 //! | `position_embedding.weight` (both towers) | f16 (f32 when the default is f32): 77×512 / 50×768 values, and f16's 2⁻¹¹ relative step is far below the q8/q4 error of the token embedding they are added to |
 //! | `token_embedding.weight` (49408 × D, a third of ViT-B/32's text tower) | `token_embedding`, else the default |
-//! | attention `q/k/v/out_proj`, MLP `fc1/fc2`, `patch_embedding`, `visual_projection`, `text_projection` | the default |
+//! | `patch_embedding.weight` | the default, but q8 under a q4 default: 1.6% of ViT-B/32's weights, and every image patch enters through it (clip.cpp keeps it f16) |
+//! | attention `q/k/v/out_proj`, MLP `fc1/fc2`, `visual_projection`, `text_projection` | the default |
 //!
-//! With `keep_first_last_at_q8` and a q4 default, encoder layers 0 and N−1 of each tower, the patch conv and both
-//! projections stay q8: the layers next to the input and the embedding see the least averaging of errors.
+//! With `keep_first_last_at_q8` and a q4 default, encoder layers 0 and N−1 of each tower and both projections stay
+//! q8 as well (+11 MB on ViT-B/32): the layers next to the input and the embedding see the least averaging of
+//! errors.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,9 +20,10 @@ use crate::model::ClipConfig;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
-    /// Format of the matmul weights, the patch conv, the projections (and the token embedding unless set below).
+    /// Format of the matmul weights and the projections (and the token embedding unless set below; the patch conv
+    /// is q8 under a q4 default).
     pub default: Kind,
-    /// Under a q4 default: encoder layers 0 and N−1 of both towers, the patch conv and the projections at q8.
+    /// Under a q4 default: encoder layers 0 and N−1 of both towers and the projections at q8.
     pub keep_first_last_at_q8: bool,
     /// Format of `text_model.embeddings.token_embedding.weight`; `None`: the default.
     pub token_embedding: Option<Kind>,
@@ -32,11 +35,14 @@ impl Policy {
         Policy { default, keep_first_last_at_q8: false, token_embedding: None }
     }
 
-    /// The recommended policy for a format name (`f32`, `f16`, `q8`, `q4`): q4 keeps the first/last layers and
-    /// the projections at q8.
+    /// The policy for a format name: `f32`, `f16`, `q8`, `q4` ([`Policy::uniform`]), or `q4+` (q4 with the
+    /// first/last layers and the projections at q8).
     pub fn preset(name: &str) -> Result<Self> {
-        let default = Kind::parse(name)?;
-        Ok(Policy { keep_first_last_at_q8: default == Kind::Q4, ..Policy::uniform(default) })
+        match name.strip_suffix('+') {
+            Some("q4") => Ok(Policy { keep_first_last_at_q8: true, ..Policy::uniform(Kind::Q4) }),
+            Some(_) => Err(Error::Input(format!("unknown policy '{name}'; choose f32, f16, q8, q4 or q4+"))),
+            None => Kind::parse(name).map(Policy::uniform),
+        }
     }
 
     /// The format of parameter `name` (an HF `CLIPModel` name) of a model shaped by `config`.
@@ -53,7 +59,13 @@ impl Policy {
             }
         } else if name.ends_with("token_embedding.weight") {
             self.token_embedding.unwrap_or(self.default)
-        } else if name.ends_with("_projection.weight") || name.ends_with("patch_embedding.weight") {
+        } else if name.ends_with("patch_embedding.weight") {
+            if self.default == Kind::Q4 {
+                Kind::Q8
+            } else {
+                self.default
+            }
+        } else if name.ends_with("_projection.weight") {
             promoted
         } else {
             match encoder_layer(name, config) {
@@ -72,11 +84,13 @@ impl Policy {
         serde_json::from_str(text).map_err(|source| Error::Json { file: format!("{file}: policy"), source })
     }
 
-    /// One line for people: `q4 (q8: first/last encoder layers, patch conv, projections); token embedding q4; …`.
+    /// One line for people: `q4 (q8: patch conv); token embedding q4; …`.
     pub fn describe(&self) -> String {
         let mut s = self.default.to_string();
         if self.keep_first_last_at_q8 && self.default == Kind::Q4 {
-            s.push_str(" (q8: first and last encoder layers, patch conv, projections)");
+            s.push_str(" (q8: patch conv, first and last encoder layers, projections)");
+        } else if self.default == Kind::Q4 {
+            s.push_str(" (q8: patch conv)");
         }
         let position = if self.default == Kind::F32 { "f32" } else { "f16" };
         format!(
