@@ -2,6 +2,7 @@
 //! Parsing and validation only — no math. Everything downstream asks a [`TensorSource`] for a tensor by its
 //! upstream name and the shape the config implies, and gets a [`HostTensor`] or an error naming the tensor.
 
+pub mod bundle;
 mod hf;
 mod safetensors_file;
 pub mod synth;

@@ -1,0 +1,431 @@
+//! The webclip bundle: one file holding everything a page needs to run CLIP — the weights (f32/f16 natively, q8/q4
+//! packed for the GPU), `config.json`, `tokenizer.json`, `preprocessor_config.json` — as a standard safetensors
+//! file, so the usual tooling (`safetensors.safe_open`) opens it.
+//!
+//! ```text
+//! u64 LE    N             length of the header
+//! N bytes   header JSON   {"__metadata__": {…}, "NAME": {"dtype", "shape", "data_offsets"}, …}, space-padded to 8
+//! data      tensors       back to back: the 4-byte dtypes (U32, F32) first, then F16; by name within each
+//! ```
+//! Same checkpoint + policy → the same bytes (keys sorted, no timestamps), so a file's hash can name it in caches.
+//! Every offset is a multiple of 4, so any tensor can be bound to the GPU as `array<u32>` without repacking.
+//!
+//! `__metadata__` (safetensors allows only strings):
+//! | key | value |
+//! |-----|-------|
+//! | `format` | `"webclip"` |
+//! | `webclip_version` | `"1"`; a reader refuses every other version |
+//! | `producer` | `"webclip 0.1.0"`, for bug reports |
+//! | `towers` | `"both"`, `"text"` or `"vision"` |
+//! | `policy` | the [`Policy`] as JSON; `policy_summary`: the same for people |
+//! | `quantized` | JSON `{NAME: {"kind": "q8", "shape": [HF shape]}}` for every packed tensor |
+//! | `config.json`, `preprocessor_config.json` | the files' text, as webclip writes them |
+//! | `tokenizer.json` | the file's text (absent in vision-only bundles) |
+//! | `payload_sha256` | hex SHA-256 of the data section |
+//! | `header_sha256` | hex SHA-256 of `[{metadata without the two hashes}, {NAME: [dtype, shape]}]` as compact JSON, keys sorted: covers the 2 MB of text the payload hash does not |
+//!
+//! Tensors: an f32/f16 parameter under its HF name with its HF shape (dtype F32/F16); a q8/q4 parameter `NAME` as
+//! `NAME.q8.words` (U32, `(rows, words_per_row)`) and `NAME.q8.scales` (F16, `rows·blocks_per_row` rounded up to
+//! even, zero-padded) in the [`PackedMatrix`] layout, its HF shape in `quantized`.
+
+mod write;
+
+use std::collections::BTreeMap;
+
+use safetensors::tensor::{Dtype, Metadata};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use write::{plan, Planned};
+
+use super::{HostTensor, TensorSource};
+use crate::error::{Error, Result};
+use crate::image::PreprocessConfig;
+use crate::model::ClipConfig;
+use crate::quant::{Kind, PackedMatrix, Policy};
+
+pub const FORMAT: &str = "webclip";
+/// The one version this build reads and writes.
+pub const VERSION: &str = "1";
+const HASH_KEYS: [&str; 2] = ["payload_sha256", "header_sha256"];
+/// safetensors refuses larger headers; ours is ~2.3 MB (the tokenizer).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// Which encoders a bundle holds: a search page may ship only the text tower, a photo tagger only the vision one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Towers {
+    Both,
+    Text,
+    Vision,
+}
+
+impl Towers {
+    pub fn name(self) -> &'static str {
+        match self {
+            Towers::Both => "both",
+            Towers::Text => "text",
+            Towers::Vision => "vision",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Self> {
+        [Towers::Both, Towers::Text, Towers::Vision]
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| Error::Input(format!("unknown towers '{name}'; choose both, text or vision")))
+    }
+
+    /// Whether parameter `name` belongs in a bundle of these towers (`logit_scale` is in all).
+    pub fn holds(self, name: &str) -> bool {
+        let text = name.starts_with("text_model.") || name.starts_with("text_projection.");
+        let vision = name.starts_with("vision_model.") || name.starts_with("visual_projection.");
+        match self {
+            Towers::Both => true,
+            Towers::Text => !vision,
+            Towers::Vision => !text,
+        }
+    }
+
+    fn has_text(self) -> bool {
+        self != Towers::Vision
+    }
+}
+
+/// `(shape[0], product of the rest)`; 1-D and scalars are one row.
+fn rows_cols(shape: &[usize]) -> (usize, usize) {
+    let n: usize = shape.iter().product();
+    let rows = if shape.len() >= 2 { shape[0] } else { 1 };
+    (rows, n.checked_div(rows).unwrap_or(0))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// The header hash: metadata (less the hashes) and each tensor's dtype and shape, canonical JSON.
+fn header_digest(meta: &BTreeMap<String, String>, tensors: &BTreeMap<String, (Dtype, Vec<usize>)>) -> String {
+    let meta: BTreeMap<&str, &str> =
+        meta.iter().filter(|(k, _)| !HASH_KEYS.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    sha256_hex(&serde_json::to_vec(&(meta, tensors)).unwrap_or_default())
+}
+
+#[derive(Serialize, Deserialize)]
+struct Quantized {
+    kind: Kind,
+    shape: Vec<usize>,
+}
+
+/// A parsed bundle: the file's bytes kept once, tensors read from them on request.
+pub struct Bundle {
+    /// file name, for error messages
+    pub name: String,
+    pub config: ClipConfig,
+    pub preprocess: PreprocessConfig,
+    /// `None` in vision-only bundles
+    pub tokenizer_json: Option<String>,
+    pub towers: Towers,
+    pub policy: Policy,
+    /// who wrote it (`webclip 0.1.0`)
+    pub producer: String,
+    bytes: Vec<u8>,
+    data_start: usize,
+    header: Metadata,
+    /// HF name → kind and HF shape of every packed tensor
+    quantized: BTreeMap<String, Quantized>,
+}
+
+/// A packed tensor's stored bytes, borrowed from the bundle: what a GPU backend uploads as-is (no second copy of
+/// the weights in wasm memory). `words` and `scales` are little-endian `u32` arrays in the [`PackedMatrix`] layout.
+#[derive(Clone, Copy, Debug)]
+pub struct PackedBytes<'a> {
+    pub kind: Kind,
+    pub rows: usize,
+    pub cols: usize,
+    pub words: &'a [u8],  // (rows, words_per_row) u32
+    pub scales: &'a [u8], // (rows·blocks_per_row rounded up to even) f16, i.e. u32 pairs; empty for f32/f16
+}
+
+impl Bundle {
+    /// Parses and validates a bundle, in the order that gives the most useful message: length fields (truncated
+    /// downloads), format and version, sizes, the safetensors structure, both hashes, then the contents. The bytes
+    /// are kept once; tensors are read from them on request.
+    pub fn parse(name: impl Into<String>, bytes: Vec<u8>) -> Result<Self> {
+        let name = name.into();
+        let len = bytes.len();
+        let corrupt = |detail: String| Error::Safetensors { file: name.clone(), detail };
+        let cut_short = "the download was cut short; delete the cached file and download it again";
+        let Some(n) = bytes.get(..8).map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        else {
+            return Err(corrupt(format!("truncated: {len} bytes, less than the 8-byte header length; {cut_short}")));
+        };
+        if n > MAX_HEADER {
+            return Err(corrupt(format!("its first 8 bytes give a header of {n} bytes: not a webclip bundle")));
+        }
+        let header_end = 8 + n as usize;
+        if header_end > len {
+            return Err(corrupt(format!(
+                "truncated: {len} bytes, but the header alone needs {header_end}; {cut_short}"
+            )));
+        }
+        let header: Metadata = serde_json::from_slice(&bytes[8..header_end]).map_err(|e| {
+            corrupt(format!("the header is not valid JSON ({e}): the file is damaged; delete it and download it again"))
+        })?;
+        let meta: BTreeMap<String, String> = header.metadata().clone().unwrap_or_default().into_iter().collect();
+
+        match meta.get("format") {
+            Some(f) if f == FORMAT => {}
+            other => {
+                return Err(Error::config(
+                    &name,
+                    "__metadata__.format",
+                    format!(
+                        "is {}, not \"{FORMAT}\": this is a plain safetensors file, not a webclip bundle. Load a \
+                         Hugging Face checkpoint as a folder (config.json, model.safetensors, …) or make a bundle \
+                         with `webclip convert`",
+                        other.map_or("missing".into(), |f| format!("\"{f}\""))
+                    ),
+                ))
+            }
+        }
+        match meta.get("webclip_version") {
+            Some(v) if v == VERSION => {}
+            other => {
+                return Err(Error::config(
+                    &name,
+                    "__metadata__.webclip_version",
+                    format!(
+                        "this bundle is format version {}, but this build of webclip reads version {VERSION}. Update \
+                         webclip to read it, or re-convert the model with this build (`webclip convert`)",
+                        other.map_or("(missing)", |v| v.as_str())
+                    ),
+                ))
+            }
+        }
+        let expected = header_end + header.data_len();
+        if len < expected {
+            return Err(corrupt(format!(
+                "truncated: {len} bytes, but the header describes {expected} ({} missing); {cut_short}",
+                expected - len
+            )));
+        }
+        if len > expected {
+            return Err(corrupt(format!(
+                "{} unexpected bytes after the last tensor (the header describes {expected})",
+                len - expected
+            )));
+        }
+        SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(e.to_string()))?; // contiguous offsets, sizes
+
+        let table = header.tensors().into_iter().map(|(k, i)| (k, (i.dtype, i.shape.clone()))).collect();
+        let damaged = "the file is damaged (corrupted download); delete the cached file and download it again";
+        let (stored, computed) = (meta.get("header_sha256").cloned().unwrap_or_default(), header_digest(&meta, &table));
+        if stored != computed {
+            return Err(Error::config(
+                &name,
+                "__metadata__.header_sha256",
+                format!("is '{stored}' but the header hashes to {computed}: {damaged}"),
+            ));
+        }
+        let (stored, computed) =
+            (meta.get("payload_sha256").cloned().unwrap_or_default(), sha256_hex(&bytes[header_end..]));
+        if stored != computed {
+            return Err(Error::config(
+                &name,
+                "__metadata__.payload_sha256",
+                format!("is '{stored}' but the tensor data hashes to {computed}: {damaged}"),
+            ));
+        }
+
+        let text = |key: &str| {
+            meta.get(key).map(String::as_str).ok_or_else(|| {
+                Error::config(
+                    &name,
+                    &format!("__metadata__.{key}"),
+                    "is missing: re-convert the model (`webclip convert`)",
+                )
+            })
+        };
+        let config = ClipConfig::from_json(text("config.json")?.as_bytes())?;
+        let preprocess =
+            PreprocessConfig::from_json(text("preprocessor_config.json")?.as_bytes(), "preprocessor_config.json")?;
+        let towers = Towers::parse(text("towers")?)?;
+        let tokenizer_json = if towers.has_text() { Some(text("tokenizer.json")?.to_string()) } else { None };
+        let policy = Policy::from_json(text("policy")?, &name)?;
+        let quantized = serde_json::from_str(text("quantized")?)
+            .map_err(|source| Error::Json { file: format!("{name}: __metadata__.quantized"), source })?;
+        let producer = meta.get("producer").cloned().unwrap_or_default();
+        let bundle = Bundle {
+            name,
+            config,
+            preprocess,
+            tokenizer_json,
+            towers,
+            policy,
+            producer,
+            bytes,
+            data_start: header_end,
+            header,
+            quantized,
+        };
+        bundle.check_tensors()?;
+        Ok(bundle)
+    }
+
+    /// Every tensor is a native F32/F16 parameter or one part of a packed one, with the dtype and shape its kind
+    /// and HF shape imply; no part is missing.
+    fn check_tensors(&self) -> Result<()> {
+        let bad = |detail: String| Error::Safetensors {
+            file: self.name.clone(),
+            detail: format!("{detail}; the bundle was not written by a compatible webclip: re-convert the model"),
+        };
+        let mut parts = BTreeMap::new();
+        for (name, q) in &self.quantized {
+            let (rows, cols) = rows_cols(&q.shape);
+            if !q.kind.is_quantized() || self.header.info(name).is_some() {
+                return Err(bad(format!("'{name}' is listed as {} in `quantized`", q.kind)));
+            }
+            let scales = (rows * q.kind.blocks_per_row(cols)).next_multiple_of(2);
+            parts.insert(format!("{name}.{}.words", q.kind), (Dtype::U32, vec![rows, q.kind.words_per_row(cols)]));
+            parts.insert(format!("{name}.{}.scales", q.kind), (Dtype::F16, vec![scales]));
+        }
+        for (name, info) in self.header.tensors() {
+            match parts.remove(&name) {
+                Some((dtype, shape)) if info.dtype != dtype || info.shape != shape => {
+                    return Err(bad(format!(
+                        "tensor '{name}' is {:?} {:?}, but its packed matrix needs {dtype:?} {shape:?}",
+                        info.dtype, info.shape
+                    )))
+                }
+                Some(_) => {}
+                None if matches!(info.dtype, Dtype::F32 | Dtype::F16) => {}
+                None => return Err(bad(format!("tensor '{name}' has dtype {:?}, expected F32 or F16", info.dtype))),
+            }
+        }
+        match parts.into_keys().next() {
+            Some(missing) => Err(bad(format!("tensor '{missing}' is missing"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The bytes of stored tensor `name` (an HF name, or a packed part such as `NAME.q8.words`).
+    fn raw(&self, name: &str) -> Option<&[u8]> {
+        let (start, end) = self.header.info(name)?.data_offsets;
+        self.bytes.get(self.data_start + start..self.data_start + end)
+    }
+
+    /// How parameter `name` is stored, if it is.
+    pub fn kind(&self, name: &str) -> Option<Kind> {
+        if let Some(q) = self.quantized.get(name) {
+            return Some(q.kind);
+        }
+        match self.header.info(name)?.dtype {
+            Dtype::F32 => Some(Kind::F32),
+            Dtype::F16 => Some(Kind::F16),
+            _ => None,
+        }
+    }
+
+    /// The HF shape of parameter `name`.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        match self.quantized.get(name) {
+            Some(q) => Some(&q.shape),
+            None => self.header.info(name).map(|i| i.shape.as_slice()),
+        }
+    }
+
+    /// HF names of every parameter in the bundle, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.quantized.keys().cloned().collect();
+        names.extend(self.header.tensors().into_keys().filter(|n| !n.ends_with(".words") && !n.ends_with(".scales")));
+        names.sort();
+        names
+    }
+
+    /// File size in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Parameter `name` as a [`PackedMatrix`] in its stored kind (f32/f16 ones are packed on the fly): for the
+    /// quantized kernels and their CPU reference. `None` if the bundle has no such parameter.
+    pub fn packed(&self, name: &str) -> Option<PackedMatrix> {
+        if let Some(q) = self.quantized.get(name) {
+            let (rows, cols) = rows_cols(&q.shape);
+            let words = self.raw(&format!("{name}.{}.words", q.kind))?;
+            let scales = self.raw(&format!("{name}.{}.scales", q.kind))?;
+            let words = words.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let mut scales: Vec<half::f16> =
+                scales.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]])).collect();
+            scales.truncate(rows * q.kind.blocks_per_row(cols));
+            return PackedMatrix::from_parts(q.kind, rows, cols, words, scales).ok();
+        }
+        let kind = self.kind(name)?;
+        let (rows, cols) = rows_cols(self.shape(name)?);
+        Some(PackedMatrix::from_rows(kind, rows, cols, &self.native(name)?))
+    }
+
+    /// Parameter `name`'s stored bytes in the packed layout, borrowed (quantized, f32, and f16 with an even row
+    /// length — every CLIP matrix).
+    pub fn packed_bytes(&self, name: &str) -> Option<PackedBytes<'_>> {
+        let kind = self.kind(name)?;
+        let (rows, cols) = rows_cols(self.shape(name)?);
+        let (words, scales) = if kind.is_quantized() {
+            (self.raw(&format!("{name}.{kind}.words"))?, self.raw(&format!("{name}.{kind}.scales"))?)
+        } else if kind == Kind::F32 || cols % 2 == 0 {
+            (self.raw(name)?, &[][..])
+        } else {
+            return None;
+        };
+        Some(PackedBytes { kind, rows, cols, words, scales })
+    }
+
+    /// A natively stored (F32/F16) parameter in f32.
+    fn native(&self, name: &str) -> Option<Vec<f32>> {
+        let raw = self.raw(name)?;
+        match self.header.info(name)?.dtype {
+            Dtype::F32 => Some(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
+            Dtype::F16 => Some(raw.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()),
+            _ => None,
+        }
+    }
+}
+
+/// The interim path until the backends read packed weights: every parameter in f32, quantized ones dequantized.
+impl TensorSource for Bundle {
+    fn tensor(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
+        let Some(stored) = self.shape(name) else {
+            if !self.towers.holds(name) {
+                return Err(Error::Input(format!(
+                    "{} is a {}-only webclip bundle: it has no '{name}'. Convert with `--towers both` for a model \
+                     that embeds both texts and images",
+                    self.name,
+                    self.towers.name()
+                )));
+            }
+            return Err(Error::MissingTensor { name: name.into(), file: self.name.clone() });
+        };
+        if stored != shape {
+            return Err(Error::TensorShape {
+                name: name.into(),
+                file: self.name.clone(),
+                expected: shape.to_vec(),
+                got: stored.to_vec(),
+            });
+        }
+        let data = match self.quantized.get(name) {
+            Some(_) => self.packed(name).map(|m| m.dequantize()),
+            None => self.native(name),
+        };
+        let data = data.ok_or_else(|| Error::MissingTensor { name: name.into(), file: self.name.clone() })?;
+        Ok(HostTensor { name: name.into(), shape: shape.to_vec(), data })
+    }
+}

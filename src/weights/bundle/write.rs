@@ -1,0 +1,184 @@
+//! Writing a bundle: walk the model's parameters, store each as the policy says, lay out the file.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use safetensors::tensor::{Dtype, TensorInfo};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{header_digest, hex, rows_cols, Bundle, Quantized, Towers, FORMAT, VERSION};
+use crate::backend::cpu::Cpu;
+use crate::error::{Error, Result};
+use crate::image::PreprocessConfig;
+use crate::model::{Clip, ClipConfig};
+use crate::quant::{Kind, PackedMatrix, Policy};
+use crate::weights::{HostTensor, TensorSource};
+
+/// One parameter as the policy stores it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub kind: Kind,
+}
+
+impl Planned {
+    /// Bytes in the data section.
+    pub fn bytes(&self) -> usize {
+        let (rows, cols) = rows_cols(&self.shape);
+        match self.kind {
+            Kind::F32 => 4 * rows * cols,
+            Kind::F16 => 2 * rows * cols,
+            _ => self.kind.packed_bytes(rows, cols),
+        }
+    }
+}
+
+/// Every parameter a bundle of `towers` holds under `policy`, in the order the model loads them (sizes without
+/// reading any weights: for `webclip convert` to print before it starts).
+pub fn plan(config: &ClipConfig, policy: &Policy, towers: Towers) -> Result<Vec<Planned>> {
+    Ok(record(None, config, policy, towers)?.into_iter().map(|(p, _)| p).collect())
+}
+
+/// A stored tensor: its name in the file, dtype, shape and little-endian bytes.
+type Part = (String, Dtype, Vec<usize>, Vec<u8>);
+
+/// Walks the model's parameters the way `Clip::load` asks for them — the one list of names and shapes — and, with a
+/// source, encodes each one the policy's way. The model itself only gets zeros (allocated lazily, never touched).
+fn record(
+    source: Option<&dyn TensorSource>,
+    config: &ClipConfig,
+    policy: &Policy,
+    towers: Towers,
+) -> Result<Vec<(Planned, Vec<Part>)>> {
+    struct Recorder<'a> {
+        source: Option<&'a dyn TensorSource>,
+        config: &'a ClipConfig,
+        policy: &'a Policy,
+        towers: Towers,
+        out: RefCell<Vec<(Planned, Vec<Part>)>>,
+    }
+    impl TensorSource for Recorder<'_> {
+        fn tensor(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
+            if self.towers.holds(name) {
+                let kind = self.policy.kind(name, self.config);
+                let parts = match self.source {
+                    Some(source) => encode(&source.tensor(name, shape)?, kind)?,
+                    None => Vec::new(),
+                };
+                self.out.borrow_mut().push((Planned { name: name.into(), shape: shape.to_vec(), kind }, parts));
+            }
+            Ok(HostTensor { name: name.into(), shape: shape.to_vec(), data: vec![0.0; shape.iter().product()] })
+        }
+    }
+    let recorder = Recorder { source, config, policy, towers, out: RefCell::new(Vec::new()) };
+    Clip::load(&Cpu, &recorder, config)?;
+    Ok(recorder.out.into_inner())
+}
+
+fn encode(t: &HostTensor, kind: Kind) -> Result<Vec<Part>> {
+    let native = |dtype, bytes| Ok(vec![(t.name.clone(), dtype, t.shape.clone(), bytes)]);
+    match kind {
+        Kind::F32 => native(Dtype::F32, t.data.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        Kind::F16 => native(Dtype::F16, t.data.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect()),
+        Kind::Q8 | Kind::Q4 => {
+            let m = PackedMatrix::pack(t, kind)?;
+            let mut scales: Vec<u8> = m.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+            scales.resize(4 * m.scales.len().div_ceil(2), 0);
+            Ok(vec![
+                (
+                    format!("{}.{kind}.words", t.name),
+                    Dtype::U32,
+                    vec![m.rows, m.words_per_row()],
+                    m.words.iter().flat_map(|w| w.to_le_bytes()).collect(),
+                ),
+                (format!("{}.{kind}.scales", t.name), Dtype::F16, vec![scales.len() / 2], scales),
+            ])
+        }
+    }
+}
+
+impl Bundle {
+    /// Writes a bundle of `towers` from `source` (a checkpoint's tensors), storing each parameter as `policy`
+    /// says. `tokenizer_json` goes in when the text tower does (natively, `None` means CLIP's bundled one).
+    pub fn write(
+        source: &dyn TensorSource,
+        config: &ClipConfig,
+        tokenizer_json: Option<&[u8]>,
+        preprocess: &PreprocessConfig,
+        policy: &Policy,
+        towers: Towers,
+    ) -> Result<Vec<u8>> {
+        let recorded = record(Some(source), config, policy, towers)?;
+        let quantized: BTreeMap<&str, Quantized> = recorded
+            .iter()
+            .filter(|(p, _)| p.kind.is_quantized())
+            .map(|(p, _)| (p.name.as_str(), Quantized { kind: p.kind, shape: p.shape.clone() }))
+            .collect();
+        let mut meta: BTreeMap<String, String> = [
+            ("format", FORMAT.to_string()),
+            ("webclip_version", VERSION.to_string()),
+            ("producer", format!("webclip {}", env!("CARGO_PKG_VERSION"))),
+            ("towers", towers.name().to_string()),
+            ("policy", policy.to_json()),
+            ("policy_summary", policy.describe()),
+            ("quantized", serde_json::to_string(&quantized).unwrap_or_default()),
+            ("config.json", config.to_json()),
+            ("preprocessor_config.json", preprocess.to_json()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        if towers.has_text() {
+            meta.insert("tokenizer.json".into(), tokenizer_text(tokenizer_json)?);
+        }
+
+        // 4-byte dtypes first, then F16 (all scale tensors have an even count): every offset stays a multiple of 4
+        let mut parts: Vec<Part> = recorded.into_iter().flat_map(|(_, parts)| parts).collect();
+        parts.sort_by(|a, b| b.1.bitsize().cmp(&a.1.bitsize()).then_with(|| a.0.cmp(&b.0)));
+        let (mut infos, mut table, mut hasher, mut offset) = (BTreeMap::new(), BTreeMap::new(), Sha256::new(), 0);
+        for (name, dtype, shape, bytes) in &parts {
+            hasher.update(bytes);
+            infos.insert(
+                name.as_str(),
+                TensorInfo { dtype: *dtype, shape: shape.clone(), data_offsets: (offset, offset + bytes.len()) },
+            );
+            table.insert(name.clone(), (*dtype, shape.clone()));
+            offset += bytes.len();
+        }
+        meta.insert("payload_sha256".into(), hex(&hasher.finalize()));
+        meta.insert("header_sha256".into(), header_digest(&meta, &table));
+
+        #[derive(Serialize)]
+        struct Header<'a> {
+            #[serde(rename = "__metadata__")]
+            metadata: &'a BTreeMap<String, String>,
+            #[serde(flatten)]
+            tensors: &'a BTreeMap<&'a str, TensorInfo>,
+        }
+        let mut header = serde_json::to_vec(&Header { metadata: &meta, tensors: &infos })
+            .map_err(|e| Error::Safetensors { file: "bundle".into(), detail: e.to_string() })?;
+        header.resize(header.len().next_multiple_of(8), b' ');
+        let mut out = Vec::with_capacity(8 + header.len() + offset);
+        out.extend((header.len() as u64).to_le_bytes());
+        out.extend(header);
+        for (_, _, _, bytes) in parts {
+            out.extend(bytes);
+        }
+        Ok(out)
+    }
+}
+
+/// `tokenizer.json` as minified text (2.2 MB pretty-printed → 1.5 MB): the one given, else (natively) CLIP's
+/// bundled one.
+fn tokenizer_text(json: Option<&[u8]>) -> Result<String> {
+    #[cfg(not(target_arch = "wasm32"))]
+    let json = json.or(Some(crate::tokenizer::BUNDLED_TOKENIZER_JSON));
+    let json = json.ok_or_else(|| {
+        Error::Tokenizer("a bundle with the text tower needs tokenizer.json; add the model's tokenizer.json".into())
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(json).map_err(|source| Error::Json { file: "tokenizer.json".into(), source })?;
+    Ok(value.to_string())
+}

@@ -1,0 +1,381 @@
+//! The webclip bundle (src/weights/bundle.rs): write → parse gives back exactly what the policy stored; a model
+//! built from it embeds like the f32 model (cosine ≥ 0.999 at q8, ≥ 0.99 at q4+ and ≥ 0.98 at q4 on a random
+//! 64-wide, 4-layer CLIP — random weights have no redundancy, so these are pessimistic); and
+//! every way a download can be damaged — truncated anywhere, a payload byte or any header byte flipped, a plain
+//! safetensors file, a future version — gives its own error saying what to do.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::{cosine, fixtures};
+use safetensors::SafeTensors;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use webclip::backend::cpu::Cpu;
+use webclip::model::{Clip, ClipConfig};
+use webclip::quant::{Kind, PackedMatrix, Policy};
+use webclip::tokenizer::ClipTokenizer;
+use webclip::weights::bundle::{self, Bundle, Towers};
+use webclip::weights::synth::{self, StoreDtype};
+use webclip::weights::{HostTensor, TensorSource};
+use webclip::{Checkpoint, Session};
+
+/// The `tiny` preset (64 wide, full vocabulary) with 4 layers per tower, so that `q4+` has q4 layers in the middle;
+/// seeded random weights.
+fn tiny() -> &'static (ClipConfig, Vec<HostTensor>) {
+    static T: OnceLock<(ClipConfig, Vec<HostTensor>)> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut c = synth::preset("tiny").unwrap();
+        c.text.num_hidden_layers = 4;
+        c.vision.num_hidden_layers = 4;
+        let t = synth::random_tensors(&c, 3).unwrap();
+        (c, t)
+    })
+}
+
+fn checkpoint(c: &ClipConfig, tensors: &[HostTensor]) -> Checkpoint {
+    let st = synth::safetensors_bytes(tensors, StoreDtype::F32).unwrap();
+    Checkpoint::from_parts(c.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, None).unwrap()
+}
+
+fn write(c: &ClipConfig, tensors: &[HostTensor], policy: &Policy, towers: Towers) -> Vec<u8> {
+    let ck = checkpoint(c, tensors);
+    Bundle::write(&ck.tensors, &ck.config, ck.tokenizer_json.as_deref(), &ck.preprocess, policy, towers).unwrap()
+}
+
+/// The tiny model as a q8 bundle (shared: several tests damage copies of it).
+fn tiny_q8() -> &'static Vec<u8> {
+    static B: OnceLock<Vec<u8>> = OnceLock::new();
+    B.get_or_init(|| write(&tiny().0, &tiny().1, &Policy::preset("q8").unwrap(), Towers::Both))
+}
+
+/// A session over a bundle, built the way `Session::new` builds one over a checkpoint.
+fn session(b: &Bundle) -> Session<Cpu> {
+    let context = b.config.text.max_position_embeddings;
+    let json = b.tokenizer_json.as_deref().expect("bundle has tokenizer.json");
+    Session {
+        backend: Cpu,
+        model: Clip::load(&Cpu, b, &b.config).expect("model from bundle"),
+        tokenizer: ClipTokenizer::from_json(json.as_bytes(), context).expect("tokenizer"),
+        preprocess: b.preprocess.clone(),
+    }
+}
+
+fn err(r: webclip::Result<Bundle>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn header_end(bytes: &[u8]) -> usize {
+    8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize
+}
+
+#[test]
+fn f32_bundle_gives_back_every_tensor_exactly() {
+    let (c, tensors) = tiny();
+    let b =
+        Bundle::parse("tiny-f32.webclip", write(c, tensors, &Policy::preset("f32").unwrap(), Towers::Both)).unwrap();
+    let mut names: Vec<String> = tensors.iter().map(|t| t.name.clone()).collect();
+    names.sort();
+    assert_eq!(b.names(), names);
+    for t in tensors {
+        assert_eq!(b.kind(&t.name), Some(Kind::F32));
+        assert_eq!(b.tensor(&t.name, &t.shape).unwrap().data, t.data, "{}", t.name);
+    }
+    assert_eq!(
+        (b.config.clone(), b.towers, b.policy.clone()),
+        (c.clone(), Towers::Both, Policy::preset("f32").unwrap())
+    );
+    assert!(b.producer.starts_with("webclip "));
+}
+
+#[test]
+fn quantized_bundle_stores_what_the_reference_packs() {
+    let (c, tensors) = tiny();
+    let policy = Policy::preset("q4").unwrap();
+    let b = Bundle::parse("tiny-q4.webclip", write(c, tensors, &policy, Towers::Both)).unwrap();
+    let mut seen = [0; 4];
+    for t in tensors {
+        let kind = policy.kind(&t.name, c);
+        seen[kind as usize] += 1;
+        assert_eq!(b.kind(&t.name), Some(kind), "{}", t.name);
+        let got = b.tensor(&t.name, &t.shape).unwrap().data;
+        let reference = PackedMatrix::pack(t, kind).unwrap();
+        assert_eq!(got, reference.dequantize(), "{} ({kind})", t.name);
+        if kind.is_quantized() {
+            let packed = b.packed(&t.name).unwrap();
+            assert_eq!(packed, reference, "{}", t.name);
+            let raw = b.packed_bytes(&t.name).unwrap();
+            assert_eq!(raw.words, bytemuck::cast_slice::<u32, u8>(&reference.words), "{}", t.name);
+            assert_eq!(raw.scales, bytemuck::cast_slice::<u32, u8>(&reference.scale_words()), "{}", t.name);
+        }
+    }
+    assert!(seen.iter().all(|&n| n > 0), "every kind is used by the q4 preset: {seen:?}");
+    let err = b.tensor("text_projection.weight", &[64, 63]).unwrap_err().to_string();
+    assert!(err.contains("text_projection.weight") && err.contains("[64, 64]"), "{err}");
+    let err = b.tensor("text_model.no_such.weight", &[1]).unwrap_err().to_string();
+    assert!(err.contains("'text_model.no_such.weight' is missing") && err.contains("tiny-q4.webclip"), "{err}");
+}
+
+#[test]
+fn sessions_from_bundles_embed_like_the_f32_model() {
+    let (c, tensors) = tiny();
+    let reference = Session::new(Cpu, checkpoint(c, tensors)).unwrap();
+    let texts = ["a photo of a cat.", "a diagram of a transformer", "two dogs playing in the snow", "!!"];
+    let photos: Vec<_> = ["baseline_422.jpg", "gray.jpg", "cmyk.jpg"]
+        .iter()
+        .map(|f| reference.pixels(&std::fs::read(fixtures().join("images").join(f)).unwrap(), f).unwrap())
+        .collect();
+    let (want_t, want_i) = (reference.embed_texts(&texts).unwrap(), reference.embed_images(&photos).unwrap());
+    let cases = [
+        ("f16", Policy::preset("f16").unwrap(), 0.99999),
+        ("q8", Policy::preset("q8").unwrap(), 0.999),
+        ("q4+", Policy::preset("q4+").unwrap(), 0.99), // measured 0.9906
+        ("q4", Policy::preset("q4").unwrap(), 0.98),   // measured 0.9816: every layer q4, and random weights
+    ];
+    for (label, policy, floor) in cases {
+        let b = Bundle::parse(label, write(c, tensors, &policy, Towers::Both)).unwrap();
+        let s = session(&b);
+        let (got_t, got_i) = (s.embed_texts(&texts).unwrap(), s.embed_images(&photos).unwrap());
+        let cos: Vec<f64> =
+            want_t.iter().zip(&got_t).chain(want_i.iter().zip(&got_i)).map(|(a, b)| cosine(a, b)).collect();
+        let worst = cos.iter().copied().fold(1.0, f64::min);
+        eprintln!("{label}: {} bytes, worst cosine vs f32 {worst:.6} (texts then images: {cos:.5?})", b.len());
+        assert!(worst >= floor, "{label}: cosine {worst} < {floor}");
+    }
+}
+
+#[test]
+fn bundled_tokenizer_json_is_minified_and_tokenizes_the_same() {
+    #[derive(serde::Deserialize)]
+    struct Case {
+        text: String,
+        ids: Vec<u32>,
+    }
+    let cases: Vec<Case> =
+        serde_json::from_slice(&std::fs::read(fixtures().join("tokenizer_cases.json")).unwrap()).unwrap();
+    let b = Bundle::parse("m", tiny_q8().clone()).unwrap();
+    let json = b.tokenizer_json.as_deref().unwrap();
+    assert!(json.len() < 1_600_000 && !json.contains("\n  "), "{} bytes", json.len());
+    let tokenizer = ClipTokenizer::from_json(json.as_bytes(), 77).unwrap();
+    for case in &cases {
+        assert_eq!(tokenizer.encode(&case.text).unwrap(), case.ids, "{:?}", case.text);
+    }
+}
+
+#[test]
+fn bundle_is_deterministic_aligned_standard_safetensors() {
+    let (c, tensors) = tiny();
+    let bytes = tiny_q8();
+    assert_eq!(&write(c, tensors, &Policy::preset("q8").unwrap(), Towers::Both), bytes, "same input, same bytes");
+    let st = SafeTensors::deserialize(bytes).expect("the safetensors crate reads a bundle");
+    assert_eq!(header_end(bytes) % 8, 0);
+    for (name, view) in st.tensors() {
+        let offset = view.data().as_ptr() as usize - bytes.as_ptr() as usize;
+        assert_eq!(offset % 4, 0, "{name} starts at byte {offset}: not 4-aligned");
+    }
+    let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert_eq!((meta["format"].as_str(), meta["webclip_version"].as_str()), ("webclip", "1"));
+    assert_eq!(meta["towers"], "both");
+    assert_eq!(ClipConfig::from_json(meta["config.json"].as_bytes()).unwrap(), *c);
+    assert_eq!(meta["payload_sha256"], hex(&Sha256::digest(&bytes[header_end(bytes)..])));
+    // `plan` predicts the data section without reading a weight
+    let plan = bundle::plan(c, &Policy::preset("q8").unwrap(), Towers::Both).unwrap();
+    assert_eq!(plan.iter().map(|p| p.bytes()).sum::<usize>(), bytes.len() - header_end(bytes));
+}
+
+#[test]
+fn tower_only_bundles() {
+    let (c, tensors) = tiny();
+    let policy = Policy::preset("q8").unwrap();
+    let text = Bundle::parse("text.webclip", write(c, tensors, &policy, Towers::Text)).unwrap();
+    let vision = Bundle::parse("vision.webclip", write(c, tensors, &policy, Towers::Vision)).unwrap();
+    let both = Bundle::parse("both.webclip", tiny_q8().clone()).unwrap();
+    assert!(text.names().iter().all(|n| n.starts_with("text_") || n == "logit_scale"));
+    assert!(vision.names().iter().all(|n| n.starts_with("vision_") || n.starts_with("visual_") || n == "logit_scale"));
+    assert_eq!(text.names().len() + vision.names().len(), both.names().len() + 1, "logit_scale is in both");
+    assert!(text.tokenizer_json.is_some() && vision.tokenizer_json.is_none());
+    assert!(vision.len() < text.len(), "the vision-only bundle has no tokenizer and no token embedding");
+    let err = text.tensor("vision_model.post_layernorm.bias", &[64]).unwrap_err().to_string();
+    assert!(err.contains("text-only webclip bundle") && err.contains("--towers both"), "{err}");
+    // what a bundle of each tower holds is exactly what the model of that tower reads
+    for t in tensors.iter().filter(|t| vision.shape(&t.name).is_some()) {
+        assert_eq!(vision.tensor(&t.name, &t.shape).unwrap().data, both.tensor(&t.name, &t.shape).unwrap().data);
+    }
+}
+
+#[test]
+fn truncated_bundles_say_so() {
+    let bytes = tiny_q8();
+    let h = header_end(bytes);
+    for cut in [0, 3, 8, 100, h - 1, h, h + 1000, bytes.len() / 2, bytes.len() - 1] {
+        let e = err(Bundle::parse("model.webclip", bytes[..cut].to_vec()));
+        assert!(e.contains("model.webclip") && e.contains("truncated") && e.contains("cut short"), "cut at {cut}: {e}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(err(Bundle::parse("m", longer)).contains("1 unexpected bytes after the last tensor"));
+}
+
+#[test]
+fn flipped_payload_byte_is_a_hash_error() {
+    let bytes = tiny_q8();
+    for at in [header_end(bytes), header_end(bytes) + 12345, bytes.len() - 1] {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x10;
+        let e = err(Bundle::parse("model.webclip", damaged));
+        assert!(
+            e.contains("payload_sha256") && e.contains("corrupted download") && e.contains("download it again"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn flipped_header_bytes_are_caught() {
+    let bytes = tiny_q8();
+    let h = header_end(bytes);
+    // a changed value that is still valid JSON and a valid config: only the header hash can tell
+    let at = find(&bytes[..h], b"2.6592").expect("logit_scale_init_value in config.json") + 5;
+    let mut damaged = bytes.clone();
+    damaged[at] = b'3';
+    let e = err(Bundle::parse("model.webclip", damaged));
+    assert!(e.contains("header_sha256") && e.contains("corrupted download"), "{e}");
+    let mut damaged = bytes.clone();
+    damaged[8] = b'[';
+    assert!(err(Bundle::parse("model.webclip", damaged)).contains("header is not valid JSON"));
+
+    // every byte of a small header, flipped two ways: always an error, never a silently different model
+    let (c, tensors) = tiny();
+    let small = write(c, tensors, &Policy::preset("q4").unwrap(), Towers::Vision);
+    for at in 0..header_end(&small) {
+        for mask in [0x01, 0xFF] {
+            let mut damaged = small.clone();
+            damaged[at] ^= mask;
+            assert!(Bundle::parse("v", damaged).is_err(), "byte {at} ^ {mask:#x} went unnoticed");
+        }
+    }
+}
+
+#[test]
+fn a_plain_safetensors_file_is_not_a_bundle() {
+    let (_, tensors) = tiny();
+    let e = err(Bundle::parse("model.safetensors", synth::safetensors_bytes(&tensors[..3], StoreDtype::F16).unwrap()));
+    assert!(e.contains("__metadata__.format: is \"pt\", not \"webclip\"") && e.contains("webclip convert"), "{e}");
+    let e = err(Bundle::parse("x", rewrite(tiny_q8(), |m| drop(m.remove("format")))));
+    assert!(e.contains("format: is missing"), "{e}");
+}
+
+#[test]
+fn a_future_version_says_what_to_do() {
+    let e = err(Bundle::parse(
+        "model.webclip",
+        rewrite(tiny_q8(), |m| drop(m.insert("webclip_version".into(), "2".into()))),
+    ));
+    assert!(e.contains("format version 2") && e.contains("reads version 1"), "{e}");
+    assert!(e.contains("Update webclip") && e.contains("re-convert"), "{e}");
+}
+
+#[test]
+fn inconsistent_contents_are_named() {
+    // header re-hashed as documented, so these get past the hashes to the content checks
+    let e = err(Bundle::parse("m", rehash(rewrite(tiny_q8(), |m| drop(m.remove("config.json"))))));
+    assert!(e.contains("__metadata__.config.json: is missing"), "{e}");
+    let words = "text_model.encoder.layers.1.mlp.fc1.weight.q8.words";
+    let damaged = rehash(rewrite_tensor(tiny_q8(), words, |info| info["dtype"] = "I32".into()));
+    let e = err(Bundle::parse("m", damaged));
+    assert!(e.contains(words) && e.contains("I32") && e.contains("needs U32"), "{e}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `bytes` with the header JSON edited by `f` (the data section kept).
+fn edit_header(bytes: &[u8], f: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Vec<u8> {
+    let h = header_end(bytes);
+    let mut header: serde_json::Map<String, Value> = serde_json::from_slice(&bytes[8..h]).unwrap();
+    f(&mut header);
+    let mut json = serde_json::to_vec(&header).unwrap();
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend(json);
+    out.extend(&bytes[h..]);
+    out
+}
+
+fn rewrite(bytes: &[u8], f: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Vec<u8> {
+    edit_header(bytes, |h| f(h["__metadata__"].as_object_mut().unwrap()))
+}
+
+fn rewrite_tensor(bytes: &[u8], name: &str, f: impl FnOnce(&mut Value)) -> Vec<u8> {
+    edit_header(bytes, |h| f(&mut h[name]))
+}
+
+/// Recomputes `header_sha256` as bundle.rs documents it: SHA-256 of the compact JSON
+/// `[{metadata less the two hashes}, {NAME: [dtype, shape]}]`, keys sorted.
+fn rehash(bytes: Vec<u8>) -> Vec<u8> {
+    let h = header_end(&bytes);
+    let header: serde_json::Map<String, Value> = serde_json::from_slice(&bytes[8..h]).unwrap();
+    let mut meta: std::collections::BTreeMap<String, Value> =
+        header["__metadata__"].as_object().unwrap().clone().into_iter().collect();
+    meta.remove("header_sha256");
+    meta.remove("payload_sha256");
+    let table: std::collections::BTreeMap<&String, Value> = header
+        .iter()
+        .filter(|(k, _)| *k != "__metadata__")
+        .map(|(k, v)| (k, Value::Array(vec![v["dtype"].clone(), v["shape"].clone()])))
+        .collect();
+    let digest = hex(&Sha256::digest(serde_json::to_vec(&(meta, table)).unwrap()));
+    rewrite(&bytes, |m| drop(m.insert("header_sha256".into(), digest.into())))
+}
+
+/// Sizes and fidelity of a full-size synthetic ViT-B/32 (random weights, so fidelity is indicative only: trained
+/// weights have outliers that random ones lack). ~2 GB of memory, a minute or two:
+/// `cargo test --test bundle vit_b_32 -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn vit_b_32_sizes_and_fidelity() {
+    let c = synth::preset("vit-b-32").unwrap();
+    let tensors = synth::random_tensors(&c, 0).unwrap();
+    let ck = checkpoint(&c, &tensors);
+    let reference = Session::new(Cpu, checkpoint(&c, &tensors)).unwrap();
+    let texts = ["a photo of a cat.", "a diagram of a transformer", "two dogs playing in the snow", "a red car"];
+    let photos: Vec<_> = ["baseline_422.jpg", "gray.jpg"]
+        .iter()
+        .map(|f| reference.pixels(&std::fs::read(fixtures().join("images").join(f)).unwrap(), f).unwrap())
+        .collect();
+    let (want_t, want_i) = (reference.embed_texts(&texts).unwrap(), reference.embed_images(&photos).unwrap());
+    drop(reference);
+    let mb = |n: usize| n as f64 / 1e6;
+    for name in ["f16", "q8", "q4", "q4+"] {
+        let policy = Policy::preset(name).unwrap();
+        let mut sizes = vec![];
+        for towers in [Towers::Both, Towers::Text, Towers::Vision] {
+            let bytes = Bundle::write(&ck.tensors, &c, None, &ck.preprocess, &policy, towers).unwrap();
+            sizes.push(format!(
+                "{} {:.1} MB (header {:.2} MB)",
+                towers.name(),
+                mb(bytes.len()),
+                mb(header_end(&bytes))
+            ));
+            if towers == Towers::Both {
+                let b = Bundle::parse(name, bytes).unwrap();
+                let s = session(&b);
+                let (got_t, got_i) = (s.embed_texts(&texts).unwrap(), s.embed_images(&photos).unwrap());
+                let ct: Vec<f64> = want_t.iter().zip(&got_t).map(|(a, b)| cosine(a, b)).collect();
+                let ci: Vec<f64> = want_i.iter().zip(&got_i).map(|(a, b)| cosine(a, b)).collect();
+                eprintln!("{name}: cosine vs f32: texts {ct:.5?}, images {ci:.5?}");
+            }
+        }
+        eprintln!("{name}: {}", sizes.join(", "));
+    }
+}
