@@ -8,6 +8,10 @@
 //!
 //! Weights are uploaded once, at load, in HF's layout (a linear weight stays `(out, in)`: the matmul reads it as is).
 
+// Natively wgpu's types are Send + Sync and a `Gpu` may be shared across threads (the tests do); on the web they are
+// not, and everything runs on the page's (or worker's) one thread.
+#![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+
 mod device;
 mod kernels;
 mod ops;
