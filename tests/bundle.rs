@@ -289,6 +289,14 @@ fn inconsistent_contents_are_named() {
     let damaged = rehash(rewrite_tensor(tiny_q8(), words, |info| info["dtype"] = "I32".into()));
     let e = err(Bundle::parse("m", damaged));
     assert!(e.contains(words) && e.contains("I32") && e.contains("needs U32"), "{e}");
+    // sizes from the header never overflow, whatever a crafted file says
+    let huge = rehash(rewrite(tiny_q8(), |m| {
+        let mut q: Value = serde_json::from_str(m["quantized"].as_str().unwrap()).unwrap();
+        q["text_projection.weight"]["shape"] = serde_json::json!([u64::MAX / 2, 3]);
+        m.insert("quantized".into(), q.to_string().into());
+    }));
+    let e = err(Bundle::parse("m", huge));
+    assert!(e.contains("'text_projection.weight' has shape") && e.contains("larger than the file"), "{e}");
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -20,9 +20,9 @@
 //! | `policy` | the [`Policy`] as JSON; `policy_summary`: the same for people |
 //! | `quantized` | JSON `{NAME: {"kind": "q8", "shape": [HF shape]}}` for every packed tensor |
 //! | `config.json`, `preprocessor_config.json` | the files' text, as webclip writes them |
-//! | `tokenizer.json` | the file's text (absent in vision-only bundles) |
+//! | `tokenizer.json` | the file's JSON, minified (1.5 MB for CLIP's); absent in vision-only bundles |
 //! | `payload_sha256` | hex SHA-256 of the data section |
-//! | `header_sha256` | hex SHA-256 of `[{metadata without the two hashes}, {NAME: [dtype, shape]}]` as compact JSON, keys sorted: covers the 2 MB of text the payload hash does not |
+//! | `header_sha256` | hex SHA-256 of `[{metadata without the two hashes}, {NAME: [dtype, shape]}]` as compact JSON, keys sorted: covers the 1.7 MB of text the payload hash does not |
 //!
 //! Tensors: an f32/f16 parameter under its HF name with its HF shape (dtype F32/F16); a q8/q4 parameter `NAME` as
 //! `NAME.q8.words` (U32, `(rows, words_per_row)`) and `NAME.q8.scales` (F16, `rows·blocks_per_row` rounded up to
@@ -49,7 +49,7 @@ pub const FORMAT: &str = "webclip";
 /// The one version this build reads and writes.
 pub const VERSION: &str = "1";
 const HASH_KEYS: [&str; 2] = ["payload_sha256", "header_sha256"];
-/// safetensors refuses larger headers; ours is ~2.3 MB (the tokenizer).
+/// safetensors refuses larger headers; ours is ~1.7 MB (mostly the tokenizer).
 const MAX_HEADER: u64 = 100_000_000;
 
 /// Which encoders a bundle holds: a search page may ship only the text tower, a photo tagger only the vision one.
@@ -206,7 +206,7 @@ impl Bundle {
                 ))
             }
         }
-        let expected = header_end + header.data_len();
+        let expected = header_end.saturating_add(header.data_len());
         if len < expected {
             return Err(corrupt(format!(
                 "truncated: {len} bytes, but the header describes {expected} ({} missing); {cut_short}",
@@ -285,6 +285,11 @@ impl Bundle {
         };
         let mut parts = BTreeMap::new();
         for (name, q) in &self.quantized {
+            // a packed weight takes at least half a byte: bounds every size computed below (no overflow)
+            let n = q.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            if n.is_none_or(|n| n / 2 > self.bytes.len()) {
+                return Err(bad(format!("'{name}' has shape {:?}, larger than the file", q.shape)));
+            }
             let (rows, cols) = rows_cols(&q.shape);
             if !q.kind.is_quantized() || self.header.info(name).is_some() {
                 return Err(bad(format!("'{name}' is listed as {} in `quantized`", q.kind)));
