@@ -348,7 +348,15 @@ fn rehash(bytes: Vec<u8>) -> Vec<u8> {
 
 /// Sizes and fidelity of a full-size synthetic ViT-B/32 (random weights, so fidelity is indicative only: trained
 /// weights have outliers that random ones lack). ~2 GB of memory, a minute or two:
-/// `cargo test --test bundle vit_b_32 -- --ignored --nocapture`.
+/// `cargo test --test bundle vit_b_32 -- --ignored --nocapture`. Measured (MB = 10⁶ bytes; worst cosine vs f32
+/// over 4 texts and 2 photos):
+///
+/// | policy | both towers | text only | vision only | cosine |
+/// |--------|-------------|-----------|-------------|--------|
+/// | f16    | 304.7       | 128.7     | 176.0       | 1.00000 |
+/// | q8     | 163.2       | 69.4      | 93.8        | 0.99989 |
+/// | q4+    | 99.4        | 41.0      | 58.4        | 0.9848 |
+/// | q4     | 88.9        | 37.7      | 51.1        | 0.9766 |
 #[test]
 #[ignore]
 fn vit_b_32_sizes_and_fidelity() {
