@@ -10,9 +10,11 @@ pub enum Error {
     #[error("cannot read {path}: {source}. Check that the path exists and is readable.")]
     Io { path: PathBuf, source: std::io::Error },
 
-    #[error("{path} is missing from the checkpoint. A Hugging Face CLIPModel directory holds config.json, \
+    #[error(
+        "{path} is missing from the checkpoint. A Hugging Face CLIPModel directory holds config.json, \
              model.safetensors (or model.safetensors.index.json with shards), tokenizer.json and \
-             preprocessor_config.json; download the missing file from the model's repository.")]
+             preprocessor_config.json; download the missing file from the model's repository."
+    )]
     MissingFile { path: PathBuf },
 
     #[error("{file}: invalid JSON: {source}")]
@@ -21,20 +23,28 @@ pub enum Error {
     #[error("{file}: {field}: {problem}")]
     Config { file: String, field: String, problem: String },
 
-    #[error("{file}: not a valid safetensors file ({detail}). The file may be truncated or not a safetensors file; \
-             download it again.")]
+    #[error(
+        "{file}: not a valid safetensors file ({detail}). The file may be truncated or not a safetensors file; \
+             download it again."
+    )]
     Safetensors { file: String, detail: String },
 
-    #[error("tensor '{name}' is missing (looked in {file}). The checkpoint does not match a Hugging Face CLIPModel \
-             with this config.json.")]
+    #[error(
+        "tensor '{name}' is missing (looked in {file}). The checkpoint does not match a Hugging Face CLIPModel \
+             with this config.json."
+    )]
     MissingTensor { name: String, file: String },
 
-    #[error("tensor '{name}' in {file} has shape {got:?}, but config.json implies {expected:?}. config.json and the \
-             weights disagree: use the config.json that was saved with these weights.")]
+    #[error(
+        "tensor '{name}' in {file} has shape {got:?}, but config.json implies {expected:?}. config.json and the \
+             weights disagree: use the config.json that was saved with these weights."
+    )]
     TensorShape { name: String, file: String, expected: Vec<usize>, got: Vec<usize> },
 
-    #[error("tensor '{name}' in {file} has dtype {got}; webclip reads F32, F16 or BF16 checkpoints. Re-save the \
-             model with torch_dtype float32/float16.")]
+    #[error(
+        "tensor '{name}' in {file} has dtype {got}; webclip reads F32, F16 or BF16 checkpoints. Re-save the \
+             model with torch_dtype float32/float16."
+    )]
     TensorDtype { name: String, file: String, got: String },
 
     #[error("tokenizer: {0}")]
@@ -49,20 +59,28 @@ pub enum Error {
     #[error("backend '{name}' is not available: {why}")]
     BackendUnavailable { name: String, why: String },
 
-    #[error("the GPU device was lost ({reason}). Run again: a new device is created when the model is loaded again; \
-             if it keeps happening (driver reset, GPU removed), use --backend cpu.")]
+    #[error(
+        "the GPU device was lost ({reason}). Run again: a new device is created when the model is loaded again; \
+             if it keeps happening (driver reset, GPU removed), use --backend cpu."
+    )]
     GpuDeviceLost { reason: String },
 
-    #[error("GPU out of memory while {what} ({detail}). Use a smaller batch (--batch), a smaller model, close other \
-             GPU work, or use --backend cpu.")]
+    #[error(
+        "GPU out of memory while {what} ({detail}). Use a smaller batch (--batch), a smaller model, close other \
+             GPU work, or use --backend cpu."
+    )]
     GpuOutOfMemory { what: String, detail: String },
 
-    #[error("{what} needs {bytes} bytes in one GPU buffer, but this adapter binds at most {limit}. Use a smaller \
-             batch (--batch), or --backend cpu.")]
+    #[error(
+        "{what} needs {bytes} bytes in one GPU buffer, but this adapter binds at most {limit}. Use a smaller \
+             batch (--batch), or --backend cpu."
+    )]
     GpuLimit { what: String, bytes: u64, limit: u64 },
 
-    #[error("GPU error while {what}: {detail}. This is a bug in webclip: please report it with the adapter named \
-             by `webclip bench`; --backend cpu works meanwhile.")]
+    #[error(
+        "GPU error while {what}: {detail}. This is a bug in webclip: please report it with the adapter named \
+             by `webclip bench`; --backend cpu works meanwhile."
+    )]
     Gpu { what: String, detail: String },
 }
 

@@ -55,7 +55,10 @@ fn missing_tensor_is_named() {
     let mut t = synth::random_tensors(&c, 1).unwrap();
     t.retain(|t| t.name != "vision_model.post_layernorm.bias");
     let err = err_text(build(&c, &t));
-    assert!(err.contains("'vision_model.post_layernorm.bias' is missing") && err.contains("model.safetensors"), "{err}");
+    assert!(
+        err.contains("'vision_model.post_layernorm.bias' is missing") && err.contains("model.safetensors"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -88,10 +91,8 @@ fn unsupported_dtype_is_named() {
         .map(|t| (t.name.clone(), (Dtype::F32, t.shape.clone(), bytemuck::cast_slice(&t.data).to_vec())))
         .collect();
     encoded.insert("logit_scale".into(), (Dtype::I64, vec![], 3i64.to_le_bytes().to_vec()));
-    let views: Vec<(String, TensorView)> = encoded
-        .iter()
-        .map(|(n, (d, s, b))| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-        .collect();
+    let views: Vec<(String, TensorView)> =
+        encoded.iter().map(|(n, (d, s, b))| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
     let st = safetensors::serialize(views, None).unwrap();
     let ck = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, None);
     let err = err_text(ck.and_then(|ck| Session::new(Cpu, ck)));
@@ -162,7 +163,12 @@ fn mismatched_preprocessor_config_is_reported() {
     let c = small_config();
     let st = synth::safetensors_bytes(&synth::random_tensors(&c, 1).unwrap(), StoreDtype::F32).unwrap();
     let pre = webclip::image::PreprocessConfig::clip_default(224).to_json();
-    let r = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, Some(pre.as_bytes()));
+    let r = Checkpoint::from_parts(
+        c.to_json().as_bytes(),
+        vec![("model.safetensors".into(), st)],
+        None,
+        Some(pre.as_bytes()),
+    );
     let err = r.err().expect("must fail").to_string();
     assert!(err.contains("preprocessor_config.json") && err.contains("224") && err.contains("64"), "{err}");
 }

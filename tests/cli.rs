@@ -10,7 +10,10 @@ fn webclip(args: &[&str]) -> Output {
 }
 
 fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
 }
 
 fn synth_tiny(dir: &Path) {
@@ -53,7 +56,8 @@ fn synth_tokenize_embed_classify() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(json_lines(&out)[0]["embedding"].as_array().unwrap().len(), 64);
 
-    let out = webclip(&["classify", "--model", m, "--labels", "cat, dog,car", red.to_str().unwrap(), blue.to_str().unwrap()]);
+    let out =
+        webclip(&["classify", "--model", m, "--labels", "cat, dog,car", red.to_str().unwrap(), blue.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 2);

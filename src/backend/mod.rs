@@ -67,17 +67,33 @@ pub trait Backend {
     }
 
     /// `token_embedding[ids[b][s]] + position_embedding[s]` → `(batch, seq, dim)`; `ids` is `(batch, seq)`.
-    fn embed_tokens(&self, ids: &[u32], batch: usize, tokens: &Self::Table, positions: &Self::Table)
-        -> Result<Self::Tensor>;
+    fn embed_tokens(
+        &self,
+        ids: &[u32],
+        batch: usize,
+        tokens: &Self::Table,
+        positions: &Self::Table,
+    ) -> Result<Self::Tensor>;
     /// Images `(batch, 1, C·H·W)` (CHW each) → non-overlapping `p×p` patches `(batch, (H/p)·(W/p), C·p·p)`,
     /// each patch flattened in `(c, ky, kx)` order so a `Conv2d(stride=p)` becomes a linear layer.
-    fn patchify(&self, pixels: &Self::Tensor, channels: usize, height: usize, width: usize, patch: usize)
-        -> Result<Self::Tensor>;
+    fn patchify(
+        &self,
+        pixels: &Self::Tensor,
+        channels: usize,
+        height: usize,
+        width: usize,
+        patch: usize,
+    ) -> Result<Self::Tensor>;
     /// `[class; x] + positions` → `(batch, seq + 1, dim)`.
     fn prepend_class(&self, x: &Self::Tensor, class: &Self::Vector, positions: &Self::Table) -> Result<Self::Tensor>;
     /// LayerNorm over `dim`.
-    fn layer_norm(&self, x: &Self::Tensor, weight: &Self::Vector, bias: &Self::Vector, eps: f32)
-        -> Result<Self::Tensor>;
+    fn layer_norm(
+        &self,
+        x: &Self::Tensor,
+        weight: &Self::Vector,
+        bias: &Self::Vector,
+        eps: f32,
+    ) -> Result<Self::Tensor>;
     /// `x · Wᵀ + b` over the last dim.
     fn matmul(&self, x: &Self::Tensor, w: &Self::Linear) -> Result<Self::Tensor>;
     /// `act(x · Wᵀ + b)` (the MLP's first layer). Backends may fuse it; this default is its reference.
@@ -94,8 +110,14 @@ pub trait Backend {
     fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
     /// Multi-head scaled dot-product attention of `q, k, v` `(batch, seq, heads·head_dim)`;
     /// `causal` masks keys after the query position (text tower).
-    fn attention(&self, q: &Self::Tensor, k: &Self::Tensor, v: &Self::Tensor, heads: usize, causal: bool)
-        -> Result<Self::Tensor>;
+    fn attention(
+        &self,
+        q: &Self::Tensor,
+        k: &Self::Tensor,
+        v: &Self::Tensor,
+        heads: usize,
+        causal: bool,
+    ) -> Result<Self::Tensor>;
     /// Row `rows[b]` of each sequence → `(batch, 1, dim)` (pooling).
     fn gather_rows(&self, x: &Self::Tensor, rows: &[usize]) -> Result<Self::Tensor>;
 }

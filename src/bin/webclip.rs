@@ -207,11 +207,17 @@ fn classify<B: Backend>(session: &Session<B>, labels: &[String], template: &str,
 }
 
 /// Embeds each image; a file that cannot be read or decoded is reported (JSON with "error") and skipped.
-fn for_each_image<B: Backend>(session: &Session<B>, files: &[PathBuf], mut emit: impl FnMut(&str, &[f32])) -> Result<bool> {
+fn for_each_image<B: Backend>(
+    session: &Session<B>,
+    files: &[PathBuf],
+    mut emit: impl FnMut(&str, &[f32]),
+) -> Result<bool> {
     let mut all_ok = true;
     for file in files {
         let name = file.display().to_string();
-        let pixels = std::fs::read(file).map_err(|e| Error::Io { path: file.clone(), source: e }).and_then(|b| session.pixels(&b, &name));
+        let pixels = std::fs::read(file)
+            .map_err(|e| Error::Io { path: file.clone(), source: e })
+            .and_then(|b| session.pixels(&b, &name));
         match pixels.and_then(|p| session.embed_images(std::slice::from_ref(&p))) {
             Ok(emb) => emit(&name, &emb[0]),
             Err(e) => {

@@ -144,7 +144,11 @@ impl ClipConfig {
             num_attention_heads: t.num_attention_heads.unwrap_or(8),
             num_hidden_layers: t.num_hidden_layers.unwrap_or(12),
             max_position_embeddings: t.max_position_embeddings.unwrap_or(77),
-            hidden_act: Activation::parse(t.hidden_act.as_deref().unwrap_or("quick_gelu"), FILE, "text_config.hidden_act")?,
+            hidden_act: Activation::parse(
+                t.hidden_act.as_deref().unwrap_or("quick_gelu"),
+                FILE,
+                "text_config.hidden_act",
+            )?,
             layer_norm_eps: t.layer_norm_eps.unwrap_or(1e-5),
             eos_token_id: t.eos_token_id.unwrap_or(49407),
             bos_token_id: t.bos_token_id.unwrap_or(49406),
@@ -167,8 +171,9 @@ impl ClipConfig {
         };
         let projection_dim = match obj.get("projection_dim") {
             None | Some(Value::Null) => 512,
-            Some(p) => p.as_u64().ok_or_else(|| Error::config(FILE, "projection_dim", "expected a positive integer"))?
-                as usize,
+            Some(p) => {
+                p.as_u64().ok_or_else(|| Error::config(FILE, "projection_dim", "expected a positive integer"))? as usize
+            }
         };
         let logit_scale_init_value = obj.get("logit_scale_init_value").and_then(Value::as_f64).unwrap_or(2.6592);
         let config = ClipConfig { text, vision, projection_dim, logit_scale_init_value };

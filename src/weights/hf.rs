@@ -84,7 +84,8 @@ impl Checkpoint {
         preprocessor_json: Option<&[u8]>,
     ) -> Result<Self> {
         let config = ClipConfig::from_json(config_json)?;
-        let files = shards.into_iter().map(|(name, bytes)| SafetensorsFile::parse(name, bytes)).collect::<Result<_>>()?;
+        let files =
+            shards.into_iter().map(|(name, bytes)| SafetensorsFile::parse(name, bytes)).collect::<Result<_>>()?;
         let preprocess = match preprocessor_json {
             Some(bytes) => PreprocessConfig::from_json(bytes, "preprocessor_config.json")?,
             None => PreprocessConfig::clip_default(config.vision.image_size as u32),

@@ -52,9 +52,7 @@ pub fn preset(name: &str) -> Result<ClipConfig> {
         "vit-l-14" => (text(768, 12, 12), vision(1024, 24, 16, 14), 768),
         "tinyclip-8m-16" => (text(256, 3, 4), vision(256, 10, 4, 16), 512),
         "tiny" => (text(64, 2, 4), vision(64, 2, 4, 32), 64),
-        other => {
-            return Err(Error::Input(format!("unknown preset '{other}'; choose one of {}", PRESETS.join(", "))))
-        }
+        other => return Err(Error::Input(format!("unknown preset '{other}'; choose one of {}", PRESETS.join(", ")))),
     };
     Ok(ClipConfig { text, vision, projection_dim, logit_scale_init_value: 2.6592 })
 }
@@ -80,8 +78,10 @@ impl TensorSource for RandomSource {
         let data = if name == "logit_scale" {
             vec![self.logit_scale]
         } else {
-            let (mean, std) = if name.ends_with("norm.weight") || name.ends_with("norm1.weight")
-                || name.ends_with("norm2.weight") || name.ends_with("layrnorm.weight")
+            let (mean, std) = if name.ends_with("norm.weight")
+                || name.ends_with("norm1.weight")
+                || name.ends_with("norm2.weight")
+                || name.ends_with("layrnorm.weight")
             {
                 (1.0, 0.2)
             } else if name.ends_with(".bias") {

@@ -44,6 +44,9 @@ pub fn assert_rows_close(what: &str, got: &[Vec<f32>], want: &[f32], min_cos: f6
     let dim = want.len() / got.len();
     for (i, (g, w)) in got.iter().zip(want.chunks_exact(dim)).enumerate() {
         let (cos, err) = (cosine(g, w), max_abs_diff(g, w));
-        assert!(cos >= min_cos && err <= max_abs, "{what}[{i}]: cosine {cos:.7} (≥ {min_cos}), max abs {err:e} (≤ {max_abs:e})");
+        assert!(
+            cos >= min_cos && err <= max_abs,
+            "{what}[{i}]: cosine {cos:.7} (≥ {min_cos}), max abs {err:e} (≤ {max_abs:e})"
+        );
     }
 }

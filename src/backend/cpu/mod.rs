@@ -97,8 +97,14 @@ impl Backend for Cpu {
         Ok(ops::embed_tokens(ids, batch, tokens, positions))
     }
 
-    fn patchify(&self, pixels: &CpuTensor, channels: usize, height: usize, width: usize, patch: usize)
-        -> Result<CpuTensor> {
+    fn patchify(
+        &self,
+        pixels: &CpuTensor,
+        channels: usize,
+        height: usize,
+        width: usize,
+        patch: usize,
+    ) -> Result<CpuTensor> {
         check(pixels.dims.seq * pixels.dims.dim == channels * height * width, || {
             format!("patchify: image tensor {:?} is not {channels}x{height}x{width}", pixels.dims)
         })?;
@@ -133,8 +139,7 @@ impl Backend for Cpu {
         Ok(CpuTensor { dims: a.dims, data: a.data.iter().zip(&b.data).map(|(x, y)| x + y).collect() })
     }
 
-    fn attention(&self, q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, causal: bool)
-        -> Result<CpuTensor> {
+    fn attention(&self, q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, causal: bool) -> Result<CpuTensor> {
         check(q.dims == k.dims && k.dims == v.dims && q.dims.dim % heads == 0, || {
             format!("attention: q {:?}, k {:?}, v {:?}, {heads} heads", q.dims, k.dims, v.dims)
         })?;

@@ -94,7 +94,8 @@ pub fn attention(q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, caus
                 let keys = if causal { i + 1 } else { seq };
                 let qi = head(q, b, i, h, hd);
                 for (j, score) in scores[..keys].iter_mut().enumerate() {
-                    *score = qi.iter().zip(head(k, b, j, h, hd)).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>() * scale;
+                    *score = qi.iter().zip(head(k, b, j, h, hd)).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>()
+                        * scale;
                 }
                 let max = scores[..keys].iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let mut sum = 0.0;
