@@ -53,22 +53,8 @@ fn check_text(name: &str) {
     assert!(max_abs_diff(&single[0], &got[0]) <= 1e-6);
 }
 
-/// HF's `pixel_values` `(N, 3, S, S)`: stored as the 8-bit values behind them, normalised here as
-/// CLIPImageProcessor does (`(v / 255 - mean) / std`; the formula itself is pinned by tests/preprocess.rs).
 fn pixel_values(c: &Case) -> (Vec<usize>, Vec<f32>) {
-    let shape = c.tensors.shape("pixel_values_u8").expect("pixel_values_u8").to_vec();
-    let bytes = c.tensors.raw("pixel_values_u8").expect("raw bytes");
-    let plane = shape[2] * shape[3];
-    let p = &c.session.preprocess;
-    let values = bytes
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let ch = (i / plane) % 3;
-            ((v as f64 * p.rescale_factor - p.image_mean[ch] as f64) / p.image_std[ch] as f64) as f32
-        })
-        .collect();
-    (shape, values)
+    golden_pixels(&c.tensors, &c.session.preprocess)
 }
 
 fn check_image(name: &str) {

@@ -43,20 +43,8 @@ fn session(c: &Case, gpu: Gpu) -> Session<Gpu> {
     s
 }
 
-/// HF's `pixel_values` `(N, 3, S, S)` from the stored 8-bit values, normalised as CLIPImageProcessor does.
 fn pixel_values(c: &Case, s: &Session<Gpu>) -> (usize, Vec<f32>) {
-    let shape = c.tensors.shape("pixel_values_u8").expect("pixel_values_u8").to_vec();
-    let bytes = c.tensors.raw("pixel_values_u8").expect("raw bytes");
-    let plane = shape[2] * shape[3];
-    let p = &s.preprocess;
-    let values = bytes
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let ch = (i / plane) % 3;
-            ((v as f64 * p.rescale_factor - p.image_mean[ch] as f64) / p.image_std[ch] as f64) as f32
-        })
-        .collect();
+    let (shape, values) = golden_pixels(&c.tensors, &s.preprocess);
     (shape[0], values)
 }
 

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use webclip::image::PreprocessConfig;
 use webclip::weights::SafetensorsFile;
 
 pub fn fixtures() -> PathBuf {
@@ -49,4 +50,21 @@ pub fn assert_rows_close(what: &str, got: &[Vec<f32>], want: &[f32], min_cos: f6
             "{what}[{i}]: cosine {cos:.7} (≥ {min_cos}), max abs {err:e} (≤ {max_abs:e})"
         );
     }
+}
+
+/// HF's `pixel_values` `(N, 3, S, S)` from a goldens file, which stores the 8-bit values behind them; normalised
+/// here as CLIPImageProcessor does (`(v / 255 - mean) / std`; the formula itself is pinned by tests/preprocess.rs).
+pub fn golden_pixels(goldens: &SafetensorsFile, p: &PreprocessConfig) -> (Vec<usize>, Vec<f32>) {
+    let shape = goldens.shape("pixel_values_u8").expect("pixel_values_u8").to_vec();
+    let bytes = goldens.raw("pixel_values_u8").expect("raw bytes");
+    let plane = shape[2] * shape[3];
+    let values = bytes
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ch = (i / plane) % 3;
+            ((v as f64 * p.rescale_factor - p.image_mean[ch] as f64) / p.image_std[ch] as f64) as f32
+        })
+        .collect();
+    (shape, values)
 }
