@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, haveChromium, launch } from './chromium.mjs';
 import { serve } from './serve.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = process.env.WEBCLIP_CHROMIUM || '/usr/bin/chromium';
 const PHOTOS = resolve(REPO, '../shared/assets/photos');
 const ARTIFACTS = join(REPO, 'tests/artifacts');
 const FIXTURES = ['tiny-a', 'tiny-b'];
@@ -28,21 +28,7 @@ const MIN_COSINE = 0.9999;
 const MAX_PROBS_ERR = 1e-3;
 const TIMEOUT = 300_000; // per test; tiny models take seconds even on SwiftShader
 
-const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu', // Chromium blocklists CPU adapters (SwiftShader) without it: requestAdapter() gives null
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-webgpu-developer-features',
-  // the closed network otherwise floods the log with refused connections
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-  // --user-data-dir=<fresh temp dir>: playwright passes it (launchPersistentContext), it refuses it in args
-];
 
-const haveChromium = existsSync(CHROMIUM);
 const havePhotos = existsSync(PHOTOS);
 if (!haveChromium) {
   console.log(`\n*** SKIPPED: the browser end-to-end tests need Chromium at ${CHROMIUM} (apt-get install chromium), ` +
@@ -125,13 +111,6 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
   before(async () => {
     const pkg = join(REPO, 'www/pkg/webclip.js');
     assert.ok(existsSync(pkg), `${pkg} is missing: build it first (./build.sh wasm)`);
-    let chromium;
-    try {
-      ({ chromium } = await import('playwright-core'));
-    } catch (e) {
-      assert.fail(`playwright-core is not installed (npm --prefix tests/browser ci): ${e.message}`);
-    }
-
     // What the page needs, under one served root: the package, the fixtures, the tokenizer, the test page, photos.
     root = mkdtempSync(join(tmpdir(), 'webclip-e2e-root-'));
     symlinkSync(join(REPO, 'www'), join(root, 'www'));
@@ -141,14 +120,9 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
     server = await serve({ root, port: 0 });
     const url = `http://127.0.0.1:${server.address().port}/tests/browser/pages/e2e.html`;
 
-    profile = mkdtempSync(join(tmpdir(), 'webclip-e2e-chromium-'));
     const t0 = performance.now();
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000,
-      viewport: { width: 1100, height: 900 },
-    });
+    ({ context, page, profile } = await launch());
     report.chromium = context.browser()?.version() ?? null;
-    page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => pageLog.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => pageLog.push(`[pageerror] ${e.message}`));
     await page.goto(url);
