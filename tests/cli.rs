@@ -1,28 +1,10 @@
 //! The `webclip` binary: stable JSON output (one object per input), clear errors, exit codes.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-use serde_json::Value;
-
-fn webclip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_webclip")).args(args).output().expect("run webclip")
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
-
-fn synth_tiny(dir: &Path) {
-    let out = webclip(&["synth", "--preset", "tiny", "--seed", "5", "--out", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json"] {
-        assert!(dir.join(f).is_file(), "synth wrote no {f}");
-    }
-}
+use common::{json_lines, synth_tiny, webclip};
 
 fn write_png(path: &Path, rgb: [u8; 3]) {
     image::RgbImage::from_pixel(300, 200, image::Rgb(rgb)).save(path).unwrap();
@@ -32,7 +14,7 @@ fn write_png(path: &Path, rgb: [u8; 3]) {
 fn synth_tokenize_embed_classify() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("tiny");
-    synth_tiny(&model);
+    synth_tiny(&model, 5);
     let m = model.to_str().unwrap();
 
     let out = webclip(&["tokenize", "--model", m, "a photo of a cat.", ""]);
@@ -75,7 +57,7 @@ fn synth_tokenize_embed_classify() {
 fn bad_inputs_get_clear_errors_and_other_files_still_run() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("tiny");
-    synth_tiny(&model);
+    synth_tiny(&model, 5);
     let m = model.to_str().unwrap();
     let good = tmp.path().join("good.png");
     write_png(&good, [50, 150, 50]);

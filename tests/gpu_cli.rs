@@ -1,29 +1,11 @@
 //! `webclip --backend gpu` and `webclip bench` from the command line: the GPU gives the CPU's embeddings, and bench
 //! prints one JSON object naming the device, with per-tower latency and GFLOP/s.
 
+mod common;
 mod gpu_common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
+use common::{ok_json_lines, synth_tiny, webclip};
 use serde_json::Value;
-
-fn webclip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_webclip")).args(args).output().expect("run webclip")
-}
-
-fn ok_json_lines(out: &Output) -> Vec<Value> {
-    assert!(out.status.success(), "webclip failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
-
-fn synth_tiny(dir: &Path) {
-    let out = webclip(&["synth", "--preset", "tiny", "--seed", "9", "--out", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
 
 fn embeddings(lines: &[Value]) -> Vec<Vec<f64>> {
     lines.iter().map(|l| l["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()).collect()
@@ -36,7 +18,7 @@ fn embed_on_gpu_equals_cpu() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("tiny");
-    synth_tiny(&model);
+    synth_tiny(&model, 9);
     let m = model.to_str().unwrap();
     let png = tmp.path().join("grey.png");
     image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90])).save(&png).unwrap();
@@ -75,7 +57,7 @@ fn check_bench(report: &Value, backend: &str, batch: u64) {
 fn bench_prints_one_json_object_per_backend() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("tiny");
-    synth_tiny(&model);
+    synth_tiny(&model, 9);
     let m = model.to_str().unwrap();
     let cpu = ok_json_lines(&webclip(&["bench", "--model", m, "--backend", "cpu", "--batch", "2", "--runs", "1"]));
     assert_eq!(cpu.len(), 1);

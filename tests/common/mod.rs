@@ -1,7 +1,10 @@
 //! Shared by the integration tests: fixture paths and embedding comparisons with stated tolerances.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
 
 use webclip::image::PreprocessConfig;
 use webclip::weights::SafetensorsFile;
@@ -67,4 +70,32 @@ pub fn golden_pixels(goldens: &SafetensorsFile, p: &PreprocessConfig) -> (Vec<us
         })
         .collect();
     (shape, values)
+}
+
+/// Runs the `webclip` binary built for these tests.
+pub fn webclip(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_webclip")).args(args).output().expect("run webclip")
+}
+
+/// Stdout as one JSON object per line.
+pub fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// [`json_lines`] of a run that must have succeeded.
+pub fn ok_json_lines(out: &Output) -> Vec<Value> {
+    assert!(out.status.success(), "webclip failed: {}", String::from_utf8_lossy(&out.stderr));
+    json_lines(out)
+}
+
+/// `webclip synth --preset tiny --seed SEED --out DIR`, checking it wrote a complete checkpoint.
+pub fn synth_tiny(dir: &Path, seed: u64) {
+    let out = webclip(&["synth", "--preset", "tiny", "--seed", &seed.to_string(), "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json"] {
+        assert!(dir.join(f).is_file(), "synth wrote no {f}");
+    }
 }
