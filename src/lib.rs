@@ -14,6 +14,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod fidelity;
 pub mod image;
 pub mod model;
 pub mod quant;

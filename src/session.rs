@@ -27,7 +27,7 @@ impl<B: Backend> Session<B> {
             Some(json) => ClipTokenizer::from_json(json, context)?,
             None => bundled_tokenizer(context)?,
         };
-        let model = Clip::load(&backend, &checkpoint.tensors, &checkpoint.config)?;
+        let model = Clip::load(&backend, checkpoint.tensors.as_ref(), &checkpoint.config, checkpoint.towers)?;
         Ok(Session { backend, model, tokenizer, preprocess: checkpoint.preprocess })
     }
 

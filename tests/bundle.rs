@@ -41,7 +41,8 @@ fn checkpoint(c: &ClipConfig, tensors: &[HostTensor]) -> Checkpoint {
 
 fn write(c: &ClipConfig, tensors: &[HostTensor], policy: &Policy, towers: Towers) -> Vec<u8> {
     let ck = checkpoint(c, tensors);
-    Bundle::write(&ck.tensors, &ck.config, ck.tokenizer_json.as_deref(), &ck.preprocess, policy, towers).unwrap()
+    Bundle::write(ck.tensors.as_ref(), &ck.config, ck.tokenizer_json.as_deref(), &ck.preprocess, policy, towers)
+        .unwrap()
 }
 
 /// The tiny model as a q8 bundle (shared: several tests damage copies of it).
@@ -56,7 +57,7 @@ fn session(b: &Bundle) -> Session<Cpu> {
     let json = b.tokenizer_json.as_deref().expect("bundle has tokenizer.json");
     Session {
         backend: Cpu,
-        model: Clip::load(&Cpu, b, &b.config).expect("model from bundle"),
+        model: Clip::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
         tokenizer: ClipTokenizer::from_json(json.as_bytes(), context).expect("tokenizer"),
         preprocess: b.preprocess.clone(),
     }
@@ -376,7 +377,7 @@ fn vit_b_32_sizes_and_fidelity() {
         let policy = Policy::preset(name).unwrap();
         let mut sizes = vec![];
         for towers in [Towers::Both, Towers::Text, Towers::Vision] {
-            let bytes = Bundle::write(&ck.tensors, &c, None, &ck.preprocess, &policy, towers).unwrap();
+            let bytes = Bundle::write(ck.tensors.as_ref(), &c, None, &ck.preprocess, &policy, towers).unwrap();
             sizes.push(format!(
                 "{} {:.1} MB (header {:.2} MB)",
                 towers.name(),

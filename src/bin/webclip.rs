@@ -1,4 +1,5 @@
-//! The webclip command line: tokenize, embed, classify, bench, synth. One JSON object per input on stdout.
+//! The webclip command line: tokenize, embed, classify, bench, convert, fidelity, synth. `--model` is a Hugging
+//! Face CLIPModel folder or a webclip bundle file everywhere. One JSON object per input on stdout.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use webclip::backend::Backend;
 use webclip::model::ClipConfig;
 use webclip::tasks::zero_shot;
 use webclip::tokenizer::ClipTokenizer;
+use webclip::weights::bundle::Towers;
 use webclip::weights::synth::{self, StoreDtype};
 use webclip::{Checkpoint, Error, Result, Session};
 
@@ -38,7 +40,7 @@ enum DtypeChoice {
 enum Command {
     /// Token ids of each TEXT, exactly as Hugging Face's CLIP tokenizer gives them.
     Tokenize {
-        /// Hugging Face CLIPModel directory
+        /// Hugging Face CLIPModel directory or webclip bundle
         #[arg(long)]
         model: PathBuf,
         #[arg(required = true)]
@@ -82,6 +84,40 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Convert a Hugging Face CLIPModel folder into one webclip bundle file (f32, f16, q8, q4 or q4+), printing its
+    /// size and its fidelity against the f32 model on probe inputs.
+    Convert {
+        #[arg(long)]
+        model: PathBuf,
+        /// Weight format: f32, f16, q8, q4, or q4+ (q4 with the first/last layers and projections at q8)
+        #[arg(long, default_value = "q8")]
+        quant: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Only the text tower (pages that embed queries or labels only)
+        #[arg(long, conflicts_with = "vision_only")]
+        text_only: bool,
+        /// Only the vision tower (pages that use precomputed label embeddings)
+        #[arg(long)]
+        vision_only: bool,
+    },
+    /// Fidelity of each format against f32: bundle sizes, embedding cosine per tower, zero-shot top-1 agreement
+    /// over the images against the labels (default: the 1000 ImageNet classes). One JSON line per format.
+    Fidelity {
+        #[arg(long)]
+        model: PathBuf,
+        /// Formats to compare, comma-separated
+        #[arg(long, default_value = "f16,q8,q4,q4+")]
+        quant: String,
+        /// A folder of photos (default: 8 generated images)
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// Comma-separated labels (default: the 1000 ImageNet class names)
+        #[arg(long)]
+        labels: Option<String>,
+        #[arg(long, default_value = "a photo of a {}.")]
+        template: String,
+    },
     /// Write a Hugging Face-layout CLIP checkpoint with seeded random weights (a stand-in for real weights).
     Synth {
         #[arg(long, value_parser = synth::PRESETS)]
@@ -98,6 +134,8 @@ enum Command {
 
 #[path = "webclip/bench.rs"]
 mod bench;
+#[path = "webclip/convert.rs"]
+mod convert;
 
 /// A session on either backend; `on!` runs the same generic code on whichever it is.
 enum AnySession {
@@ -154,6 +192,25 @@ fn run(cli: Cli) -> Result<bool> {
             let session = load_session(&model, backend)?;
             let report = on!(session, s => bench::run(s, &device_json(&session), batch, runs))?;
             println!("{report}");
+            Ok(true)
+        }
+        Command::Convert { model, quant, out, text_only, vision_only } => {
+            let towers = match (text_only, vision_only) {
+                (true, _) => Towers::Text,
+                (_, true) => Towers::Vision,
+                _ => Towers::Both,
+            };
+            convert::convert(&model, &quant, &out, towers)?;
+            Ok(true)
+        }
+        Command::Fidelity { model, quant, images, labels, template } => {
+            let labels = match labels {
+                Some(list) => parse_labels(&list)?,
+                None => webclip::tasks::imagenet_classes()?,
+            };
+            let quants: Vec<String> =
+                quant.split(',').map(|q| q.trim().to_string()).filter(|q| !q.is_empty()).collect();
+            convert::fidelity(&model, &quants, images.as_deref(), &labels, &template)?;
             Ok(true)
         }
         Command::Synth { preset, seed, out, dtype } => {
@@ -231,7 +288,7 @@ fn for_each_image<B: Backend>(
 }
 
 fn load_session(model: &Path, backend: BackendChoice) -> Result<AnySession> {
-    let checkpoint = Checkpoint::from_hf_dir(model)?;
+    let checkpoint = Checkpoint::open(model)?;
     Ok(match backend {
         BackendChoice::Cpu => AnySession::Cpu(Session::new(Cpu, checkpoint)?),
         BackendChoice::Gpu => {
@@ -257,8 +314,16 @@ fn device_json(session: &AnySession) -> serde_json::Value {
     }
 }
 
-/// Only config.json (for the context length) and tokenizer.json: no weights are read.
+/// Only config.json (for the context length) and tokenizer.json: no weights are read (a bundle is parsed whole).
 fn load_tokenizer(model: &Path) -> Result<ClipTokenizer> {
+    if model.is_file() {
+        let checkpoint = Checkpoint::open(model)?;
+        let context = checkpoint.config.text.max_position_embeddings;
+        return match checkpoint.tokenizer_json {
+            Some(json) => ClipTokenizer::from_json(&json, context),
+            None => Err(Error::Input(format!("{} is a vision-only bundle: it has no tokenizer", model.display()))),
+        };
+    }
     let read = |name: &str| {
         let path = model.join(name);
         std::fs::read(&path).map_err(|_| Error::MissingFile { path })

@@ -3,20 +3,28 @@
 use super::{ClipConfig, Loader, TextTransformer, VisionTransformer};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::weights::bundle::Towers;
 use crate::weights::TensorSource;
 
 pub struct Clip<B: Backend> {
     pub config: ClipConfig,
-    pub text_model: TextTransformer<B>,
-    pub vision_model: VisionTransformer<B>,
-    pub visual_projection: B::Linear, // (P, Dv), no bias
-    pub text_projection: B::Linear,   // (P, Dt), no bias
+    /// `text_model` + `text_projection` `(P, Dt)`, no bias; `None` in a vision-only bundle
+    pub text: Option<Tower<TextTransformer<B>, B::Linear>>,
+    /// `vision_model` + `visual_projection` `(P, Dv)`, no bias; `None` in a text-only bundle
+    pub vision: Option<Tower<VisionTransformer<B>, B::Linear>>,
     /// stored as a log: similarities are multiplied by `exp(logit_scale)`
     pub logit_scale: f32,
 }
 
+/// An encoder and the projection into the shared embedding space.
+pub struct Tower<M, L> {
+    pub model: M,
+    pub projection: L,
+}
+
 impl<B: Backend> Clip<B> {
-    pub fn load(backend: &B, source: &dyn TensorSource, config: &ClipConfig) -> Result<Self> {
+    /// Loads the encoders `towers` names (HF parameter names, shapes from `config`).
+    pub fn load(backend: &B, source: &dyn TensorSource, config: &ClipConfig, towers: Towers) -> Result<Self> {
         let l = Loader { backend, source };
         let p = config.projection_dim;
         let logit_scale = match source.tensor("logit_scale", &[]) {
@@ -24,27 +32,48 @@ impl<B: Backend> Clip<B> {
             Err(Error::TensorShape { got, .. }) if got == [1] => source.tensor("logit_scale", &[1])?.data,
             Err(e) => return Err(e),
         };
-        Ok(Clip {
-            text_model: TextTransformer::load(&l, &config.text)?,
-            vision_model: VisionTransformer::load(&l, &config.vision)?,
-            visual_projection: l.linear("visual_projection", p, config.vision.hidden_size, false)?,
-            text_projection: l.linear("text_projection", p, config.text.hidden_size, false)?,
-            logit_scale: logit_scale[0],
-            config: config.clone(),
-        })
+        let text = if towers.holds("text_model.") {
+            Some(Tower {
+                model: TextTransformer::load(&l, &config.text)?,
+                projection: l.linear("text_projection", p, config.text.hidden_size, false)?,
+            })
+        } else {
+            None
+        };
+        let vision = if towers.holds("vision_model.") {
+            Some(Tower {
+                model: VisionTransformer::load(&l, &config.vision)?,
+                projection: l.linear("visual_projection", p, config.vision.hidden_size, false)?,
+            })
+        } else {
+            None
+        };
+        Ok(Clip { text, vision, logit_scale: logit_scale[0], config: config.clone() })
+    }
+
+    /// The text tower, or an error saying this is a vision-only model.
+    pub fn text(&self) -> Result<&Tower<TextTransformer<B>, B::Linear>> {
+        self.text.as_ref().ok_or_else(|| missing_tower("text", "vision"))
+    }
+
+    /// The vision tower, or an error saying this is a text-only model.
+    pub fn vision(&self) -> Result<&Tower<VisionTransformer<B>, B::Linear>> {
+        self.vision.as_ref().ok_or_else(|| missing_tower("vision", "text"))
     }
 
     /// `batch` preprocessed images `(batch, C, S, S)` → image embeddings `(batch, P)` (unnormalised, as
     /// `get_image_features`). The whole pass is recorded, then read back once.
     pub async fn encode_images_async(&self, b: &B, pixels: &[f32], batch: usize) -> Result<Vec<Vec<f32>>> {
-        let pooled = self.vision_model.forward(b, pixels, batch)?;
-        rows(b, &b.matmul(&pooled, &self.visual_projection)?).await
+        let tower = self.vision()?;
+        let pooled = tower.model.forward(b, pixels, batch)?;
+        rows(b, &b.matmul(&pooled, &tower.projection)?).await
     }
 
     /// Token ids per text → text embeddings `(batch, P)` (unnormalised, as `get_text_features`).
     pub async fn encode_texts_async(&self, b: &B, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
-        let pooled = self.text_model.forward(b, ids)?;
-        rows(b, &b.matmul(&pooled, &self.text_projection)?).await
+        let tower = self.text()?;
+        let pooled = tower.model.forward(b, ids)?;
+        rows(b, &b.matmul(&pooled, &tower.projection)?).await
     }
 
     /// [`Clip::encode_images_async`], waited for (native only: the browser cannot block on a GPU readback).
@@ -79,4 +108,11 @@ impl<B: Backend> Clip<B> {
 async fn rows<B: Backend>(b: &B, x: &B::Tensor) -> Result<Vec<Vec<f32>>> {
     let dim = b.dims(x).dim;
     Ok(b.read(x).await?.chunks_exact(dim).map(<[f32]>::to_vec).collect())
+}
+
+fn missing_tower(has_not: &str, has: &str) -> Error {
+    Error::Input(format!(
+        "this model has no {has_not} tower (it is a {has}-only webclip bundle). Use a bundle converted with both towers \
+         (`webclip convert` without --text-only/--vision-only), or the Hugging Face checkpoint"
+    ))
 }

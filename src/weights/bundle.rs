@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 
 pub use write::{plan, Planned};
 
-use super::{HostTensor, TensorSource};
+use super::{Checkpoint, HostTensor, TensorSource};
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
 use crate::model::ClipConfig;
@@ -391,6 +391,17 @@ impl Bundle {
             return None;
         };
         Some(PackedBytes { kind, rows, cols, words, scales })
+    }
+
+    /// The bundle as a [`Checkpoint`] (the weights stay in the bundle's bytes; nothing is copied).
+    pub fn into_checkpoint(self) -> Checkpoint {
+        Checkpoint {
+            config: self.config.clone(),
+            towers: self.towers,
+            tokenizer_json: self.tokenizer_json.clone().map(String::into_bytes),
+            preprocess: self.preprocess.clone(),
+            tensors: Box::new(self),
+        }
     }
 
     /// A natively stored (F32/F16) parameter in f32.

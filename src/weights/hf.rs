@@ -6,15 +6,19 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{SafetensorsFile, ShardedTensors};
+use super::bundle::{Bundle, Towers};
+use super::{SafetensorsFile, ShardedTensors, TensorSource};
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
 use crate::model::ClipConfig;
 
-/// Everything needed to build a model, held in memory.
+/// Everything needed to build a model, held in memory: from a Hugging Face folder or a webclip bundle.
 pub struct Checkpoint {
     pub config: ClipConfig,
-    pub tensors: ShardedTensors,
+    /// the weights: safetensors shards (f32 on request) or a bundle (stored kinds, q8/q4 packed)
+    pub tensors: Box<dyn TensorSource>,
+    /// which encoders the weights hold (a tower-only bundle has one)
+    pub towers: Towers,
     /// `tokenizer.json` bytes; `None` when the checkpoint has none (the bundled CLIP tokenizer is used).
     pub tokenizer_json: Option<Vec<u8>>,
     pub preprocess: PreprocessConfig,
@@ -41,6 +45,23 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
 }
 
 impl Checkpoint {
+    /// A model as a user names it: a Hugging Face CLIPModel folder, or a webclip bundle file (`webclip convert`).
+    pub fn open(path: &Path) -> Result<Self> {
+        if path.is_file() {
+            let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+            return Ok(Bundle::parse(name, read(path)?)?.into_checkpoint());
+        }
+        if !path.exists() {
+            return Err(Error::Input(format!(
+                "model '{}' does not exist. Pass a Hugging Face CLIPModel folder (config.json, model.safetensors, \
+                 tokenizer.json, preprocessor_config.json) or a webclip bundle (`webclip convert`); for a synthetic \
+                 one: `webclip synth --preset tiny --out DIR`",
+                path.display()
+            )));
+        }
+        Self::from_hf_dir(path)
+    }
+
     /// Loads a checkpoint directory as `save_pretrained` / the Hub lays it out.
     pub fn from_hf_dir(dir: &Path) -> Result<Self> {
         if !dir.is_dir() {
@@ -102,6 +123,12 @@ impl Checkpoint {
                 ),
             ));
         }
-        Ok(Checkpoint { config, tensors: ShardedTensors { files }, tokenizer_json, preprocess })
+        Ok(Checkpoint {
+            config,
+            tensors: Box::new(ShardedTensors { files }),
+            towers: Towers::Both,
+            tokenizer_json,
+            preprocess,
+        })
     }
 }

@@ -111,7 +111,7 @@ pub fn random_tensors(config: &ClipConfig, seed: u64) -> Result<Vec<HostTensor>>
         logit_scale: config.logit_scale_init_value as f32,
     };
     // Loading the model is what enumerates every parameter with its shape: one source of truth for names.
-    Clip::load(&Cpu, &source, config)?;
+    Clip::load(&Cpu, &source, config, crate::weights::bundle::Towers::Both)?;
     Ok(source.made.into_inner())
 }
 

@@ -73,7 +73,7 @@ fn record(
         }
     }
     let recorder = Recorder { source, config, policy, towers, out: RefCell::new(Vec::new()) };
-    Clip::load(&Cpu, &recorder, config)?;
+    Clip::load(&Cpu, &recorder, config, Towers::Both)?;
     Ok(recorder.out.into_inner())
 }
 

@@ -2,7 +2,8 @@
 //! Promise that rejects with one) so the page gets a message it can show; nothing here may panic on input.
 //!
 //! ```js
-//! const model = await Model.load(config, weights, tokenizer, preprocessor, "gpu"); // or "cpu"
+//! const model = await Model.fromBundle(bytes, "clip-vit-b-32.q8.webclip", "gpu"); // or "cpu"
+//! const same = await Model.load(config, weights, tokenizer, preprocessor, "gpu"); // HF repo files
 //! model.backend;                                  // "gpu: <adapter> (webgpu, …)" or "cpu"
 //! const e = await model.embedText("a photo of a cat.");
 //! ```
@@ -35,6 +36,25 @@ pub fn version() -> String {
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();
+}
+
+/// Converts the files of a Hugging Face CLIPModel repository into a webclip bundle (Uint8Array) in the browser:
+/// `quant` is "f32", "f16", "q8", "q4" or "q4+"; `towers` "both", "text" or "vision".
+#[wasm_bindgen(js_name = convertCheckpoint)]
+pub fn convert_checkpoint(
+    config: &[u8],
+    weights: Vec<u8>,
+    tokenizer: Vec<u8>,
+    preprocessor: Option<Vec<u8>>,
+    quant: &str,
+    towers: &str,
+) -> Result<Vec<u8>, JsError> {
+    use crate::weights::bundle::{Bundle, Towers};
+    let policy = crate::quant::Policy::preset(quant).map_err(js)?;
+    let towers = Towers::parse(towers).map_err(js)?;
+    let ck = checkpoint(config, weights, tokenizer, preprocessor.as_deref()).map_err(js)?;
+    Bundle::write(ck.tensors.as_ref(), &ck.config, ck.tokenizer_json.as_deref(), &ck.preprocess, &policy, towers)
+        .map_err(js)
 }
 
 /// One session on either backend; `on!` runs the same code on whichever it is.
@@ -92,18 +112,27 @@ impl Model {
         backend: String,
     ) -> Result<Model, JsError> {
         let checkpoint = checkpoint(&config, weights, tokenizer, preprocessor.as_deref()).map_err(js)?;
-        let engine = match backend.as_str() {
-            "cpu" => Engine::Cpu(Session::new(Cpu, checkpoint).map_err(js)?),
-            "gpu" | "webgpu" => {
-                let gpu = Gpu::new().await.map_err(js)?;
-                let session = Session::new(gpu.clone(), checkpoint).map_err(js)?;
-                // weight uploads report out-of-memory asynchronously in the browser: surface it here, not later
-                gpu.check("uploading the weights").await.map_err(js)?;
-                Engine::Gpu(session)
-            }
-            other => return Err(JsError::new(&format!("backend {other:?}: use \"gpu\" or \"cpu\""))),
-        };
-        Ok(Model { engine: Rc::new(engine) })
+        Model::on_backend(checkpoint, &backend).await
+    }
+
+    /// A webclip bundle (one file from `webclip convert`: weights, config, tokenizer, preprocessing), validated
+    /// (format, version, sizes, SHA-256) and run on `backend` "gpu" or "cpu". `name` (the file name or URL) is used
+    /// in error messages.
+    #[wasm_bindgen(js_name = fromBundle)]
+    pub async fn from_bundle(bytes: Vec<u8>, name: String, backend: String) -> Result<Model, JsError> {
+        let checkpoint = crate::weights::bundle::Bundle::parse(name, bytes).map_err(js)?.into_checkpoint();
+        Model::on_backend(checkpoint, &backend).await
+    }
+
+    /// Which encoders the model holds: "both", "text" or "vision".
+    #[wasm_bindgen(getter)]
+    pub fn towers(&self) -> String {
+        on!(self.engine, s => match (s.model.text.is_some(), s.model.vision.is_some()) {
+            (true, true) => "both",
+            (true, false) => "text",
+            _ => "vision",
+        })
+        .to_string()
     }
 
     /// "cpu", or "gpu: <adapter name> (<backend>, <device type>)".
@@ -125,6 +154,33 @@ impl Model {
             let e = on!(engine, s => s.embed_texts_async(&[text.as_str()]).await).map_err(js_value)?;
             Ok(js_sys::Float32Array::from(e.first().map_or(&[][..], Vec::as_slice)).into())
         })
+    }
+
+    /// Promise of the embeddings of several texts, one Float32Array each (unnormalised), batched into as few
+    /// forward passes as the backend allows.
+    #[wasm_bindgen(js_name = embedTexts)]
+    pub fn embed_texts(&self, texts: Vec<String>) -> js_sys::Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let e = on!(engine, s => s.embed_texts_async(&refs).await).map_err(js_value)?;
+            Ok(e.iter()
+                .map(|v| JsValue::from(js_sys::Float32Array::from(v.as_slice())))
+                .collect::<js_sys::Array>()
+                .into())
+        })
+    }
+
+    /// `exp(logit_scale)`: zero-shot logits are this times the cosine similarity.
+    #[wasm_bindgen(getter, js_name = logitScale)]
+    pub fn logit_scale(&self) -> f32 {
+        on!(self.engine, s => s.logit_scale())
+    }
+
+    /// The length of every embedding (`projection_dim`).
+    #[wasm_bindgen(getter, js_name = embeddingDim)]
+    pub fn embedding_dim(&self) -> usize {
+        on!(self.engine, s => s.model.config.projection_dim)
     }
 
     /// Promise of the image embedding (Float32Array, unnormalised) of an encoded image file (JPEG, PNG, WebP, GIF).
@@ -150,6 +206,23 @@ impl Model {
             let probs = on!(engine, s => probabilities(s, &refs, &bytes, &name).await).map_err(js_value)?;
             Ok(js_sys::Float32Array::from(probs.as_slice()).into())
         })
+    }
+}
+
+impl Model {
+    async fn on_backend(checkpoint: Checkpoint, backend: &str) -> Result<Model, JsError> {
+        let engine = match backend {
+            "cpu" => Engine::Cpu(Session::new(Cpu, checkpoint).map_err(js)?),
+            "gpu" | "webgpu" => {
+                let gpu = Gpu::new().await.map_err(js)?;
+                let session = Session::new(gpu.clone(), checkpoint).map_err(js)?;
+                // weight uploads report out-of-memory asynchronously in the browser: surface it here, not later
+                gpu.check("uploading the weights").await.map_err(js)?;
+                Engine::Gpu(session)
+            }
+            other => return Err(JsError::new(&format!("backend {other:?}: use \"gpu\" or \"cpu\""))),
+        };
+        Ok(Model { engine: Rc::new(engine) })
     }
 }
 
