@@ -102,6 +102,8 @@ build_wasm() {
     "$WASM_BINDGEN" --target web --out-dir "$pkg" --out-name webclip "$WASM_DIR/$TARGET/release/webclip.wasm"
     # Tells Node (the smoke test) that webclip.js is an ES module; browsers ignore this file.
     echo '{ "type": "module" }' >"$pkg/package.json"
+    # the page's label presets and prompt templates (one copy in git: src/assets/prompts)
+    mkdir -p "$pkg/assets" && cp -r src/assets/prompts "$pkg/assets/"
     say "wasm-bindgen $("$WASM_BINDGEN" --version | cut -d' ' -f2): $((SECONDS - t0)) s"
 
     if [ "${WEBCLIP_NO_WASM_OPT:-}" = 1 ]; then

@@ -1,62 +1,221 @@
-// Page shell: load the wasm package and report what this browser offers. The labeling UI comes later.
+// The webclip page: wires the controls (ui/) to the inference worker (lib/worker.js, through lib/client.js).
+// The main thread only handles the DOM: downloads, the model, both towers and every cache live in the worker.
+// Address-bar options: ?model=URL (bundle, folder/ or Hugging Face repo) &backend=auto|gpu|cpu
+// &labels=a,b,c &template=TEXT|ensemble. window.webclipPage mirrors the state for tests and the console.
 // No inline scripts anywhere, so the page can run under a strict Content-Security-Policy.
 
-const $ = (id) => document.getElementById(id);
+import { WebclipClient } from './lib/client.js';
+import { WebclipError } from './lib/errors.js';
+import { $ } from './ui/dom.js';
+import { setUpInputs } from './ui/inputs.js';
+import { setUpLabels } from './ui/labels-panel.js';
+import { modelPanel } from './ui/model-panel.js';
+import { showNotice } from './ui/notice.js';
+import { addCard, clearCards, showCardError, showResult, working } from './ui/results.js';
 
-function show(id, text, state) {
-  const el = $(id);
-  el.textContent = text;
-  el.dataset.state = state; // ok | warn | error: styled in style.css
+const page = (window.webclipPage = { state: 'starting', model: null, error: null, offline: false, busy: 0 });
+const query = new URLSearchParams(location.search);
+const backend = ['auto', 'gpu', 'cpu'].includes(query.get('backend')) ? query.get('backend') : 'auto';
+const client = new WebclipClient();
+const photos = []; // {id, file, bytes, card}, newest last
+let nextPhoto = 1;
+let loadSeq = 0;
+let labelsSeq = 0;
+
+const labels = setUpLabels(() => relabel());
+labels.set({ labels: query.get('labels')?.replaceAll(',', ', '), template: query.get('template') });
+setUpInputs((files) => addPhotos(files));
+modelPanel.onLoad((url) => {
+  const u = new URL(location.href);
+  if (url) u.searchParams.set('model', url);
+  else u.searchParams.delete('model');
+  history.replaceState(null, '', u);
+  loadModel(url);
+});
+modelPanel.onClear(clearCache);
+$('results-clear').addEventListener('click', () => {
+  photos.length = 0;
+  clearCards();
+});
+
+/** Runs `fn` counting it in page.busy (tests wait for 0). */
+async function busy(fn) {
+  page.busy += 1;
+  try {
+    return await fn();
+  } finally {
+    page.busy -= 1;
+  }
 }
 
-async function loadWasm() {
-  let wc;
-  try {
-    wc = await import('./pkg/webclip.js');
-  } catch (err) {
-    // A missing package is the usual cause: the page was served before ./build.sh ran.
-    show('wasm', 'not built', 'error');
-    $('build-hint').hidden = false;
-    console.error('webclip: could not import ./pkg/webclip.js', err);
-    return null;
+async function loadModel(input) {
+  const seq = ++loadSeq;
+  Object.assign(page, { state: 'loading', model: null, error: null });
+  modelPanel.clearNotices();
+  modelPanel.status(`Loading ${input || 'the default model'}…`);
+  await busy(async () => {
+    try {
+      const info = await client.request('load', { model: input, base: document.baseURI, backend },
+        { onProgress: (p) => seq === loadSeq && modelPanel.progress(p) });
+      if (seq !== loadSeq) return;
+      page.model = info;
+      modelPanel.showModel(info);
+      if (info.fallback) modelPanel.notice(new WebclipError('no-webgpu', info.fallback));
+      for (const w of info.warnings) modelPanel.notice(WebclipError.fromPlain(w));
+      page.state = 'ready';
+      checkOffline();
+      refreshCacheInfo();
+      for (const p of photos) p.seq = 0; // image embeddings belong to the model: score everything again
+    } catch (e) {
+      if (seq !== loadSeq) return;
+      const err = await explainStartFailure(e);
+      Object.assign(page, { state: err.code === 'no-model' ? 'no-model' : 'error', error: err.toPlain() });
+      modelPanel.error(err);
+      for (const p of photos) working(p.card, 'waiting for a model…');
+      return;
+    }
+    await relabel(); // text embeddings now, so the first photo pays only for the image tower
+  });
+}
+
+/** A worker that died while starting is usually a missing pkg/ (the page was served before ./build.sh). */
+async function explainStartFailure(e) {
+  const err = e instanceof WebclipError ? e : new WebclipError('internal', String(e?.message ?? e));
+  if (err.code !== 'crashed') return err;
+  const pkg = await fetch('pkg/webclip.js', { method: 'HEAD', cache: 'no-store' }).catch(() => null);
+  return pkg && !pkg.ok ? new WebclipError('no-wasm', `pkg/webclip.js is missing (HTTP ${pkg.status})`) : err;
+}
+
+/** After a labels change or a model load: text embeddings (with progress), then every photo again. */
+async function relabel() {
+  if (page.state !== 'ready') return;
+  const seq = ++labelsSeq;
+  await busy(async () => {
+    try {
+      const chosen = await labels.current();
+      if (!chosen.labels.length) throw new WebclipError('labels', 'the label box is empty');
+      labels.status(`${chosen.labels.length} labels: preparing…`, 'wait');
+      const r = await client.request('labels', chosen, { onProgress: (p) => labelProgress(p, seq) });
+      if (seq !== labelsSeq) return;
+      const prompts = chosen.templates.list.length;
+      labels.status(`${r.count} labels × ${prompts} prompt${prompts > 1 ? 's (ensemble)' : ''}: ` +
+        (r.computed ? `${r.computed} embedded in ${(r.ms / 1000).toFixed(1)} s` +
+          (r.cached ? `, ${r.cached} from the cache` : '') : 'all from the cache') + '.', 'ok');
+      scoring = { seq, chosen };
+    } catch (e) {
+      if (seq !== labelsSeq) return;
+      scoring = null;
+      labels.status(`${e.title ?? 'Error'}: ${e.message}. ${e.hint ?? ''}`, 'error');
+      for (const p of photos) working(p.card, `waiting for labels (${e.title ?? 'see Labels'})…`);
+      return;
+    }
+    await pump();
+  });
+}
+
+function labelProgress(p, seq) {
+  if (p.stage === 'text' && seq === labelsSeq) labels.status(`Text tower: ${p.done} of ${p.total} labels…`, 'wait');
+  else modelPanel.progress(p);
+}
+
+let scoring = null; // {seq, chosen}: the labels every photo is scored against
+let pumping = null;
+
+/** Scores every photo not yet scored against the current labels, one at a time, until none is left. */
+function pump() {
+  pumping ??= busy(async () => {
+    for (;;) {
+      const target = scoring;
+      const next = target && page.state === 'ready' && photos.find((p) => p.seq !== target.seq);
+      if (!next) break;
+      next.seq = target.seq;
+      await classify(next, target.chosen);
+    }
+  }).finally(() => {
+    pumping = null;
+  });
+  return pumping;
+}
+
+async function addPhotos(files) {
+  showNotice($('input-notices'), null);
+  for (const file of files) {
+    const id = nextPhoto++;
+    const photo = { id, file, card: addCard(file, id), seq: 0 };
+    photo.bytes = new Uint8Array(await file.arrayBuffer());
+    photos.push(photo);
+    working(photo.card, page.state === 'ready' ? 'queued…' : page.state === 'loading' ? 'waiting for the model…'
+      : 'waiting for a model…');
   }
+  await pump();
+}
+
+async function classify(photo, chosen) {
+  working(photo.card, 'scoring…');
   try {
-    await wc.default(); // fetches and instantiates pkg/webclip_bg.wasm
-    show('wasm', `version ${wc.version()}`, 'ok');
-    return wc;
-  } catch (err) {
-    show('wasm', `failed to start: ${err.message ?? err}`, 'error');
-    console.error('webclip: wasm init failed', err);
-    return null;
+    const r = await client.request('classify', {
+      image: { id: photo.id, name: photo.file.name, bytes: photo.bytes },
+      labels: chosen.labels, templates: chosen.templates, caption: true,
+    }, { onProgress: (p) => p.stage === 'text' && working(photo.card, `text tower: ${p.done} of ${p.total} labels…`) });
+    showResult(photo.card, r, r.backend);
+    if (r.backend !== page.model.backend) { // WebGPU failed mid-session and the worker moved to the CPU
+      page.model = { ...page.model, backend: r.backend, fallback: r.fallback };
+      modelPanel.showModel(page.model);
+      modelPanel.notice(new WebclipError('no-webgpu', r.fallback));
+    }
+  } catch (e) {
+    showCardError(photo.card, e);
+    if (e.fatal) loadModel(query.get('model') ?? ''); // the worker was replaced: load the model again
   }
 }
 
-async function checkWebGpu() {
-  if (!('gpu' in navigator)) {
-    const why = window.isSecureContext ? 'not available in this browser' : 'needs a secure context (https, localhost)';
-    show('gpu', why, 'warn');
+async function clearCache() {
+  let done = '';
+  try {
+    const r = await client.request('clear');
+    done = `Cleared ${r.models} model(s) and ${r.texts} label embeddings; the next visit downloads the model again. `;
+    if (page.model) page.model.stored = false;
+    checkOffline();
+  } catch (e) {
+    modelPanel.notice(e, 'error');
+  }
+  refreshCacheInfo(done);
+}
+
+async function refreshCacheInfo(prefix = '') {
+  try {
+    modelPanel.cacheInfo(await client.request('info'), prefix);
+  } catch (e) {
+    console.warn('webclip: cache info unavailable', e);
+  }
+}
+
+async function checkOffline() {
+  page.offline = false;
+  if (!('serviceWorker' in navigator)) {
+    modelPanel.offline('no: this browser allows service workers only on https:// pages and localhost', false);
+    return;
+  }
+  if (!page.model?.stored) {
+    modelPanel.offline('no: the model is not stored on this device (see the notice above)', false);
     return;
   }
   try {
-    const adapter = await navigator.gpu.requestAdapter();
-    if (!adapter) {
-      show('gpu', 'navigator.gpu is present but no adapter was granted (blocklisted GPU or driver?)', 'warn');
-      return;
-    }
-    // adapter.info is the current API; requestAdapterInfo() is its older, removed spelling.
-    const info = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
-    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' · ');
-    const fallback = (adapter.isFallbackAdapter ?? info.isFallbackAdapter) ? ' (software fallback adapter)' : '';
-    show('gpu', `available: ${name || 'adapter (no name given)'}${fallback}`, fallback ? 'warn' : 'ok');
-  } catch (err) {
-    show('gpu', `requestAdapter failed: ${err.message ?? err}`, 'error');
+    await navigator.serviceWorker.ready;
+  } catch (e) {
+    modelPanel.offline(`no: the service worker did not start (${e.message})`, false);
+    return;
   }
+  navigator.storage?.persist?.().catch(() => {}); // ask the browser not to evict the model under pressure
+  modelPanel.offline('yes: the page, the engine and the model are stored on this device', true);
+  page.offline = true;
 }
 
-function checkIsolation() {
-  if (window.crossOriginIsolated) show('isolation', 'cross-origin isolated (wasm threads possible)', 'ok');
-  else show('isolation', 'not isolated: serve with COOP/COEP headers (./build.sh serve does)', 'warn');
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('sw.js').catch((e) => {
+    console.warn('webclip: service worker not registered', e);
+    modelPanel.offline(`no: the service worker could not be registered (${e.message})`, false);
+  });
 }
-
-checkIsolation();
-await Promise.all([loadWasm(), checkWebGpu()]);
+modelPanel.setUrl(query.get('model') ?? '');
+loadModel(query.get('model') ?? '');

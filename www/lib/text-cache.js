@@ -1,0 +1,74 @@
+// Label text embeddings in IndexedDB ("webclip", store "text-embeddings"), so each (model, backend, template,
+// label) goes through the text tower once, ever. Values are normalised Float32Arrays (the ensemble already
+// averaged when the template is a template set). The backend is part of the key because WebGPU and the CPU agree
+// only to ~1e-6: a page keeps giving the numbers of the backend it runs on.
+// Without IndexedDB (some private windows) every call works and nothing is kept.
+
+const DB = 'webclip';
+const STORE = 'text-embeddings';
+let opening = null;
+
+function request(req) {
+  return new Promise((ok, fail) => {
+    req.onsuccess = () => ok(req.result);
+    req.onerror = () => fail(req.error);
+  });
+}
+
+function open() {
+  opening ??= (async () => {
+    if (typeof indexedDB === 'undefined') return null;
+    try {
+      const req = indexedDB.open(DB, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+      return await request(req);
+    } catch (e) {
+      console.warn(`webclip: IndexedDB unavailable, text embeddings will not be kept: ${e?.message ?? e}`);
+      return null;
+    }
+  })();
+  return opening;
+}
+
+/** The key of one label's embedding. `model` is the bundle identity (its hashes), `template` a template or set id. */
+export const textKey = (model, backend, template, label) => `${model}\n${backend}\n${template}\n${label}`;
+
+/** Map key → Float32Array for the keys that are stored. */
+export async function getMany(keys) {
+  const db = await open();
+  const found = new Map();
+  if (!db || !keys.length) return found;
+  const store = db.transaction(STORE, 'readonly').objectStore(STORE);
+  const values = await Promise.all(keys.map((k) => request(store.get(k))));
+  values.forEach((v, i) => v instanceof Float32Array && found.set(keys[i], v));
+  return found;
+}
+
+/** Stores [key, Float32Array] pairs; a full disk only means they are computed again next time. */
+export async function putMany(entries) {
+  const db = await open();
+  if (!db || !entries.length) return;
+  const tx = db.transaction(STORE, 'readwrite');
+  const store = tx.objectStore(STORE);
+  for (const [k, v] of entries) store.put(v, k);
+  await new Promise((ok) => {
+    tx.oncomplete = ok;
+    tx.onerror = tx.onabort = () => {
+      console.warn(`webclip: text embeddings not stored: ${tx.error?.message ?? 'aborted'}`);
+      ok();
+    };
+  });
+}
+
+export async function count() {
+  const db = await open();
+  return db ? request(db.transaction(STORE, 'readonly').objectStore(STORE).count()) : 0;
+}
+
+export async function clear() {
+  const db = await open();
+  if (!db) return 0;
+  const n = await count();
+  await request(db.transaction(STORE, 'readwrite').objectStore(STORE).clear());
+  return n;
+}

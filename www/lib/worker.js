@@ -1,0 +1,363 @@
+/**
+ * The webclip inference worker (a module worker): it owns the wasm module and the one loaded model, so downloads,
+ * WebGPU pipeline creation and both towers never block the page. Start it with
+ * `new Worker(new URL('./worker.js', import.meta.url), {type: 'module'})`, or use lib/client.js.
+ *
+ * Protocol. The page posts requests `{id, type, ...fields}`; the worker handles them one at a time, in order, and
+ * answers each with exactly one `{id, ok: true, result}` or `{id, ok: false, error: {code, message, fatal}}`
+ * (codes: lib/errors.js; `fatal`: the wasm instance is unusable, start a new worker). While working it may post
+ * `{id, progress: {stage, ...}}`.
+ *
+ * | type     | fields                                                   | result                                       |
+ * |----------|----------------------------------------------------------|----------------------------------------------|
+ * | load     | model: URL or "" (default), base: page URL,              | model info: {name, url, id, quant, policy,   |
+ * |          | backend: "auto" / "gpu" / "cpu"                          | towers, dim, logitScale, backend, fallback,  |
+ * |          |                                                          | fromCache, stored, captions, bytes, ms,      |
+ * |          |                                                          | warnings: [{code, message}]}                 |
+ * | labels   | labels: string[], templates: {id, list: string[]}        | {count, cached, computed, ms}                |
+ * | classify | image: {id, name, bytes: Uint8Array}, labels, templates, | {ranked: [{label, p}], caption, timings:     |
+ * |          | caption: boolean                                         | {image, text, textComputed, caption},        |
+ * |          |                                                          | backend, fallback}                           |
+ * | clear    | –                                                        | {models, texts}: how many entries were removed|
+ * | info     | –                                                        | {models: [{url, bytes}], texts, usage, quota}|
+ *
+ * Progress stages: {stage: "download", file, loaded, total} · {stage: "convert"} · {stage: "compile", backend} ·
+ * {stage: "warmup"} · {stage: "fallback", reason} · {stage: "text", done, total} · {stage: "image"} ·
+ * {stage: "caption"}.
+ *
+ * `templates.list` holds one template ("a photo of a {}.") or several, averaged as the CLIP prompt ensemble;
+ * `templates.id` names the set in the text-embedding cache. `image.id` names an image for this model: a second
+ * classify of the same id (new labels) reuses its embedding and caption instead of running the image tower again.
+ * `timings` are milliseconds, null for what came from a cache; `image` covers decode + preprocessing + the image
+ * tower (the wasm API does all three in one call). `caption` is what model.caption returns, or null when the
+ * loaded build has no captioner.
+ */
+
+import init, { Model, convertCheckpoint, version } from '../pkg/webclip.js';
+import { WebclipError, isGpuFailure, toWebclipError } from './errors.js';
+import { bundleMetadata, describeBundle } from './bundle-header.js';
+import { cachedModel, clearModels, download, formatBytes, listModels, revalidate, storeModel } from './model-store.js';
+import { HF_FILES, FOLDER_QUANT, resolveSource } from './source.js';
+import * as texts from './text-cache.js';
+import { ensemble, normalize, probabilities, ranked } from './zero-shot.js';
+import { fillTemplate, checkTemplates } from './labels.js';
+
+/** A 16×16 PNG: one image pass at load time builds the image tower's pipelines before the first real photo. */
+const WARMUP_PNG = Uint8Array.from(atob(
+  'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAABlklEQVR42hXRURVEIQhFUSMYgQhGMAIRiGCEE8EIRiACEYhABCLMG7/ZrMt1jMEcyGAN9k' +
+  'AHNjgDBnfwBj6IQQ5q0IMxJnMikzXZE53Y5EyY3Mmb+CQmOalJzw8IUxBhCVtQwYQjIFzhCS6EkEIJLR9YzIUs1mIvdGGLs2BxF2/hi1jkoha9PrCZG9ms' +
+  'zd7oxjZnw+Zu3sY3sclNbXp/QJmKKEvZiiqmHAXlKk9xJZRUSmn9gDENMZaxDTXMOAbGNZ7hRhhplNH2gcM8yGEd9kEPdjgHDvfwDn6IQx7q0OcD/wK/' +
+  'Sr4jv9hfkG/1N/x/Fx44BCQU9Pc94zIvclmXfdGLXc79j9/Lu/glLnmpS98PPOZDHuuxH/qwx3n/5ffxHv6IRz7q0e8DznTEWc521DHn+D/KdZ7jTjjp' +
+  'lNP+gWAGEqxgBxpYcOIf/AYv8CCCDCro+EAyE0lWshNNLDn5P/MmL/Ekkkwq6fxAMQspVrELLaw49S/lFq/wIoosquj6QDMbaVazG22sOf2v8Dav8Saa' +
+  'bKrp5geIAnAQC3NfwAAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0));
+const TEXT_BATCH = 64; // prompts per embedTexts call: progress stays fluid for 1000 labels × 80 templates
+const KEEP_IMAGES = 256; // image embeddings (and captions) remembered per model
+const KEEP_LABEL_SETS = 4;
+
+let ready = null; // Promise of the initialised wasm module
+let current = null; // {model: Model, info, source, bytes (kept only when not stored), auto}
+const images = new Map(); // image id → {embedding: Float32Array, caption}
+const labelSets = new Map(); // JSON [templates.id, labels] → normalised Float32Array[]
+
+function wasm() {
+  ready ??= init().catch((e) => {
+    ready = null;
+    throw new WebclipError('no-wasm', `pkg/webclip.js or pkg/webclip_bg.wasm did not load: ${e.message ?? e}`);
+  });
+  return ready;
+}
+
+const remember = (map, key, value, max) => {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) map.delete(map.keys().next().value);
+};
+
+// ---- loading ----
+
+async function fetchBundle(source, progress) {
+  const stored = await cachedModel(source.cacheKey).catch(() => null);
+  if (stored) {
+    // a converted folder is kept until "Clear cache"; a bundle is checked against the server (one HEAD) when online
+    const freshness = source.kind === 'bundle' ? await revalidate(source.url, stored) : 'unknown';
+    if (freshness !== 'changed') return { bytes: stored.bytes, fromCache: true };
+  }
+  if (source.kind === 'bundle') {
+    try {
+      const got = await download(source.url, (loaded, total) =>
+        progress({ stage: 'download', file: source.name, loaded, total }));
+      return { ...got, fromCache: false };
+    } catch (e) {
+      if (stored) return { bytes: stored.bytes, fromCache: true }; // the new version did not arrive: keep the old
+      if (e.code === 'not-found' && source.isDefault) {
+        throw new WebclipError('no-model', `there is no model at ${source.name} (${source.url}) yet`);
+      }
+      throw e;
+    }
+  }
+  // A Hugging Face CLIPModel folder: download its files, then convert to a q8 bundle here.
+  const files = {};
+  for (const file of HF_FILES) {
+    const url = new URL(file, source.url).href;
+    const got = await download(url, (loaded, total) => progress({ stage: 'download', file, loaded, total }),
+      { optional: file === 'preprocessor_config.json' }).catch((e) => {
+      if (e.code === 'not-found' && file === 'model.safetensors') {
+        throw new WebclipError('not-found', `${source.url} has no model.safetensors. The page converts single-file ` +
+          'safetensors checkpoints; for pytorch_model.bin or sharded weights, download the repository and run ' +
+          `webclip convert --model DIR --quant ${FOLDER_QUANT} --out www/models/default.webclip`);
+      }
+      throw e;
+    });
+    files[file] = got?.bytes;
+  }
+  progress({ stage: 'convert', quant: FOLDER_QUANT });
+  try {
+    const bytes = convertCheckpoint(files['config.json'], files['model.safetensors'], files['tokenizer.json'],
+      files['preprocessor_config.json'], FOLDER_QUANT, 'both');
+    return { bytes, fromCache: false };
+  } catch (e) {
+    throw toWebclipError(e, 'model');
+  }
+}
+
+/** A Model on `backend` ("auto": WebGPU, else the CPU with the reason) → {model, fallback}. */
+async function build(bytes, name, backend, progress) {
+  if (backend !== 'cpu') {
+    const why = !globalThis.navigator?.gpu ? 'this browser offers no WebGPU here (navigator.gpu is missing)' : null;
+    if (why && backend === 'gpu') throw new WebclipError('no-webgpu', why);
+    if (!why) {
+      progress({ stage: 'compile', backend: 'gpu' });
+      try {
+        return { model: await Model.fromBundle(bytes, name, 'gpu'), fallback: null };
+      } catch (e) {
+        if (backend === 'gpu') throw toWebclipError(e, 'model');
+        const reason = String(e.message ?? e);
+        progress({ stage: 'fallback', reason });
+        const cpu = await buildCpu(bytes, name, progress); // a damaged file fails here too, with its own message
+        return { model: cpu, fallback: reason };
+      }
+    }
+    progress({ stage: 'fallback', reason: why });
+    return { model: await buildCpu(bytes, name, progress), fallback: why };
+  }
+  return { model: await buildCpu(bytes, name, progress), fallback: null };
+}
+
+async function buildCpu(bytes, name, progress) {
+  progress({ stage: 'compile', backend: 'cpu' });
+  try {
+    return await Model.fromBundle(bytes, name, 'cpu');
+  } catch (e) {
+    throw toWebclipError(e, 'model');
+  }
+}
+
+async function warmUp(model) {
+  if (model.towers !== 'vision') await model.embedTexts(['a photo of a cat.']);
+  if (model.towers !== 'text') await model.embedImage(WARMUP_PNG, 'warm-up.png');
+}
+
+async function load({ model: input, base, backend = 'auto' }, progress) {
+  await wasm();
+  let source;
+  try {
+    source = resolveSource(input, base);
+  } catch (e) {
+    throw new WebclipError('not-found', e.message);
+  }
+  current?.model.free();
+  current = null;
+  images.clear();
+  labelSets.clear();
+
+  const ms = {};
+  let t = performance.now();
+  const got = await fetchBundle(source, progress);
+  ms.download = performance.now() - t;
+  const meta = bundleMetadata(got.bytes);
+  t = performance.now();
+  let { model, fallback } = await build(got.bytes, source.name, backend, progress);
+  ms.compile = performance.now() - t;
+  t = performance.now();
+  progress({ stage: 'warmup' });
+  try {
+    await warmUp(model);
+  } catch (e) {
+    if (!(backend === 'auto' && isGpuFailure(e) && model.backend !== 'cpu')) throw toWebclipError(e, 'model');
+    model.free();
+    fallback = `WebGPU failed while warming up: ${e.message ?? e}`;
+    progress({ stage: 'fallback', reason: fallback });
+    model = await buildCpu(got.bytes, source.name, progress);
+    await warmUp(model);
+  }
+  ms.warmup = performance.now() - t;
+
+  const warnings = [];
+  let stored = got.fromCache;
+  if (!got.fromCache) {
+    const err = await storeModel(source.cacheKey, got.bytes, got);
+    if (err) warnings.push(err.toPlain());
+    stored = !err;
+  }
+  const about = describeBundle(meta ?? {}, got.bytes);
+  const info = {
+    ...about,
+    id: about.id ?? `${source.cacheKey}:${got.bytes.length}`,
+    name: source.name,
+    url: source.url,
+    kind: source.kind,
+    towers: model.towers,
+    dim: model.embeddingDim,
+    logitScale: model.logitScale,
+    backend: model.backend,
+    fallback,
+    fromCache: got.fromCache,
+    stored,
+    captions: typeof model.caption === 'function',
+    webclip: version(),
+    ms,
+    warnings,
+  };
+  current = { model, info, source, auto: backend === 'auto', bytes: stored ? null : got.bytes };
+  return info;
+}
+
+/** Runs `fn(model)`; when WebGPU fails mid-session ("auto" only), rebuilds the model on the CPU and runs it again. */
+async function withFallback(fn, progress) {
+  const c = needModel();
+  try {
+    return await fn(c.model);
+  } catch (e) {
+    if (!(c.auto && c.info.backend !== 'cpu' && isGpuFailure(e))) throw e;
+    const bytes = c.bytes ?? (await cachedModel(c.source.cacheKey))?.bytes;
+    if (!bytes) throw e;
+    const reason = `WebGPU failed (${e.message ?? e}); switched to the CPU`;
+    progress({ stage: 'fallback', reason });
+    c.model.free();
+    c.model = await buildCpu(bytes, c.source.name, progress);
+    Object.assign(c.info, { backend: c.model.backend, fallback: reason });
+    images.clear();
+    labelSets.clear();
+    return fn(c.model);
+  }
+}
+
+function needModel() {
+  if (!current) throw new WebclipError('no-model', 'no model is loaded yet');
+  return current;
+}
+
+// ---- labels and images ----
+
+async function labelEmbeddings({ labels, templates }, progress) {
+  if (!labels?.length) throw new WebclipError('labels', 'the label list is empty');
+  checkTemplates(templates.list);
+  const c = needModel();
+  const setKey = JSON.stringify([c.info.backend, templates.id, labels]);
+  if (labelSets.has(setKey)) return { vectors: labelSets.get(setKey), cached: labels.length, computed: 0, ms: null };
+
+  const t0 = performance.now();
+  const backendKind = c.info.backend === 'cpu' ? 'cpu' : 'gpu';
+  const key = (label) => texts.textKey(c.info.id, backendKind, templates.id, label);
+  const stored = await texts.getMany(labels.map(key));
+  const missing = labels.filter((l) => !stored.has(key(l)));
+  const per = Math.max(1, Math.floor(TEXT_BATCH / templates.list.length));
+  for (let i = 0; i < missing.length; i += per) {
+    progress({ stage: 'text', done: i, total: missing.length });
+    const chunk = missing.slice(i, i + per);
+    const prompts = chunk.flatMap((l) => templates.list.map((t) => fillTemplate(t, l)));
+    const out = await withFallback((m) => m.embedTexts(prompts), progress);
+    const entries = chunk.map((l, j) =>
+      [key(l), ensemble(out.slice(j * templates.list.length, (j + 1) * templates.list.length))]);
+    entries.forEach(([k, v]) => stored.set(k, v));
+    await texts.putMany(entries);
+  }
+  if (missing.length) progress({ stage: 'text', done: missing.length, total: missing.length });
+  const vectors = labels.map((l) => stored.get(key(l)));
+  remember(labelSets, setKey, vectors, KEEP_LABEL_SETS);
+  return { vectors, cached: labels.length - missing.length, computed: missing.length,
+    ms: missing.length ? performance.now() - t0 : null };
+}
+
+async function classify({ image, labels, templates, caption = true }, progress) {
+  const text = await labelEmbeddings({ labels, templates }, progress);
+  const c = needModel();
+  const timings = { image: null, text: text.ms, textComputed: text.computed, caption: null };
+  let seen = images.get(image.id);
+  if (!seen) {
+    progress({ stage: 'image' });
+    const t0 = performance.now();
+    let embedding;
+    try {
+      embedding = await withFallback((m) => m.embedImage(image.bytes, image.name), progress);
+    } catch (e) {
+      throw toWebclipError(e, 'image', image.name);
+    }
+    timings.image = performance.now() - t0;
+    seen = { embedding: normalize(embedding), caption: null };
+    remember(images, image.id, seen, KEEP_IMAGES);
+  }
+  if (caption && c.info.captions && !seen.caption) {
+    progress({ stage: 'caption' });
+    const t0 = performance.now();
+    try {
+      seen.caption = plainCaption(await withFallback((m) => m.caption(image.bytes, image.name), progress));
+    } catch (e) {
+      throw toWebclipError(e, 'image', image.name);
+    }
+    timings.caption = performance.now() - t0;
+  }
+  const probs = probabilities(seen.embedding, text.vectors, c.info.logitScale);
+  return { ranked: ranked(labels, probs), caption: seen.caption, timings, backend: c.info.backend,
+    fallback: c.info.fallback };
+}
+
+/** model.caption's answer as plain data: a string, or an object with caption/score/alternatives. */
+function plainCaption(r) {
+  if (typeof r === 'string') return { caption: r, score: null, alternatives: [] };
+  const obj = r instanceof Map ? Object.fromEntries(r) : r;
+  return JSON.parse(JSON.stringify(obj ?? null));
+}
+
+async function clear() {
+  const models = await clearModels();
+  const textsRemoved = await texts.clear();
+  if (current) current.info.stored = false; // still loaded; downloaded again on the next visit
+  return { models, texts: textsRemoved };
+}
+
+async function info() {
+  const estimate = await navigator.storage?.estimate?.().catch(() => null);
+  return { models: await listModels(), texts: await texts.count(), usage: estimate?.usage ?? null,
+    quota: estimate?.quota ?? null, usageText: estimate ? formatBytes(estimate.usage) : null };
+}
+
+// ---- dispatch ----
+
+const HANDLERS = {
+  load,
+  labels: async (req, progress) => {
+    const { vectors, ...rest } = await labelEmbeddings(req, progress);
+    return { count: vectors.length, ...rest };
+  },
+  classify,
+  clear,
+  info,
+};
+
+let queue = Promise.resolve();
+self.onmessage = ({ data }) => {
+  const { id, type } = data ?? {};
+  const progress = (p) => self.postMessage({ id, progress: p });
+  queue = queue.then(async () => {
+    try {
+      const handler = HANDLERS[type];
+      if (!handler) throw new WebclipError('internal', `unknown request type "${type}"`);
+      self.postMessage({ id, ok: true, result: await handler(data, progress) });
+    } catch (e) {
+      const err = toWebclipError(e, 'internal');
+      if (!(e instanceof WebclipError)) console.error(`webclip worker: ${type} failed`, e);
+      self.postMessage({ id, ok: false, error: err.toPlain() });
+    }
+  });
+};

@@ -1,0 +1,62 @@
+// The service worker: keeps the app shell (page, scripts, styles, label lists) and the engine (pkg/: webclip.js and
+// the .wasm) in Cache Storage so that, after one visit, the page opens with the network off. Network first (so a
+// rebuilt page shows at once), the stored copy when the network fails or is slow. The model itself is stored by
+// the inference worker in "webclip-models-v1" (lib/model-store.js) and read from there directly; requests not
+// listed here pass through untouched.
+
+const SHELL_CACHE = 'webclip-shell-v1';
+const NETWORK_WAIT_MS = 4000; // then answer from the cache (a stalled connection is as bad as none)
+const SHELL = [
+  './', 'index.html', 'app.js', 'style.css', 'app.css',
+  'lib/bundle-header.js', 'lib/client.js', 'lib/errors.js', 'lib/labels.js', 'lib/model-store.js',
+  'lib/source.js', 'lib/text-cache.js', 'lib/worker.js', 'lib/zero-shot.js',
+  'ui/dom.js', 'ui/inputs.js', 'ui/labels-panel.js', 'ui/model-panel.js', 'ui/notice.js', 'ui/results.js',
+  'presets/cifar100.json', 'presets/common-objects.json', 'presets/scenes.json',
+  'pkg/webclip.js', 'pkg/webclip_bg.wasm',
+  'pkg/assets/prompts/imagenet_classnames.json', 'pkg/assets/prompts/imagenet_templates.json',
+];
+const SHELL_URLS = new Set(SHELL.map((f) => new URL(f, self.registration.scope).href));
+const INDEX = new URL('index.html', self.registration.scope).href;
+
+self.addEventListener('install', (ev) => {
+  ev.waitUntil((async () => {
+    const cache = await caches.open(SHELL_CACHE);
+    // fetched fresh (not from the HTTP cache), all or nothing: a half-stored shell would not start offline
+    await cache.addAll(SHELL.map((f) => new Request(f, { cache: 'reload' })));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (ev) => {
+  ev.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith('webclip-shell-') && name !== SHELL_CACHE) await caches.delete(name);
+    }
+    await self.clients.claim(); // the first visit's page is served offline-capable without a reload
+  })());
+});
+
+self.addEventListener('fetch', (ev) => {
+  const req = ev.request;
+  if (req.method !== 'GET' || req.headers.has('Range')) return;
+  const url = new URL(req.url);
+  url.search = '';
+  url.hash = '';
+  // the page itself under any query (?model=…) is index.html
+  const key = req.mode === 'navigate' && url.href.startsWith(self.registration.scope)
+    && (url.href === self.registration.scope || url.href === INDEX) ? INDEX : url.href;
+  if (!SHELL_URLS.has(key)) return;
+  ev.respondWith(networkFirst(req, key));
+});
+
+async function networkFirst(req, key) {
+  const cache = await caches.open(SHELL_CACHE);
+  const network = fetch(req).then((res) => {
+    if (res.ok && res.type === 'basic') cache.put(key, res.clone()).catch(() => {}); // the offline copy follows
+    return res;
+  });
+  const stored = await cache.match(key);
+  if (!stored) return network;
+  const late = new Promise((ok) => setTimeout(() => ok(stored), NETWORK_WAIT_MS));
+  return Promise.race([network.catch(() => stored), late]);
+}

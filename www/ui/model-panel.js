@@ -1,0 +1,105 @@
+// The model card: what is loading (with a byte-exact progress bar), which model runs where, whether it works
+// offline, the "no model yet" instructions, another model's URL, and "Clear cache".
+
+import { formatBytes } from '../lib/model-store.js';
+import { $, show } from './dom.js';
+import { addNotice, showNotice } from './notice.js';
+
+const STAGES = {
+  compile: (p) => `Building the model on ${p.backend === 'gpu' ? 'WebGPU' : 'the CPU'}…`,
+  convert: (p) => `Converting the Hugging Face checkpoint to ${p.quant} in this tab…`,
+  warmup: () => 'Warming up (first pass builds the GPU pipelines)…',
+  fallback: () => 'WebGPU is unavailable: switching to the CPU…',
+  image: () => 'Image tower…',
+  caption: () => 'Caption…',
+};
+
+export const modelPanel = {
+  status(text, state = 'wait') {
+    show('model-status', text, state);
+  },
+
+  /** A progress message from the worker (see the protocol in lib/worker.js). */
+  progress(p) {
+    const box = $('model-progress');
+    const bar = $('model-bar');
+    if (p.stage === 'download') {
+      box.hidden = false;
+      const pct = p.total ? Math.min(100, (100 * p.loaded) / p.total) : null;
+      if (pct == null) bar.removeAttribute('value');
+      else bar.value = pct / 100;
+      show('model-progress-text', `${p.file}: ${formatBytes(p.loaded)}` +
+        (p.total ? ` of ${formatBytes(p.total)} (${pct.toFixed(0)}%)` : ''));
+      this.status(`Downloading ${p.file}…`);
+    } else if (STAGES[p.stage]) {
+      box.hidden = true;
+      this.status(STAGES[p.stage](p));
+    }
+  },
+
+  hideProgress() {
+    $('model-progress').hidden = true;
+  },
+
+  showModel(info) {
+    $('model-facts').hidden = false;
+    $('model-help').hidden = true;
+    const arch = info.architecture ? ` — ${info.architecture}` : '';
+    show('fact-model', `${info.name} · ${info.quant} · ${formatBytes(info.bytes)} · ${info.towers === 'both'
+      ? 'image + text' : info.towers} towers${arch}${info.fromCache ? ' · from the offline cache' : ''}`);
+    const gpu = info.backend !== 'cpu';
+    show('fact-backend', gpu ? `WebGPU — ${info.backend.replace(/^gpu: /, '')}` : 'CPU — WebAssembly (SIMD)',
+      gpu ? 'ok' : 'warn');
+    $('fact-backend').title = `webclip ${info.webclip}; model id ${info.id}`;
+    $('fact-backend').dataset.backend = gpu ? 'gpu' : 'cpu';
+    const t = info.ms;
+    this.status(`Ready: ${info.name} loaded in ${((t.download + t.compile + t.warmup) / 1000).toFixed(1)} s ` +
+      `(${info.fromCache ? 'cache' : 'download'} ${(t.download / 1000).toFixed(1)} s, build ` +
+      `${(t.compile / 1000).toFixed(1)} s, warm-up ${(t.warmup / 1000).toFixed(1)} s).`, 'ok');
+  },
+
+  /** Offline readiness: `ok` true when the page, the wasm and the model are all stored. */
+  offline(text, ok) {
+    show('fact-offline', text, ok ? 'ok' : 'warn');
+  },
+
+  notice(err, level = 'warn') {
+    addNotice($('model-notices'), err, level);
+  },
+
+  error(err) {
+    showNotice($('model-notices'), err, err.code === 'no-model' ? 'warn' : 'error');
+    this.status(err.code === 'no-model' ? 'No model yet: see below how to get one.' : `Not loaded: ${err.title}.`,
+      err.code === 'no-model' ? 'warn' : 'error');
+    $('model-help').hidden = !['no-model', 'not-found'].includes(err.code);
+    $('model-facts').hidden = true;
+    this.hideProgress();
+  },
+
+  clearNotices() {
+    showNotice($('model-notices'), null);
+  },
+
+  onLoad(cb) {
+    $('model-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      cb($('model-url').value.trim());
+    });
+  },
+
+  onClear(cb) {
+    $('clear-cache').addEventListener('click', cb);
+  },
+
+  setUrl(url) {
+    $('model-url').value = url;
+  },
+
+  cacheInfo(info, prefix = '') {
+    const models = info.models.length
+      ? info.models.map((m) => `${decodeURIComponent(m.url.split('/').pop())} (${formatBytes(m.bytes)})`).join(', ')
+      : 'no model';
+    show('cache-info', `${prefix}Stored: ${models}; ${info.texts} label embeddings` +
+      (info.usageText ? `; this site uses ${info.usageText}` : '') + '.');
+  },
+};
