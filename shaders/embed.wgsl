@@ -1,11 +1,12 @@
 // Embeddings and patchify: the first op of each tower, one invocation per output element (n of them).
 // Dispatch: ceil(n / 256) workgroups of 256, spread over (min(·, 65535), ceil(· / 65535), 1).
 //
-// embed_tokens:   y[t, d] = position[t mod seq, d] + token[ids[t], d]      (CLIPTextEmbeddings)
-//   0 p uniform TokenParams { n, seq, dim, row0, rows, first }   1 ids (batch·seq) u32
-//   2 table (rows, dim): token rows [row0, row0 + rows) — a table over the storage-binding limit is split in chunks,
+// embed_tokens_{f32,f16,q8,q4}:   y[t, d] = position[t mod seq, d] + token[ids[t], d]      (CLIPTextEmbeddings)
+//   0 p uniform TokenParams { n, seq, dim, row0, rows, first, wpr, bpr }   1 ids (batch·seq) u32
+//   2 table (rows, wpr) u32: token rows [row0, row0 + rows), packed as linear.wgsl's weights (one entry point per
+//     kind; a gathered value is dequantized on the fly) — a table over the storage-binding limit is split in chunks,
 //     one dispatch each; the first (first = 1) writes position + its tokens, later ones add their tokens to y
-//   3 position (context, dim)   4 y rw (batch·seq, dim)
+//   3 position (context, dim) f32   4 y rw (batch·seq, dim)   5 table_scales (rows·bpr) f16 pairs (q8/q4; else dummy)
 //
 // patchify:       y[b, gy·gw + gx, (c·P + ky)·P + kx] = pixels[b, c, gy·P + ky, gx·P + kx]
 //   0 p uniform PatchParams { n, channels, height, width, patch_size }   1 pixels (batch, C, H, W)   4 y rw (batch, G, C·P·P)
@@ -15,32 +16,77 @@
 //   0 p uniform ClassParams { n, seq_out, dim }   1 x (batch, seq_out − 1, dim)   2 class (dim)
 //   3 position (seq_out, dim)   4 y rw (batch, seq_out, dim)
 
-struct TokenParams { n: u32, seq: u32, dim: u32, row0: u32, rows: u32, first: u32 }
+struct TokenParams { n: u32, seq: u32, dim: u32, row0: u32, rows: u32, first: u32, wpr: u32, bpr: u32 }
 struct PatchParams { n: u32, channels: u32, height: u32, width: u32, patch_size: u32 }
 struct ClassParams { n: u32, seq_out: u32, dim: u32 }
 
 @group(0) @binding(0) var<uniform> tp: TokenParams;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
-@group(0) @binding(2) var<storage, read> table: array<f32>;
+@group(0) @binding(2) var<storage, read> table: array<u32>;
 @group(0) @binding(3) var<storage, read> position: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> table_scales: array<u32>;
+
+const KIND_F32: u32 = 0u;
+const KIND_F16: u32 = 1u;
+const KIND_Q8: u32 = 2u;
+const KIND_Q4: u32 = 3u;
 
 fn index(wg: vec3<u32>, nwg: vec3<u32>, t: u32) -> u32 {
     return (wg.y * nwg.x + wg.x) * 256u + t;
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn embed_tokens(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) t: u32) {
-    let e = index(wg, nwg, t);
+/// Value d of row r (relative to the chunk) of the packed token table.
+fn table_value(kind: u32, r: u32, d: u32) -> f32 {
+    if (kind == KIND_F32) {
+        return bitcast<f32>(table[r * tp.wpr + d]);
+    }
+    if (kind == KIND_F16) {
+        let pair = unpack2x16float(table[r * tp.wpr + d / 2u]);
+        return select(pair.x, pair.y, (d & 1u) == 1u);
+    }
+    let s = r * tp.bpr + d / 32u;
+    let scales = unpack2x16float(table_scales[s / 2u]);
+    let scale = select(scales.x, scales.y, (s & 1u) == 1u);
+    if (kind == KIND_Q8) {
+        return f32(extractBits(bitcast<i32>(table[r * tp.wpr + d / 4u]), 8u * (d % 4u), 8u)) * scale;
+    }
+    return (f32(extractBits(table[r * tp.wpr + d / 8u], 4u * (d % 8u), 4u)) - 8.0) * scale;
+}
+
+fn embed_tokens(kind: u32, e: u32) {
     if (e >= tp.n) { return; }
     let token = e / tp.dim;
     let d = e % tp.dim;
     let id = ids[token];
     var v = 0.0;
     if (tp.first != 0u) { v = position[(token % tp.seq) * tp.dim + d]; } else { v = y[e]; }
-    if (id >= tp.row0 && id - tp.row0 < tp.rows) { v += table[(id - tp.row0) * tp.dim + d]; }
+    if (id >= tp.row0 && id - tp.row0 < tp.rows) { v += table_value(kind, id - tp.row0, d); }
     y[e] = v;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn embed_tokens_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_index) t: u32) {
+    embed_tokens(KIND_F32, index(wg, nwg, t));
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn embed_tokens_f16(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_index) t: u32) {
+    embed_tokens(KIND_F16, index(wg, nwg, t));
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn embed_tokens_q8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) t: u32) {
+    embed_tokens(KIND_Q8, index(wg, nwg, t));
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn embed_tokens_q4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) t: u32) {
+    embed_tokens(KIND_Q4, index(wg, nwg, t));
 }
 
 @group(0) @binding(0) var<uniform> pp: PatchParams;

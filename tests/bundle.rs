@@ -63,6 +63,16 @@ fn session(b: &Bundle) -> Session<Cpu> {
     }
 }
 
+/// A session over a vision-only bundle (no tokenizer in it: the bundled CLIP one stands in).
+fn session_vision(b: &Bundle) -> Session<Cpu> {
+    Session {
+        backend: Cpu,
+        model: Clip::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
+        tokenizer: ClipTokenizer::bundled(b.config.text.max_position_embeddings).expect("tokenizer"),
+        preprocess: b.preprocess.clone(),
+    }
+}
+
 fn err(r: webclip::Result<Bundle>) -> String {
     match r {
         Ok(_) => panic!("expected an error"),
@@ -202,7 +212,16 @@ fn tower_only_bundles() {
     assert!(text.tokenizer_json.is_some() && vision.tokenizer_json.is_none());
     assert!(vision.len() < text.len(), "the vision-only bundle has no tokenizer and no token embedding");
     let err = text.tensor("vision_model.post_layernorm.bias", &[64]).unwrap_err().to_string();
-    assert!(err.contains("text-only webclip bundle") && err.contains("--towers both"), "{err}");
+    assert!(err.contains("text-only webclip bundle") && err.contains("--text-only/--vision-only"), "{err}");
+    // a session over a tower-only bundle runs its tower and says what is missing for the other
+    let (text_session, vision_session) = (session(&text), session_vision(&vision));
+    assert_eq!(text_session.embed_texts(&["a cat"]).unwrap().len(), 1);
+    let image = vision_session.pixels(&std::fs::read(fixtures().join("images/gray.jpg")).unwrap(), "gray.jpg").unwrap();
+    assert_eq!(vision_session.embed_images(std::slice::from_ref(&image)).unwrap().len(), 1);
+    let err = text_session.embed_images(&[image]).unwrap_err().to_string();
+    assert!(err.contains("no vision tower") && err.contains("text-only"), "{err}");
+    let err = vision_session.embed_texts(&["a cat"]).unwrap_err().to_string();
+    assert!(err.contains("no text tower") && err.contains("vision-only"), "{err}");
     // what a bundle of each tower holds is exactly what the model of that tower reads
     for t in tensors.iter().filter(|t| vision.shape(&t.name).is_some()) {
         assert_eq!(vision.tensor(&t.name, &t.shape).unwrap().data, both.tensor(&t.name, &t.shape).unwrap().data);

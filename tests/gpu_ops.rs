@@ -26,6 +26,7 @@ use webclip::backend::cpu::Cpu;
 use webclip::backend::gpu::{Gpu, GpuOptions};
 use webclip::backend::{Backend, Dims};
 use webclip::model::Activation;
+use webclip::quant::{Kind, PackedMatrix};
 use webclip::weights::HostTensor;
 
 const EPS: f64 = f32::EPSILON as f64;
@@ -36,6 +37,11 @@ fn random(rng: &mut ChaCha8Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
 
 fn host(name: &str, shape: &[usize], data: Vec<f32>) -> HostTensor {
     HostTensor { name: name.into(), shape: shape.to_vec(), data }
+}
+
+/// A `(rows, cols)` f32 matrix as the backends take weights and tables.
+fn mat(rows: usize, cols: usize, data: &[f32]) -> PackedMatrix {
+    PackedMatrix::from_rows(Kind::F32, rows, cols, data)
 }
 
 fn read<B: Backend>(b: &B, x: &B::Tensor) -> Vec<f32> {
@@ -102,16 +108,16 @@ fn matmul_matches_cpu_on_odd_sizes() {
         let w = random(&mut rng, n * k, -1.0, 1.0);
         let b = bias.then(|| random(&mut rng, n, -1.0, 1.0));
         let dims = Dims::new(1, m, k);
-        let make = |b: Option<&Vec<f32>>| (host("w", &[n, k], w.clone()), b.map(|b| host("b", &[n], b.clone())));
+        let make = |b: Option<&Vec<f32>>| (mat(n, k, &w), b.map(|b| host("b", &[n], b.clone())));
         let (got, want) = both(
             &g,
             |g| {
                 let (wt, bt) = make(b.as_ref());
-                g.matmul(&g.upload(&x, dims).unwrap(), &g.linear(wt, bt).unwrap()).unwrap()
+                g.matmul(&g.upload(&x, dims).unwrap(), &g.linear("w", wt, bt).unwrap()).unwrap()
             },
             |c| {
                 let (wt, bt) = make(b.as_ref());
-                c.matmul(&c.upload(&x, dims).unwrap(), &c.linear(wt, bt).unwrap()).unwrap()
+                c.matmul(&c.upload(&x, dims).unwrap(), &c.linear("w", wt, bt).unwrap()).unwrap()
             },
         );
         assert_matmul_close(
@@ -134,12 +140,12 @@ fn fused_epilogues_match_the_unfused_reference() {
     let b = random(&mut rng, n, -0.5, 0.5);
     let res = random(&mut rng, batch * seq * n, -3.0, 3.0);
     let (dx, dr) = (Dims::new(batch, seq, k), Dims::new(batch, seq, n));
-    let lin = || (host("w", &[n, k], w.clone()), Some(host("b", &[n], b.clone())));
+    let lin = || (mat(n, k, &w), Some(host("b", &[n], b.clone())));
     for act in [Activation::QuickGelu, Activation::Gelu, Activation::GeluTanh] {
         let (got, want) = both(
             &g,
-            |g| g.matmul_act(&g.upload(&x, dx).unwrap(), &g.linear(lin().0, lin().1).unwrap(), act).unwrap(),
-            |c| c.matmul_act(&c.upload(&x, dx).unwrap(), &c.linear(lin().0, lin().1).unwrap(), act).unwrap(),
+            |g| g.matmul_act(&g.upload(&x, dx).unwrap(), &g.linear("w", lin().0, lin().1).unwrap(), act).unwrap(),
+            |c| c.matmul_act(&c.upload(&x, dx).unwrap(), &c.linear("w", lin().0, lin().1).unwrap(), act).unwrap(),
         );
         assert_matmul_close(
             &format!("matmul_act {act:?}"),
@@ -152,11 +158,11 @@ fn fused_epilogues_match_the_unfused_reference() {
     let (got, want) = both(
         &g,
         |g| {
-            g.matmul_add(&g.upload(&x, dx).unwrap(), &g.linear(lin().0, lin().1).unwrap(), &g.upload(&res, dr).unwrap())
+            g.matmul_add(&g.upload(&x, dx).unwrap(), &g.linear("w", lin().0, lin().1).unwrap(), &g.upload(&res, dr).unwrap())
                 .unwrap()
         },
         |c| {
-            c.matmul_add(&c.upload(&x, dx).unwrap(), &c.linear(lin().0, lin().1).unwrap(), &c.upload(&res, dr).unwrap())
+            c.matmul_add(&c.upload(&x, dx).unwrap(), &c.linear("w", lin().0, lin().1).unwrap(), &c.upload(&res, dr).unwrap())
                 .unwrap()
         },
     );
@@ -276,12 +282,12 @@ fn copies_and_adds_are_exact() {
         |g| {
             let (cv, pt) = (
                 g.vector(host("class", &[24], class.clone())).unwrap(),
-                g.table(host("pos", &[31, 24], pos.clone())).unwrap(),
+                g.table("pos", mat(31, 24, &pos)).unwrap(),
             );
             g.prepend_class(&g.upload(&x, xd).unwrap(), &cv, &pt).unwrap()
         },
         |c| {
-            let pt = c.table(host("pos", &[31, 24], pos.clone())).unwrap();
+            let pt = c.table("pos", mat(31, 24, &pos)).unwrap();
             c.prepend_class(&c.upload(&x, xd).unwrap(), &class, &pt).unwrap()
         },
     );
@@ -306,8 +312,8 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
         (0..3 * 11).map(|i| if i % 11 == 0 { 999 } else { rng.random_range(0..vocab as u32) }).collect();
     let cpu = {
         let (t, p) = (
-            Cpu.table(host("tok", &[vocab, dim], tokens.clone())).unwrap(),
-            Cpu.table(host("pos", &[ctx, dim], pos.clone())).unwrap(),
+            Cpu.table("tok", mat(vocab, dim, &tokens)).unwrap(),
+            Cpu.table("pos", mat(ctx, dim, &pos)).unwrap(),
         );
         read(&Cpu, &Cpu.embed_tokens(&ids, 3, &t, &p).unwrap())
     };
@@ -318,8 +324,8 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
         };
         let Some(g) = g else { return };
         let (t, p) = (
-            g.table(host("tok", &[vocab, dim], tokens.clone())).unwrap(),
-            g.table(host("pos", &[ctx, dim], pos.clone())).unwrap(),
+            g.table("tok", mat(vocab, dim, &tokens)).unwrap(),
+            g.table("pos", mat(ctx, dim, &pos)).unwrap(),
         );
         let got = read(&g, &g.embed_tokens(&ids, 3, &t, &p).unwrap());
         assert_exact(&format!("embed_tokens {options:?}"), &got, &cpu);
@@ -330,11 +336,11 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
 fn bad_inputs_are_errors_not_panics() {
     let Some(g) = gpu() else { return };
     let x = g.upload(&[0.0; 12], Dims::new(1, 3, 4)).unwrap();
-    let w = g.linear(host("w", &[2, 5], vec![0.0; 10]), None).unwrap();
+    let w = g.linear("w", mat(2, 5, &[0.0; 10]), None).unwrap();
     assert!(g.matmul(&x, &w).unwrap_err().to_string().contains("weight expects 5"));
     assert!(g.upload(&[0.0; 5], Dims::new(1, 3, 4)).is_err());
     assert!(g.attention(&x, &x, &x, 3, false).is_err()); // 4 features in 3 heads
-    let t = g.table(host("tok", &[10, 4], vec![0.0; 40])).unwrap();
+    let t = g.table("tok", mat(10, 4, &[0.0; 40])).unwrap();
     let err = g.embed_tokens(&[3, 10], 1, &t, &t).unwrap_err().to_string();
     assert!(err.contains("token id 10"), "{err}");
     assert!(g.gather_rows(&x, &[3]).is_err());
@@ -345,7 +351,7 @@ fn bad_inputs_are_errors_not_panics() {
 #[test]
 fn device_loss_is_an_error() {
     let Some(g) = gpu_with(GpuOptions::default()) else { return };
-    let w = g.linear(host("w", &[3, 4], vec![0.5; 12]), None).unwrap();
+    let w = g.linear("w", mat(3, 4, &[0.5; 12]), None).unwrap();
     let x = g.upload(&[1.0; 8], Dims::new(1, 2, 4)).unwrap();
     assert_eq!(read(&g, &g.matmul(&x, &w).unwrap()), vec![2.0; 6]);
     g.destroy();
@@ -355,4 +361,56 @@ fn device_loss_is_an_error() {
         .and_then(|y| pollster::block_on(g.read(&y)));
     let err = result.expect_err("a destroyed device cannot compute").to_string();
     assert!(err.contains("GPU device was lost") && err.contains("--backend cpu"), "{err}");
+}
+
+/// The matmul on packed f16/q8/q4 weights (linear_f16/q8/q4 in shaders/linear.wgsl, dequantized while staged)
+/// against the CPU backend on the same packed matrix (which dequantizes a row, then does the f32 dot). Both multiply
+/// x by exactly the same dequantized values (q·d is exact in f32), so the f32 matmul bound applies with W the
+/// dequantized matrix. Sizes: rows not a multiple of the 32-block (k = 37, 100: padded tails), one tile edge, and a
+/// CLIP width; q4's second half-tile of invocations and f16's odd k are covered.
+#[test]
+fn quantized_matmul_matches_cpu_on_odd_sizes() {
+    let Some(g) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for kind in [Kind::F16, Kind::Q8, Kind::Q4] {
+        for (m, k, n) in [(1, 37, 5), (3, 33, 65), (50, 768, 70), (9, 100, 130), (2, 15, 3)] {
+            let x = random(&mut rng, m * k, -2.0, 2.0);
+            let w = PackedMatrix::from_rows(kind, n, k, &random(&mut rng, n * k, -1.0, 1.0));
+            let b = random(&mut rng, n, -1.0, 1.0);
+            let dims = Dims::new(1, m, k);
+            let bias = || Some(host("b", &[n], b.clone()));
+            let (got, want) = both(
+                &g,
+                |g| g.matmul(&g.upload(&x, dims).unwrap(), &g.linear("w", w.clone(), bias()).unwrap()).unwrap(),
+                |c| c.matmul(&c.upload(&x, dims).unwrap(), &c.linear("w", w.clone(), bias()).unwrap()).unwrap(),
+            );
+            let wd = w.dequantize();
+            let ops = Operands { x: &x, w: &wd, b: Some(&b), k };
+            assert_matmul_close(&format!("{kind} matmul {m}x{k}x{n}"), &got, &want, ops, 0.0);
+        }
+    }
+}
+
+/// The token gather from f16/q8/q4 tables (embed_tokens_{f16,q8,q4}), whole and chunked: exact, since both
+/// sides dequantize to the same f32 (q·d is exact) and add the same position value. Chunked: 1536-byte bindings
+/// hold 19 (f16), 24 (q8) or 48 (q4) rows of 40, so the 301 rows span 7 to 16 chunks.
+#[test]
+fn quantized_token_embedding_matches_cpu_whole_and_chunked() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let (vocab, dim, ctx) = (301, 40, 9);
+    let pos = random(&mut rng, ctx * dim, -1.0, 1.0);
+    let ids: Vec<u32> = (0..9).map(|i| if i == 0 { 300 } else { rng.random_range(0..vocab as u32) }).collect();
+    for kind in [Kind::F16, Kind::Q8, Kind::Q4] {
+        let table = PackedMatrix::from_rows(kind, vocab, dim, &random(&mut rng, vocab * dim, -1.0, 1.0));
+        let cpu = {
+            let (t, p) = (Cpu.table("tok", table.clone()).unwrap(), Cpu.table("pos", mat(ctx, dim, &pos)).unwrap());
+            read(&Cpu, &Cpu.embed_tokens(&ids, 1, &t, &p).unwrap())
+        };
+        for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(1536), ..Default::default() }] {
+            let Some(g) = gpu_with(options) else { return };
+            let (t, p) = (g.table("tok", table.clone()).unwrap(), g.table("pos", mat(ctx, dim, &pos)).unwrap());
+            let got = read(&g, &g.embed_tokens(&ids, 1, &t, &p).unwrap());
+            assert_exact(&format!("{kind} embed_tokens {options:?}"), &got, &cpu);
+        }
+    }
 }

@@ -302,3 +302,46 @@ fn policy_over_the_real_clip_names() {
     assert!(Policy::preset("q4+").unwrap().describe().starts_with("q4 (q8: patch conv, first and last encoder layers"));
     assert!(Policy::preset("q8+").unwrap_err().to_string().contains("q4+"));
 }
+
+/// The CPU backend's matmul on packed weights against `PackedMatrix::row_dot` (the per-block reference: integer
+/// weights times x summed per block, then scaled). The two sum in different orders, so they agree to f32 rounding:
+/// |Δ| ≤ 32 ε ‖x‖ ‖W_o‖ (dequantized row), as for the f32 matmul.
+#[test]
+fn cpu_matmul_on_packed_weights_matches_row_dot() {
+    use webclip::backend::{cpu::Cpu, Backend, Dims};
+    let (m, k, n) = (7, 100, 45);
+    let x: Vec<f32> = (0..m * k).map(|i| ((i * 29 % 83) as f32 - 41.0) / 41.0).collect();
+    for kind in Kind::ALL {
+        let t = random_matrix(n, k, 5);
+        let w = PackedMatrix::pack(&t, kind).unwrap();
+        let lin = Cpu.linear("w", w.clone(), None).unwrap();
+        let y = pollster::block_on(Cpu.read(&Cpu.matmul(&Cpu.upload(&x, Dims::new(1, m, k)).unwrap(), &lin).unwrap()))
+            .unwrap();
+        let norm = |v: &[f32]| v.iter().map(|&a| (a as f64).powi(2)).sum::<f64>().sqrt();
+        for r in 0..m {
+            let xr = &x[r * k..(r + 1) * k];
+            for o in 0..n {
+                let want = w.row_dot(o, xr) as f64;
+                let bound = 32.0 * f32::EPSILON as f64 * norm(xr) * norm(&w.dequantize_row(o));
+                let got = y[r * n + o] as f64;
+                assert!((got - want).abs() <= bound, "{kind} ({r}, {o}): {got} vs row_dot {want}");
+            }
+        }
+    }
+}
+
+/// `dequantize_row_into` (the CPU matmul's fast path) equals `dequantize_row` (built from the block reference)
+/// bit for bit, padding included.
+#[test]
+fn fast_row_dequantization_equals_the_reference() {
+    for kind in Kind::ALL {
+        let w = PackedMatrix::pack(&random_matrix(6, 77, 9), kind).unwrap();
+        let mut buf = vec![f32::NAN; w.padded_cols()];
+        for o in 0..6 {
+            w.dequantize_row_into(o, &mut buf);
+            let want = w.dequantize_row(o);
+            assert!(buf[..77].iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "{kind} row {o}");
+            assert!(buf[77..].iter().all(|&v| v == 0.0), "{kind} row {o}: padding decodes to 0");
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod gpu;
 
 use crate::error::Result;
 use crate::model::Activation;
+use crate::quant::PackedMatrix;
 use crate::weights::HostTensor;
 
 /// `(batch, seq, dim)` of an activation tensor.
@@ -41,19 +42,22 @@ impl Dims {
 pub trait Backend {
     /// An activation tensor `(batch, seq, dim)`.
     type Tensor;
-    /// A linear layer: weight `(out, in)` as HF stores it, optional bias `(out)`.
+    /// A linear layer: weight `(out, in)` as HF stores it (f32, f16, q8 or q4), optional bias `(out)`.
     type Linear;
     /// A 1-D parameter (layer-norm weight/bias, class embedding).
     type Vector;
-    /// A 2-D table `(rows, dim)`: token and position embeddings.
+    /// A 2-D table `(rows, dim)` (any weight kind): token and position embeddings, rows gathered by id.
     type Table;
 
     /// Human-readable name for logs and JSON output ("cpu", the adapter name).
     fn name(&self) -> String;
 
-    fn linear(&self, weight: HostTensor, bias: Option<HostTensor>) -> Result<Self::Linear>;
+    /// Weight `name` `(out, in)` in its stored kind: the matmul reads f16/q8/q4 weights as they are and
+    /// dequantizes in registers, accumulating in f32.
+    fn linear(&self, name: &str, weight: PackedMatrix, bias: Option<HostTensor>) -> Result<Self::Linear>;
     fn vector(&self, v: HostTensor) -> Result<Self::Vector>;
-    fn table(&self, t: HostTensor) -> Result<Self::Table>;
+    /// Table `name` `(rows, dim)` in its stored kind: gathered rows are dequantized on the fly.
+    fn table(&self, name: &str, t: PackedMatrix) -> Result<Self::Table>;
 
     /// Host data → tensor.
     fn upload(&self, data: &[f32], dims: Dims) -> Result<Self::Tensor>;

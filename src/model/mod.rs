@@ -15,6 +15,7 @@ pub use vision::VisionTransformer;
 
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::quant::{Kind, PackedMatrix};
 use crate::weights::TensorSource;
 
 /// Reads parameters by upstream name with the shape the config implies and hands them to the backend.
@@ -24,19 +25,33 @@ pub(crate) struct Loader<'a, B: Backend> {
 }
 
 impl<B: Backend> Loader<'_, B> {
-    /// `{prefix}.weight` `(out, in)` and, if `bias`, `{prefix}.bias` `(out)`.
+    /// `{prefix}.weight` `(out, in)` as stored (f32/f16/q8/q4) and, if `bias`, `{prefix}.bias` `(out)`.
     pub fn linear(&self, prefix: &str, out: usize, inp: usize, bias: bool) -> Result<B::Linear> {
-        let w = self.source.tensor(&format!("{prefix}.weight"), &[out, inp])?;
-        let b = if bias { Some(self.source.tensor(&format!("{prefix}.bias"), &[out])?) } else { None };
-        self.backend.linear(w, b)
+        self.linear_shaped(prefix, &[out, inp], bias)
+    }
+
+    /// A linear weight stored with another shape whose first dim is `out` (the patch conv `(D, C, p, p)`):
+    /// flattened row-major it is the `(out, product of the rest)` matrix.
+    pub fn linear_shaped(&self, prefix: &str, shape: &[usize], bias: bool) -> Result<B::Linear> {
+        let name = format!("{prefix}.weight");
+        let w = self.source.matrix(&name, shape)?;
+        let b = if bias { Some(self.source.tensor(&format!("{prefix}.bias"), &shape[..1])?) } else { None };
+        self.backend.linear(&name, w, b)
     }
 
     pub fn vector(&self, name: &str, len: usize) -> Result<B::Vector> {
         self.backend.vector(self.source.tensor(name, &[len])?)
     }
 
+    /// A table as stored (the token embedding: q8/q4 rows are gathered and dequantized on the fly).
     pub fn table(&self, name: &str, rows: usize, dim: usize) -> Result<B::Table> {
-        self.backend.table(self.source.tensor(name, &[rows, dim])?)
+        self.backend.table(name, self.source.matrix(name, &[rows, dim])?)
+    }
+
+    /// A small table in f32 whatever its stored kind (position embeddings: added to every token, a few KB).
+    pub fn table_f32(&self, name: &str, rows: usize, dim: usize) -> Result<B::Table> {
+        let t = self.source.tensor(name, &[rows, dim])?;
+        self.backend.table(name, PackedMatrix::from_rows(Kind::F32, rows, dim, &t.data))
     }
 
     /// `{prefix}.weight` and `{prefix}.bias`, both `(dim)`.

@@ -26,7 +26,7 @@ impl<B: Backend> TextTransformer<B> {
         };
         Ok(TextTransformer {
             token_embedding: l.table("text_model.embeddings.token_embedding.weight", c.vocab_size, d)?,
-            position_embedding: l.table(
+            position_embedding: l.table_f32(
                 "text_model.embeddings.position_embedding.weight",
                 c.max_position_embeddings,
                 d,

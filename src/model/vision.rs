@@ -27,13 +27,15 @@ impl<B: Backend> VisionTransformer<B> {
             eps: c.layer_norm_eps,
             activation: c.hidden_act,
         };
-        // The conv weight is (D, C, p, p); flattened row-major it is exactly the (D, C·p·p) linear weight.
-        let mut conv = l.source.tensor("vision_model.embeddings.patch_embedding.weight", &[d, ch, p, p])?;
-        conv.shape = vec![d, ch * p * p];
         Ok(VisionTransformer {
             class_embedding: l.vector("vision_model.embeddings.class_embedding", d)?,
-            patch_embedding: l.backend.linear(conv, None)?,
-            position_embedding: l.table("vision_model.embeddings.position_embedding.weight", c.num_positions(), d)?,
+            // The conv weight is (D, C, p, p); flattened row-major it is exactly the (D, C·p·p) linear weight.
+            patch_embedding: l.linear_shaped("vision_model.embeddings.patch_embedding", &[d, ch, p, p], false)?,
+            position_embedding: l.table_f32(
+                "vision_model.embeddings.position_embedding.weight",
+                c.num_positions(),
+                d,
+            )?,
             pre_layrnorm: l.layer_norm("vision_model.pre_layrnorm", d, c.layer_norm_eps)?,
             encoder: Encoder::load(l, "vision_model.encoder", &shape)?,
             post_layernorm: l.layer_norm("vision_model.post_layernorm", d, c.layer_norm_eps)?,

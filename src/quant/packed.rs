@@ -124,6 +124,47 @@ impl PackedMatrix {
         out
     }
 
+    /// Values a padded row holds: `words_per_row · per_word` (≥ `cols`; the padding decodes to 0).
+    pub fn padded_cols(&self) -> usize {
+        self.words_per_row() * self.kind.per_word()
+    }
+
+    /// Row `o` in f32 into `out` (at least [`PackedMatrix::padded_cols`] long), straight from the words: the CPU
+    /// matmul's inner loop. Each value is `q·d` computed in f32, which is exact (an 8-bit integer times an f16),
+    /// so it equals [`PackedMatrix::dequantize_row`] bit for bit.
+    pub fn dequantize_row_into(&self, o: usize, out: &mut [f32]) {
+        let row = &self.words[o * self.words_per_row()..][..self.words_per_row()];
+        match self.kind {
+            Kind::F32 => out.iter_mut().zip(row).for_each(|(y, &w)| *y = f32::from_bits(w)),
+            Kind::F16 => {
+                for (pair, &w) in out.chunks_exact_mut(2).zip(row) {
+                    pair[0] = f16::from_bits(w as u16).to_f32();
+                    pair[1] = f16::from_bits((w >> 16) as u16).to_f32();
+                }
+            }
+            Kind::Q8 | Kind::Q4 => {
+                let per_block = BLOCK / self.kind.per_word();
+                let scales = &self.scales[o * self.blocks_per_row()..][..self.blocks_per_row()];
+                for ((block, ys), d) in row.chunks_exact(per_block).zip(out.chunks_exact_mut(BLOCK)).zip(scales) {
+                    let d = d.to_f32();
+                    if self.kind == Kind::Q8 {
+                        for (four, &w) in ys.chunks_exact_mut(4).zip(block) {
+                            for (j, y) in four.iter_mut().enumerate() {
+                                *y = (w >> (8 * j)) as u8 as i8 as f32 * d;
+                            }
+                        }
+                    } else {
+                        for (eight, &w) in ys.chunks_exact_mut(8).zip(block) {
+                            for (j, y) in eight.iter_mut().enumerate() {
+                                *y = (((w >> (4 * j)) & 15) as i32 - 8) as f32 * d;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The whole matrix in f32, `(rows, cols)` row-major.
     pub fn dequantize(&self) -> Vec<f32> {
         (0..self.rows).flat_map(|o| self.dequantize_row(o)).collect()

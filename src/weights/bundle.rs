@@ -415,14 +415,33 @@ impl Bundle {
     }
 }
 
-/// The interim path until the backends read packed weights: every parameter in f32, quantized ones dequantized.
+/// Parameters by HF name: [`TensorSource::tensor`] in f32 (quantized ones dequantized), [`TensorSource::matrix`] as
+/// stored (what the kernels read).
 impl TensorSource for Bundle {
+    fn matrix(&self, name: &str, shape: &[usize]) -> Result<PackedMatrix> {
+        self.check_shape(name, shape)?;
+        self.packed(name).ok_or_else(|| Error::MissingTensor { name: name.into(), file: self.name.clone() })
+    }
+
     fn tensor(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
+        self.check_shape(name, shape)?;
+        let data = match self.quantized.get(name) {
+            Some(_) => self.packed(name).map(|m| m.dequantize()),
+            None => self.native(name),
+        };
+        let data = data.ok_or_else(|| Error::MissingTensor { name: name.into(), file: self.name.clone() })?;
+        Ok(HostTensor { name: name.into(), shape: shape.to_vec(), data })
+    }
+}
+
+impl Bundle {
+    /// Parameter `name` exists with exactly `shape`; a tower-only bundle says which tower it lacks.
+    fn check_shape(&self, name: &str, shape: &[usize]) -> Result<()> {
         let Some(stored) = self.shape(name) else {
             if !self.towers.holds(name) {
                 return Err(Error::Input(format!(
-                    "{} is a {}-only webclip bundle: it has no '{name}'. Convert with `--towers both` for a model \
-                     that embeds both texts and images",
+                    "{} is a {}-only webclip bundle: it has no '{name}'. Convert without --text-only/--vision-only \
+                     for a model that embeds both texts and images",
                     self.name,
                     self.towers.name()
                 )));
@@ -437,11 +456,6 @@ impl TensorSource for Bundle {
                 got: stored.to_vec(),
             });
         }
-        let data = match self.quantized.get(name) {
-            Some(_) => self.packed(name).map(|m| m.dequantize()),
-            None => self.native(name),
-        };
-        let data = data.ok_or_else(|| Error::MissingTensor { name: name.into(), file: self.name.clone() })?;
-        Ok(HostTensor { name: name.into(), shape: shape.to_vec(), data })
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! natively the output features are split across threads (wasm runs single-threaded).
 
 use super::CpuLinear;
+use crate::quant::Kind;
 
 /// Dot product with 8 partial sums (vectorisable, deterministic for a given length).
 #[inline]
@@ -19,11 +20,20 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Outputs `[o0, o1)` for every row, written transposed: `out[(o - o0) * rows + r]`.
+/// Outputs `[o0, o1)` for every row, written transposed: `out[(o - o0) * rows + r]`. A weight row stored as
+/// f16/q8/q4 is dequantized once into a row buffer (L1-resident) and used for all `rows` dot products.
 fn block(x: &[f32], rows: usize, w: &CpuLinear, o0: usize, o1: usize, out: &mut [f32]) {
     let k = w.in_features;
+    let f32_rows: Option<&[f32]> = (w.weight.kind == Kind::F32).then(|| bytemuck::cast_slice(&w.weight.words));
+    let mut buffer = vec![0f32; if f32_rows.is_some() { 0 } else { w.weight.padded_cols() }];
     for o in o0..o1 {
-        let wo = &w.weight[o * k..][..k];
+        let wo = match f32_rows {
+            Some(all) => &all[o * k..][..k],
+            None => {
+                w.weight.dequantize_row_into(o, &mut buffer);
+                &buffer[..k]
+            }
+        };
         let b = w.bias.as_ref().map_or(0.0, |b| b[o]);
         for r in 0..rows {
             out[(o - o0) * rows + r] = dot(&x[r * k..][..k], wo) + b;
@@ -39,9 +49,9 @@ pub fn linear(x: &[f32], rows: usize, w: &CpuLinear) -> Vec<f32> {
     if threads <= 1 {
         block(x, rows, w, 0, n, &mut transposed);
     } else {
-        let per = n.div_ceil(threads);
         #[cfg(not(target_arch = "wasm32"))]
         std::thread::scope(|s| {
+            let per = n.div_ceil(threads);
             for (t, chunk) in transposed.chunks_mut(per * rows).enumerate() {
                 let o0 = t * per;
                 let o1 = (o0 + per).min(n);
@@ -83,17 +93,18 @@ mod tests {
     fn linear_matches_naive_on_odd_sizes() {
         let (rows, inf, outf) = (33, 37, 1029); // odd sizes; big enough to take the threaded path
         let x: Vec<f32> = (0..rows * inf).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let weight: Vec<f32> = (0..outf * inf).map(|i| ((i * 53 % 97) as f32 - 48.0) / 97.0).collect();
         let w = CpuLinear {
             out_features: outf,
             in_features: inf,
-            weight: (0..outf * inf).map(|i| ((i * 53 % 97) as f32 - 48.0) / 97.0).collect(),
+            weight: crate::quant::PackedMatrix::from_rows(Kind::F32, outf, inf, &weight),
             bias: Some((0..outf).map(|i| i as f32 * 0.01).collect()),
         };
         let y = linear(&x, rows, &w);
         for r in 0..rows {
             for o in 0..outf {
-                let naive: f64 = (0..inf).map(|i| x[r * inf + i] as f64 * w.weight[o * inf + i] as f64).sum::<f64>()
-                    + o as f64 * 0.01;
+                let naive: f64 =
+                    (0..inf).map(|i| x[r * inf + i] as f64 * weight[o * inf + i] as f64).sum::<f64>() + o as f64 * 0.01;
                 // f32 accumulation over 37 terms of magnitude ≤ 1: error well under 1e-5
                 assert!((y[r * outf + o] as f64 - naive).abs() < 1e-5, "r={r} o={o}");
             }

@@ -1,5 +1,7 @@
 //! The CPU reference backend: plain, readable f32 — the oracle every faster path is tested against.
-//! Only the matmul is written for speed (it is > 95% of the FLOPs); see `matmul.rs`.
+//! Only the matmul is written for speed (it is > 95% of the FLOPs); see `matmul.rs`. Weights stay in their stored
+//! kind (f32/f16/q8/q4, [`PackedMatrix`]): the matmul dequantizes one weight row at a time into a small buffer and
+//! the token table dequantizes the rows it gathers.
 
 mod matmul;
 mod ops;
@@ -7,7 +9,9 @@ mod ops;
 use super::{Backend, Dims};
 use crate::error::{Error, Result};
 use crate::model::Activation;
+use crate::quant::{Kind, PackedMatrix};
 use crate::weights::HostTensor;
+use std::borrow::Cow;
 
 /// An activation on the CPU.
 #[derive(Clone, Debug)]
@@ -17,19 +21,29 @@ pub struct CpuTensor {
     pub data: Vec<f32>,
 }
 
-/// Weight `(out, in)` row-major and bias `(out)`.
+/// Weight `(out, in)` in its stored kind and bias `(out)`.
 pub struct CpuLinear {
     pub out_features: usize,
     pub in_features: usize,
-    pub weight: Vec<f32>,
+    pub weight: PackedMatrix, // (out, in)
     pub bias: Option<Vec<f32>>,
 }
 
-/// `(rows, dim)` row-major.
+/// `(rows, dim)` in its stored kind.
 pub struct CpuTable {
     pub rows: usize,
     pub dim: usize,
-    pub data: Vec<f32>,
+    pub data: PackedMatrix, // (rows, dim)
+}
+
+impl CpuTable {
+    /// Row `r` in f32: borrowed when stored in f32, dequantized otherwise.
+    pub fn row(&self, r: usize) -> Cow<'_, [f32]> {
+        match self.data.kind {
+            Kind::F32 => Cow::Borrowed(&bytemuck::cast_slice(&self.data.words)[r * self.dim..][..self.dim]),
+            _ => Cow::Owned(self.data.dequantize_row(r)),
+        }
+    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -53,21 +67,21 @@ impl Backend for Cpu {
         "cpu".into()
     }
 
-    fn linear(&self, weight: HostTensor, bias: Option<HostTensor>) -> Result<CpuLinear> {
-        let (out_features, in_features) = match weight.shape[..] {
-            [o, i] => (o, i),
-            _ => return Err(Error::Input(format!("{}: a linear weight must be 2-D", weight.name))),
-        };
-        Ok(CpuLinear { out_features, in_features, weight: weight.data, bias: bias.map(|b| b.data) })
+    fn linear(&self, name: &str, weight: PackedMatrix, bias: Option<HostTensor>) -> Result<CpuLinear> {
+        if let Some(b) = &bias {
+            check(b.data.len() == weight.rows, || {
+                format!("{name}: {} bias values for {} outputs", b.len(), weight.rows)
+            })?;
+        }
+        Ok(CpuLinear { out_features: weight.rows, in_features: weight.cols, weight, bias: bias.map(|b| b.data) })
     }
 
     fn vector(&self, v: HostTensor) -> Result<Vec<f32>> {
         Ok(v.data)
     }
 
-    fn table(&self, t: HostTensor) -> Result<CpuTable> {
-        let dim = *t.shape.last().unwrap_or(&0);
-        Ok(CpuTable { rows: t.data.len() / dim.max(1), dim, data: t.data })
+    fn table(&self, _name: &str, t: PackedMatrix) -> Result<CpuTable> {
+        Ok(CpuTable { rows: t.rows, dim: t.cols, data: t })
     }
 
     fn upload(&self, data: &[f32], dims: Dims) -> Result<CpuTensor> {

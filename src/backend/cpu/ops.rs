@@ -10,9 +10,8 @@ pub fn embed_tokens(ids: &[u32], batch: usize, tokens: &CpuTable, positions: &Cp
     let d = tokens.dim;
     let mut data = Vec::with_capacity(ids.len() * d);
     for (i, &id) in ids.iter().enumerate() {
-        let t = &tokens.data[id as usize * d..][..d];
-        let p = &positions.data[(i % seq) * d..][..d];
-        data.extend(t.iter().zip(p).map(|(a, b)| a + b));
+        let (t, p) = (tokens.row(id as usize), positions.row(i % seq));
+        data.extend(t.iter().zip(p.iter()).map(|(a, b)| a + b));
     }
     CpuTensor { dims: Dims::new(batch, seq, d), data }
 }
@@ -45,8 +44,7 @@ pub fn prepend_class(x: &CpuTensor, class: &[f32], positions: &CpuTable) -> CpuT
     for b in 0..batch {
         for s in 0..=seq {
             let token = if s == 0 { class } else { &x.data[(b * seq + s - 1) * dim..][..dim] };
-            let pos = &positions.data[s * dim..][..dim];
-            data.extend(token.iter().zip(pos).map(|(t, p)| t + p));
+            data.extend(token.iter().zip(positions.row(s).iter()).map(|(t, p)| t + p));
         }
     }
     CpuTensor { dims: Dims::new(batch, seq + 1, dim), data }

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::quant::Kind;
+
 /// shaders/activation.wgsl: functions only, prepended to the families that apply an activation.
 const ACTIVATION: &str = include_str!("../../../shaders/activation.wgsl");
 
@@ -60,50 +62,60 @@ pub enum Slot {
 /// One entry point. The cache is keyed by this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    /// f32 weights; other weight dtypes get their own variant (see `WeightStorage`)
-    LinearF32,
+    /// the matmul for weights stored as this kind (dequantized in the kernel)
+    Linear(Kind),
     LayerNorm,
     Attention,
     Add,
     Activation,
-    EmbedTokens,
+    /// the token-embedding gather for a table stored as this kind
+    EmbedTokens(Kind),
     Patchify,
     PrependClass,
     GatherRows,
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 9] = [
-        Kernel::LinearF32,
-        Kernel::LayerNorm,
-        Kernel::Attention,
-        Kernel::Add,
-        Kernel::Activation,
-        Kernel::EmbedTokens,
-        Kernel::Patchify,
-        Kernel::PrependClass,
-        Kernel::GatherRows,
-    ];
+    pub fn all() -> Vec<Kernel> {
+        let mut all: Vec<Kernel> =
+            Kind::ALL.iter().flat_map(|&k| [Kernel::Linear(k), Kernel::EmbedTokens(k)]).collect();
+        all.extend([
+            Kernel::LayerNorm,
+            Kernel::Attention,
+            Kernel::Add,
+            Kernel::Activation,
+            Kernel::Patchify,
+            Kernel::PrependClass,
+            Kernel::GatherRows,
+        ]);
+        all
+    }
 
     pub fn family(self) -> Family {
         match self {
-            Kernel::LinearF32 => Family::Linear,
+            Kernel::Linear(_) => Family::Linear,
             Kernel::LayerNorm => Family::LayerNorm,
             Kernel::Attention => Family::Attention,
             Kernel::Add | Kernel::Activation => Family::Elementwise,
-            Kernel::EmbedTokens | Kernel::Patchify | Kernel::PrependClass => Family::Embed,
+            Kernel::EmbedTokens(_) | Kernel::Patchify | Kernel::PrependClass => Family::Embed,
             Kernel::GatherRows => Family::Pool,
         }
     }
 
     pub fn entry_point(self) -> &'static str {
         match self {
-            Kernel::LinearF32 => "linear_f32",
+            Kernel::Linear(Kind::F32) => "linear_f32",
+            Kernel::Linear(Kind::F16) => "linear_f16",
+            Kernel::Linear(Kind::Q8) => "linear_q8",
+            Kernel::Linear(Kind::Q4) => "linear_q4",
+            Kernel::EmbedTokens(Kind::F32) => "embed_tokens_f32",
+            Kernel::EmbedTokens(Kind::F16) => "embed_tokens_f16",
+            Kernel::EmbedTokens(Kind::Q8) => "embed_tokens_q8",
+            Kernel::EmbedTokens(Kind::Q4) => "embed_tokens_q4",
             Kernel::LayerNorm => "layer_norm",
             Kernel::Attention => "attention",
             Kernel::Add => "add",
             Kernel::Activation => "activation",
-            Kernel::EmbedTokens => "embed_tokens",
             Kernel::Patchify => "patchify",
             Kernel::PrependClass => "prepend_class",
             Kernel::GatherRows => "gather_rows",
@@ -114,13 +126,12 @@ impl Kernel {
     pub fn slots(self) -> &'static [(u32, Slot)] {
         use Slot::*;
         match self {
-            Kernel::LinearF32 => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, Read), (5, ReadWrite)],
+            Kernel::Linear(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, Read), (5, ReadWrite), (6, Read)],
             Kernel::LayerNorm | Kernel::Attention => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
             Kernel::Add | Kernel::GatherRows => &[(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)],
             Kernel::Activation => &[(0, Uniform), (1, Read), (3, ReadWrite)],
-            Kernel::EmbedTokens | Kernel::PrependClass => {
-                &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)]
-            }
+            Kernel::EmbedTokens(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite), (5, Read)],
+            Kernel::PrependClass => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
             Kernel::Patchify => &[(0, Uniform), (1, Read), (4, ReadWrite)],
         }
     }
@@ -146,9 +157,9 @@ impl Kernels {
                 (f, device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(f.file()), source }))
             })
             .collect();
-        let pipelines = Kernel::ALL
-            .iter()
-            .map(|&k| {
+        let pipelines = Kernel::all()
+            .into_iter()
+            .map(|k| {
                 let entries: Vec<wgpu::BindGroupLayoutEntry> = k
                     .slots()
                     .iter()

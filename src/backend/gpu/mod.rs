@@ -25,7 +25,7 @@ pub use kernels::Family;
 use super::Dims;
 use crate::error::{Error, Result};
 use crate::model::Activation;
-use crate::weights::HostTensor;
+use crate::quant::{Kind, PackedMatrix};
 use device::Context;
 use kernels::{Kernel, Kernels};
 use recorder::{Pooled, Recorder};
@@ -55,18 +55,23 @@ impl std::fmt::Debug for GpuTensor {
     }
 }
 
-/// How a linear weight is stored on the device; the matmul picks its kernel from this. f16 and block-quantized
-/// weights become further variants with their own kernel, and the model does not change.
-pub enum WeightStorage {
-    /// `(out, in)` f32 row-major, as HF stores it
-    F32(wgpu::Buffer),
+/// A weight matrix on the device as [`PackedMatrix`] lays it out: the kernels pick their entry point by `kind` and
+/// read the words as they are (f32 bits, f16 pairs, q8 bytes, q4 nibbles), scales apart.
+pub struct PackedBuffers {
+    pub kind: Kind,
+    /// u32 words per row, and q8/q4 scale blocks per row
+    pub words_per_row: usize,
+    pub blocks_per_row: usize,
+    words: wgpu::Buffer, // (rows, words_per_row) u32
+    /// `(rows · blocks_per_row)` f16 as u32 pairs; `None` for f32/f16 (a dummy is bound)
+    scales: Option<wgpu::Buffer>,
 }
 
 /// `y = x · Wᵀ + b`.
 pub struct GpuLinear {
     pub out_features: usize,
     pub in_features: usize,
-    pub weight: WeightStorage,
+    pub weight: PackedBuffers,      // (out, in)
     pub bias: Option<wgpu::Buffer>, // (out)
 }
 
@@ -77,11 +82,12 @@ pub struct GpuVector {
 }
 
 /// A table `(rows, dim)` in row chunks, each within the storage-binding limit (a 49408 × 768 f32 token table is
-/// 152 MB, over WebGPU's default 128 MiB).
+/// 152 MB, over WebGPU's default 128 MiB), packed in its stored kind.
 pub struct GpuTable {
     pub rows: usize,
     pub dim: usize,
-    chunks: Vec<(usize, usize, wgpu::Buffer)>, // (first row, rows, (rows, dim) buffer)
+    pub kind: Kind,
+    chunks: Vec<(usize, usize, PackedBuffers)>, // (first row, rows, (rows, dim) packed)
 }
 
 /// Choices made when the device is created.
@@ -182,14 +188,27 @@ impl Gpu {
     }
 
     /// A weight buffer, uploaded once.
-    fn weight(&self, t: &HostTensor, data: &[f32]) -> Result<wgpu::Buffer> {
-        let ctx = &self.inner.ctx;
-        let bytes: &[u8] = bytemuck::cast_slice(data);
+    fn weight(&self, name: &str, bytes: &[u8]) -> Result<wgpu::Buffer> {
         let limit = self.inner.max_binding;
         if bytes.len() as u64 > limit {
-            return Err(Error::GpuLimit { what: format!("tensor '{}'", t.name), bytes: bytes.len() as u64, limit });
+            return Err(Error::GpuLimit { what: format!("tensor '{name}'"), bytes: bytes.len() as u64, limit });
         }
-        ctx.buffer_init(&t.name, bytes, wgpu::BufferUsages::STORAGE)
+        self.inner.ctx.buffer_init(name, bytes, wgpu::BufferUsages::STORAGE)
+    }
+
+    /// Rows `[row0, row0 + rows)` of a packed matrix, uploaded once.
+    fn packed(&self, name: &str, m: &PackedMatrix, row0: usize, rows: usize) -> Result<PackedBuffers> {
+        let (wpr, bpr) = (m.words_per_row(), m.blocks_per_row());
+        let words = self.weight(name, bytemuck::cast_slice(&m.words[row0 * wpr..(row0 + rows) * wpr]))?;
+        let scales = if m.kind.is_quantized() {
+            let half: Vec<u16> = m.scales[row0 * bpr..(row0 + rows) * bpr].iter().map(|h| h.to_bits()).collect();
+            let pairs: Vec<u32> =
+                half.chunks(2).map(|p| p[0] as u32 | (p.get(1).copied().unwrap_or(0) as u32) << 16).collect();
+            Some(self.weight(&format!("{name} scales"), bytemuck::cast_slice(&pairs))?)
+        } else {
+            None
+        };
+        Ok(PackedBuffers { kind: m.kind, words_per_row: wpr, blocks_per_row: bpr, words, scales })
     }
 
     fn alloc(&self, dims: Dims) -> Result<GpuTensor> {
@@ -240,13 +259,13 @@ impl Gpu {
         let (m, k, n) = (x.dims.rows(), w.in_features, w.out_features);
         let flags = w.bias.is_some() as u32 | (residual.is_some() as u32) << 1 | act_kind(act) << 8;
         let unused = &self.inner.unused;
-        let WeightStorage::F32(weight) = &w.weight;
         let bufs = [
             x.buffer(),
-            weight,
+            &w.weight.words,
             w.bias.as_ref().unwrap_or(unused),
             residual.map_or(unused, |r| r.buffer()),
             y.buffer(),
+            w.weight.scales.as_ref().unwrap_or(unused),
         ];
         let max = self.inner.ctx.limits.max_compute_workgroups_per_dimension as usize;
         let groups = [n.div_ceil(LINEAR_TILE), m.div_ceil(LINEAR_TILE)];
@@ -257,9 +276,10 @@ impl Gpu {
                 limit: (max * max * 4) as u64,
             });
         }
+        let (wpr, bpr) = (w.weight.words_per_row as u32, w.weight.blocks_per_row as u32);
         self.dispatch(
-            Kernel::LinearF32,
-            &[m as u32, k as u32, n as u32, flags],
+            Kernel::Linear(w.weight.kind),
+            &[m as u32, k as u32, n as u32, flags, wpr, bpr],
             &bufs,
             [groups[0] as u32, groups[1] as u32, 1],
         )?;

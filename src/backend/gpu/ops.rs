@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use super::{act_kind, check, Gpu, GpuLinear, GpuTable, GpuTensor, GpuVector, Kernel, WeightStorage, MAX_HEAD_DIM};
+use super::{act_kind, check, Gpu, GpuLinear, GpuTable, GpuTensor, GpuVector, Kernel, MAX_HEAD_DIM};
 use crate::backend::{Backend, Dims};
 use crate::error::{Error, Result};
 use crate::model::Activation;
+use crate::quant::{Kind, PackedMatrix};
 use crate::weights::HostTensor;
 
 impl Backend for Gpu {
@@ -20,41 +21,37 @@ impl Backend for Gpu {
         format!("gpu: {} ({}, {})", a.name, a.backend, a.device_type)
     }
 
-    fn linear(&self, weight: HostTensor, bias: Option<HostTensor>) -> Result<GpuLinear> {
-        let (out_features, in_features) = match weight.shape[..] {
-            [o, i] => (o, i),
-            _ => return Err(Error::Input(format!("{}: a linear weight must be 2-D", weight.name))),
-        };
-        let bias = bias.map(|b| self.weight(&b, &b.data)).transpose()?;
+    fn linear(&self, name: &str, weight: PackedMatrix, bias: Option<HostTensor>) -> Result<GpuLinear> {
+        if let Some(b) = &bias {
+            check(b.data.len() == weight.rows, || {
+                format!("{name}: {} bias values for {} outputs", b.len(), weight.rows)
+            })?;
+        }
+        let bias = bias.map(|b| self.weight(&b.name, bytemuck::cast_slice(&b.data))).transpose()?;
         Ok(GpuLinear {
-            out_features,
-            in_features,
-            weight: WeightStorage::F32(self.weight(&weight, &weight.data)?),
+            out_features: weight.rows,
+            in_features: weight.cols,
+            weight: self.packed(name, &weight, 0, weight.rows)?,
             bias,
         })
     }
 
     fn vector(&self, v: HostTensor) -> Result<GpuVector> {
-        Ok(GpuVector { len: v.data.len(), buffer: self.weight(&v, &v.data)? })
+        Ok(GpuVector { len: v.data.len(), buffer: self.weight(&v.name, bytemuck::cast_slice(&v.data))? })
     }
 
-    fn table(&self, t: HostTensor) -> Result<GpuTable> {
-        let dim = (*t.shape.last().unwrap_or(&0)).max(1);
-        let rows = t.data.len() / dim;
-        let per_chunk = ((self.inner.max_binding / (dim as u64 * 4)) as usize).clamp(1, rows.max(1));
+    fn table(&self, name: &str, t: PackedMatrix) -> Result<GpuTable> {
+        let (rows, dim) = (t.rows, t.cols);
+        let row_bytes = (4 * t.words_per_row()).max(2 * t.blocks_per_row()).max(1) as u64;
+        let per_chunk = ((self.inner.max_binding / row_bytes) as usize).clamp(1, rows.max(1));
         let chunks = (0..rows.max(1))
             .step_by(per_chunk)
             .map(|row0| {
                 let n = per_chunk.min(rows - row0);
-                let named = HostTensor {
-                    name: format!("{} rows {row0}..{}", t.name, row0 + n),
-                    shape: vec![n, dim],
-                    data: vec![],
-                };
-                Ok((row0, n, self.weight(&named, &t.data[row0 * dim..(row0 + n) * dim])?))
+                Ok((row0, n, self.packed(&format!("{name} rows {row0}..{}", row0 + n), &t, row0, n)?))
             })
             .collect::<Result<_>>()?;
-        Ok(GpuTable { rows, dim, chunks })
+        Ok(GpuTable { rows, dim, kind: t.kind, chunks })
     }
 
     fn upload(&self, data: &[f32], dims: Dims) -> Result<GpuTensor> {
@@ -83,10 +80,10 @@ impl Backend for Gpu {
         check(seq <= positions.rows, || {
             format!("{seq} tokens but the model has {} positions (context length)", positions.rows)
         })?;
-        check(positions.chunks.len() == 1 && tokens.dim == positions.dim, || {
+        check(positions.chunks.len() == 1 && positions.kind == Kind::F32 && tokens.dim == positions.dim, || {
             format!(
-                "position table ({} x {}) must fit one binding and match the token width {}",
-                positions.rows, positions.dim, tokens.dim
+                "position table ({} x {}, {}) must be f32, fit one binding and match the token width {}",
+                positions.rows, positions.dim, positions.kind, tokens.dim
             )
         })?;
         if let Some(&bad) = ids.iter().find(|&&id| id as usize >= tokens.rows) {
@@ -100,16 +97,26 @@ impl Backend for Gpu {
         let ids_buf = self.inner.rec.upload(&self.inner.ctx, "webclip token ids", bytemuck::cast_slice(ids))?;
         let groups = self.elementwise_grid(dims.len())?;
         for (c, (row0, rows, table)) in tokens.chunks.iter().enumerate() {
+            let (wpr, bpr) = (table.words_per_row as u32, table.blocks_per_row as u32);
             // chunks that no id falls in add nothing; the first always runs (it writes the positions)
             if c > 0 && !ids.iter().any(|&id| (*row0..row0 + rows).contains(&(id as usize))) {
                 continue;
             }
-            let params =
-                [dims.len() as u32, seq as u32, tokens.dim as u32, *row0 as u32, *rows as u32, (c == 0) as u32];
+            let params = [
+                dims.len() as u32,
+                seq as u32,
+                tokens.dim as u32,
+                *row0 as u32,
+                *rows as u32,
+                (c == 0) as u32,
+                wpr,
+                bpr,
+            ];
+            let scales = table.scales.as_ref().unwrap_or(&self.inner.unused);
             self.dispatch(
-                Kernel::EmbedTokens,
+                Kernel::EmbedTokens(tokens.kind),
                 &params,
-                &[ids_buf.buffer(), table, &positions.chunks[0].2, y.buffer()],
+                &[ids_buf.buffer(), &table.words, &positions.chunks[0].2.words, y.buffer(), scales],
                 groups,
             )?;
         }
@@ -139,13 +146,16 @@ impl Backend for Gpu {
         check(x.dims.seq + 1 == positions.rows && class.len == x.dims.dim, || {
             format!("{} patches + class token, but {} position embeddings", x.dims.seq, positions.rows)
         })?;
-        check(positions.chunks.len() == 1, || {
-            format!("position table ({} x {}) must fit one binding", positions.rows, positions.dim)
+        check(positions.chunks.len() == 1 && positions.kind == Kind::F32, || {
+            format!(
+                "position table ({} x {}, {}) must be f32 and fit one binding",
+                positions.rows, positions.dim, positions.kind
+            )
         })?;
         let y = self.alloc(Dims::new(x.dims.batch, x.dims.seq + 1, x.dims.dim))?;
         let n = y.dims.len();
         let params = [n as u32, y.dims.seq as u32, y.dims.dim as u32];
-        let bufs = [x.buffer(), &class.buffer, &positions.chunks[0].2, y.buffer()];
+        let bufs = [x.buffer(), &class.buffer, &positions.chunks[0].2.words, y.buffer()];
         self.dispatch(Kernel::PrependClass, &params, &bufs, self.elementwise_grid(n)?)?;
         Ok(y)
     }
