@@ -121,6 +121,91 @@ enum Command {
     /// Write a Hugging Face-layout CLIP checkpoint with seeded random weights (a stand-in for real weights).
     Synth {
         #[arg(long, value_parser = synth::PRESETS)]
+    /// A caption for each image: the sentence from the caption vocabularies (subjects, counts, colours and
+    /// materials, scenes, styles) that CLIP scores highest, found by beam search. One JSON line per image:
+    /// {"file","caption","score","alternatives":[{"caption","score"}…]}, score = cosine(image, caption).
+    Caption {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendChoice,
+        #[command(flatten)]
+        caption: caption::CaptionArgs,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Multi-label tags (and a caption) for every image under DIR: each tag scored against a neutral prompt,
+    /// kept when ≥ --threshold. Writes JSON Lines and CSV as it goes; a second run skips images already tagged.
+    Tag {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendChoice,
+        /// Tags: a file with one per line, or a comma-separated list
+        #[arg(long)]
+        labels: String,
+        /// Keep tags scoring at least this (0.5: the tag beats the neutral prompt)
+        #[arg(long, default_value_t = webclip::tasks::tag::DEFAULT_THRESHOLD)]
+        threshold: f32,
+        /// Also score a 2x2 grid of overlapping crops and keep each tag's best (finds small objects; 5 image passes)
+        #[arg(long)]
+        crops: bool,
+        /// Prompt template; {} is replaced by the tag
+        #[arg(long, default_value = "a photo of a {}.")]
+        template: String,
+        /// The prompt every tag is compared with
+        #[arg(long, default_value = webclip::tasks::tag::NEUTRAL_PROMPT)]
+        neutral: String,
+        /// Append one JSON object per image here (JSON Lines)
+        #[arg(long)]
+        out_json: Option<PathBuf>,
+        /// Append one CSV row per image here
+        #[arg(long)]
+        out_csv: Option<PathBuf>,
+        /// Tags only, no captions (captions cost up to 36 short text passes per image)
+        #[arg(long)]
+        no_caption: bool,
+        /// Images decoded and embedded together
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[command(flatten)]
+        caption: caption::CaptionArgs,
+        dir: PathBuf,
+    },
+    /// Build (or update) the search index of every image under DIR: normalised image embeddings, int8 with a
+    /// per-vector scale, in one safetensors file.
+    Index {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendChoice,
+        #[arg(long)]
+        out: PathBuf,
+        /// Keep only the first N values of each embedding (Matryoshka-style; 0 = all)
+        #[arg(long, default_value_t = 0)]
+        dims: usize,
+        /// Images decoded and embedded together
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        dir: PathBuf,
+    },
+    /// Search an index: text queries → photos, --like IMAGE → similar photos. One JSON line per query with the
+    /// --top best {"file","path","score"} by cosine.
+    Search {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendChoice,
+        #[arg(long)]
+        index: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Photos to find similar photos to
+        #[arg(long, num_args = 1..)]
+        like: Vec<PathBuf>,
+        #[arg(required_unless_present = "like")]
+        queries: Vec<String>,
+    },
         preset: String,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -139,6 +224,14 @@ mod convert;
 
 /// A session on either backend; `on!` runs the same generic code on whichever it is.
 enum AnySession {
+#[path = "webclip/caption.rs"]
+mod caption;
+#[path = "webclip/index.rs"]
+mod index;
+#[path = "webclip/search.rs"]
+mod search;
+#[path = "webclip/tag.rs"]
+mod tag;
     Cpu(Session<Cpu>),
     Gpu(Session<Gpu>),
 }
@@ -220,6 +313,40 @@ fn run(cli: Cli) -> Result<bool> {
                 DtypeChoice::F16 => StoreDtype::F16,
                 DtypeChoice::Bf16 => StoreDtype::BF16,
             };
+        Command::Caption { model, backend, caption, files } => {
+            let session = load_session(&model, backend)?;
+            on!(session, s => caption::run(s, &files, &caption))
+        }
+        Command::Tag {
+            model,
+            backend,
+            labels,
+            threshold,
+            crops,
+            template,
+            neutral,
+            out_json,
+            out_csv,
+            no_caption,
+            batch,
+            caption,
+            dir,
+        } => {
+            let labels = tag::labels_arg(&labels, "--labels")?;
+            let caption = (!no_caption).then_some(caption);
+            let args = tag::TagArgs { labels, threshold, crops, template, neutral, out_json, out_csv, caption, batch };
+            let session = load_session(&model, backend)?;
+            on!(session, s => tag::run(s, &dir, &args))
+        }
+        Command::Index { model, backend, out, dims, batch, dir } => {
+            let session = load_session(&model, backend)?;
+            on!(session, s => index::run(s, &dir, &out, dims, batch))
+        }
+        Command::Search { model, backend, index, top, like, queries } => {
+            let opened = search::open(&index)?;
+            let session = load_session(&model, backend)?;
+            on!(session, s => search::run(s, &opened, &index.display().to_string(), &queries, &like, top))
+        }
             synth::write_dir(&out, &config, seed, dtype)?;
             eprintln!("wrote synthetic {preset} (seed {seed}) to {}", out.display());
             Ok(true)

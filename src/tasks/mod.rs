@@ -1,5 +1,10 @@
-//! Tasks built on embeddings, not inside the model.
+//! Tasks built on embeddings, not inside the model: zero-shot labels, captions (composed from vocabularies and
+//! ranked by CLIP), multi-label tags, and search over an index of a photo collection.
 
+pub mod caption;
+pub mod fingerprint;
+pub mod search;
+pub mod tag;
 pub mod zero_shot;
 
 /// The 1000 ImageNet class names (OpenAI's cleaned list, src/assets/prompts): the default label set of
