@@ -72,6 +72,9 @@ macro_rules! on {
     };
 }
 
+// captions, tags and search (after `on!`, which it uses)
+mod tasks;
+
 /// A CLIP model loaded from the files of a Hugging Face CLIPModel repository, on WebGPU or on the CPU (wasm).
 #[wasm_bindgen]
 pub struct Model {

@@ -1,0 +1,244 @@
+//! Captions, tags and search for the page (JavaScript names in the examples):
+//!
+//! ```js
+//! const c = await model.caption(bytes, "cat.jpg");   // {caption, score, alternatives: [{caption, score}, …]}
+//! const t = await model.tag(bytes, "cat.jpg", ["cat", "sofa"], 0.5, true); // {tags: [{tag, score}, …], scores: [..]}
+//! const cache = await model.exportCaptionCache();   // Uint8Array: store it (IndexedDB) with the model
+//! await model.importCaptionCache(cache);            // next visit: no vocabulary embedding (rejects if not this model's)
+//!
+//! // search: the page keeps {vector, scale} per photo (e.g. IndexedDB), rows concatenated into one Int8Array
+//! const {vector, scale} = quantizeEmbedding(await model.embedImage(bytes, name), 512); // dims ≤ model.embeddingDim
+//! const hits = searchIndex(await model.embedText("a red car"), vectors, 512, 10); // [{index, score}, …] by cosine
+//! ```
+//! `caption` embeds the caption vocabulary (about 1,260 short texts) on its first call per model and keeps it in
+//! memory; `importCaptionCache` skips that. Tag prompts are embedded once per label and kept too. Scores are as
+//! in the CLI: caption `score` = cosine(image, caption); tag score = sigmoid(exp(logit_scale) · (cos(image, "a
+//! photo of a {tag}.") − cos(image, "a photo."))); search score = cosine(query, stored vector).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::{js_value, Engine, Model};
+use crate::backend::Backend;
+use crate::tasks::caption::{CaptionOptions, Composer, Vocabulary};
+use crate::tasks::search;
+use crate::tasks::tag::{view_pixels, Tag, Tagger, NEUTRAL_PROMPT};
+use crate::Session;
+
+/// Tag prompts: "a photo of a {tag}.", as `webclip tag`'s default.
+const TAG_TEMPLATE: &str = "a photo of a {}.";
+/// Embedded prompts kept per model before the oldest are forgotten (all at once: simple, and rare).
+const MAX_PROMPTS: usize = 4096;
+
+/// What a model has computed for these tasks, kept while the model lives.
+#[derive(Default)]
+struct State {
+    composer: RefCell<Option<Rc<Composer>>>,
+    /// prompt text → embedding
+    prompts: RefCell<HashMap<String, Vec<f32>>>,
+}
+
+thread_local! {
+    /// Per model: the `Weak` keeps the engine's allocation from being reused while its entry exists, so a
+    /// pointer match is always the same model; entries of dropped models are pruned on the next lookup.
+    static STATES: RefCell<Vec<(Weak<Engine>, Rc<State>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn state(engine: &Rc<Engine>) -> Rc<State> {
+    STATES.with(|states| {
+        let mut states = states.borrow_mut();
+        states.retain(|(w, _)| w.strong_count() > 0);
+        let me = Rc::downgrade(engine);
+        if let Some((_, s)) = states.iter().find(|(w, _)| w.ptr_eq(&me)) {
+            return s.clone();
+        }
+        let s = Rc::new(State::default());
+        states.push((me, s.clone()));
+        s
+    })
+}
+
+#[derive(Serialize)]
+struct Tags {
+    tags: Vec<Tag>,
+    scores: Vec<f32>,
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    serde_wasm_bindgen::to_value(value).map_err(|e| JsError::new(&format!("cannot convert the result: {e}")).into())
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Promise of the caption of an encoded image: `{caption, score, alternatives: [{caption, score}, …]}`, the
+    /// sentence CLIP scores highest among those the caption composer builds (see webclip's README).
+    pub fn caption(&self, bytes: Vec<u8>, name: String) -> js_sys::Promise {
+        let (engine, state) = (self.engine.clone(), state(&self.engine));
+        future_to_promise(async move {
+            let composer = composer(&engine, &state).await?;
+            let c = on!(engine, s => caption(s, &composer, &bytes, &name).await).map_err(js_value)?;
+            to_js(&c)
+        })
+    }
+
+    /// Promise of the multi-label tags of an encoded image: `{tags: [{tag, score}, …] (score ≥ threshold, best
+    /// first), scores: [one per label, in order]}`. `crops` (default false) also scores a 2x2 grid of crops and
+    /// keeps each tag's best (finds small objects; 5 image passes).
+    pub fn tag(
+        &self,
+        bytes: Vec<u8>,
+        name: String,
+        labels: Vec<String>,
+        threshold: f32,
+        crops: Option<bool>,
+    ) -> js_sys::Promise {
+        let (engine, state) = (self.engine.clone(), state(&self.engine));
+        future_to_promise(async move {
+            if labels.is_empty() {
+                return Err(JsError::new("no tags given: pass at least one label").into());
+            }
+            let mut texts: Vec<String> = labels.iter().map(|l| TAG_TEMPLATE.replace("{}", l)).collect();
+            texts.push(NEUTRAL_PROMPT.to_string());
+            let mut e = on!(engine, s => prompt_embeddings(s, &state, &texts).await).map_err(js_value)?;
+            let neutral = e.pop().unwrap_or_default();
+            let scale = on!(engine, s => s.logit_scale());
+            let tagger = Tagger::from_embeddings(labels, &e, &neutral, scale);
+            let crops = crops.unwrap_or(false);
+            let views = on!(engine, s => view_embeddings(s, &bytes, &name, crops).await).map_err(js_value)?;
+            let scores = tagger.scores(&views);
+            to_js(&Tags { tags: tagger.tags(&scores, threshold), scores })
+        })
+    }
+
+    /// Promise of the caption vocabulary's embeddings for this model as bytes (a small safetensors file with
+    /// the model's fingerprint): store them and give them to `importCaptionCache` next time.
+    #[wasm_bindgen(js_name = exportCaptionCache)]
+    pub fn export_caption_cache(&self) -> js_sys::Promise {
+        let (engine, state) = (self.engine.clone(), state(&self.engine));
+        future_to_promise(async move {
+            let bytes = composer(&engine, &state).await?.to_bytes().map_err(js_value)?;
+            Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// Promise (of undefined) that loads bytes from `exportCaptionCache`; rejects, naming the reason, when they
+    /// were made by another model or for another vocabulary (then `caption` simply embeds the vocabulary again).
+    #[wasm_bindgen(js_name = importCaptionCache)]
+    pub fn import_caption_cache(&self, bytes: Vec<u8>) -> js_sys::Promise {
+        let (engine, state) = (self.engine.clone(), state(&self.engine));
+        future_to_promise(async move {
+            let vocab = Vocabulary::builtin().map_err(js_value)?;
+            let options = CaptionOptions::default();
+            let c = on!(engine, s => Composer::from_bytes_async(s, vocab, &bytes, "the imported caption cache", options).await)
+                .map_err(js_value)?;
+            *state.composer.borrow_mut() = Some(Rc::new(c));
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+/// The model's composer, built (all vocabulary prompts embedded) on first use. No borrow is held across the
+/// await: two first calls at once both build, and the first to finish is kept.
+async fn composer(engine: &Rc<Engine>, state: &State) -> Result<Rc<Composer>, JsValue> {
+    if let Some(c) = state.composer.borrow().as_ref() {
+        return Ok(c.clone());
+    }
+    let vocab = Vocabulary::builtin().map_err(js_value)?;
+    let options = CaptionOptions::default();
+    let built = on!(*engine, s => Composer::build_async(s, vocab, options).await).map_err(js_value)?;
+    Ok(state.composer.borrow_mut().get_or_insert_with(|| Rc::new(built)).clone())
+}
+
+async fn caption<B: Backend>(
+    s: &Session<B>,
+    composer: &Composer,
+    bytes: &[u8],
+    name: &str,
+) -> crate::Result<crate::tasks::caption::Caption> {
+    let image = super::image_embedding(s, bytes, name).await?;
+    composer.caption_async(s, &image).await
+}
+
+/// Embeddings of `texts` (in order), from the model's prompt memory where possible; one pass for the rest.
+async fn prompt_embeddings<B: Backend>(
+    s: &Session<B>,
+    state: &State,
+    texts: &[String],
+) -> crate::Result<Vec<Vec<f32>>> {
+    let missing: Vec<&str> = {
+        let known = state.prompts.borrow();
+        let mut m: Vec<&str> = texts.iter().map(String::as_str).filter(|t| !known.contains_key(*t)).collect();
+        m.dedup();
+        m
+    };
+    if !missing.is_empty() {
+        let e = s.embed_texts_async(&missing).await?;
+        let mut known = state.prompts.borrow_mut();
+        if known.len() + missing.len() > MAX_PROMPTS {
+            known.clear();
+        }
+        known.extend(missing.iter().map(|t| t.to_string()).zip(e));
+    }
+    let known = state.prompts.borrow();
+    texts
+        .iter()
+        .map(|t| known.get(t).cloned().ok_or_else(|| crate::Error::Input(format!("prompt {t:?} was not embedded"))))
+        .collect()
+}
+
+async fn view_embeddings<B: Backend>(
+    s: &Session<B>,
+    bytes: &[u8],
+    name: &str,
+    crops: bool,
+) -> crate::Result<Vec<Vec<f32>>> {
+    let views = view_pixels(bytes, name, &s.preprocess, crops)?;
+    s.embed_images_async(&views).await
+}
+
+/// `{vector: Int8Array, scale}` of an embedding for a search index: normalised, cut to its first `dims`
+/// values (0 or ≥ its length: all), normalised again, int8 with `vector · scale ≈` that unit vector.
+#[wasm_bindgen(js_name = quantizeEmbedding)]
+pub fn quantize_embedding(embedding: &[f32], dims: usize) -> Result<JsValue, JsError> {
+    if embedding.is_empty() {
+        return Err(JsError::new("quantizeEmbedding: the embedding is empty"));
+    }
+    let dims = if dims == 0 { embedding.len() } else { dims.min(embedding.len()) };
+    let (q, scale) = search::quantize(embedding, dims);
+    let out = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v).map(|_| ());
+    set("vector", js_sys::Int8Array::from(q.as_slice()).into())
+        .and_then(|_| set("scale", scale.into()))
+        .map_err(|_| JsError::new("quantizeEmbedding: cannot build the result object"))?;
+    Ok(out.into())
+}
+
+/// The `top` rows of `vectors` (Int8Array of n rows × `dims`, from `quantizeEmbedding`) closest to `query` (a
+/// text or image embedding, Float32Array, any norm; cut to `dims` like the rows): `[{index, score}, …]` by
+/// descending cosine.
+#[wasm_bindgen(js_name = searchIndex)]
+pub fn search_index(query: &[f32], vectors: &[i8], dims: usize, top: usize) -> Result<JsValue, JsError> {
+    if dims == 0 || query.len() < dims || vectors.len() % dims != 0 {
+        return Err(JsError::new(&format!(
+            "searchIndex: vectors ({} values) must be whole rows of dims = {dims}, and the query ({} values) at \
+             least dims long",
+            vectors.len(),
+            query.len()
+        )));
+    }
+    #[derive(Serialize)]
+    struct Hit {
+        index: usize,
+        score: f32,
+    }
+    let hits: Vec<Hit> = search::rank(&search::prepare(query, dims), vectors, dims, top)
+        .into_iter()
+        .map(|h| Hit { index: h.row, score: h.score })
+        .collect();
+    to_js(&hits).map_err(|_| JsError::new("searchIndex: cannot build the result"))
+}
