@@ -171,6 +171,11 @@ fn bundled_tokenizer_json_is_minified_and_tokenizes_the_same() {
     let b = Bundle::parse("m", tiny_q8().clone()).unwrap();
     let json = b.tokenizer_json.as_deref().unwrap();
     assert!(json.len() < 1_600_000 && !json.contains("\n  "), "{} bytes", json.len());
+    // stored deflated in a U8 tensor, not in the header
+    let st = SafeTensors::deserialize(tiny_q8()).unwrap();
+    let stored = st.tensor(bundle::TOKENIZER_TENSOR).unwrap();
+    assert!(stored.data().len() < 600_000, "deflated tokenizer: {} bytes", stored.data().len());
+    assert!(!String::from_utf8_lossy(&tiny_q8()[..header_end(tiny_q8())]).contains("\"vocab\""));
     let tokenizer = ClipTokenizer::from_json(json.as_bytes(), 77).unwrap();
     for case in &cases {
         assert_eq!(tokenizer.encode(&case.text).unwrap(), case.ids, "{:?}", case.text);
@@ -194,9 +199,10 @@ fn bundle_is_deterministic_aligned_standard_safetensors() {
     assert_eq!(meta["towers"], "both");
     assert_eq!(ClipConfig::from_json(meta["config.json"].as_bytes()).unwrap(), *c);
     assert_eq!(meta["payload_sha256"], hex(&Sha256::digest(&bytes[header_end(bytes)..])));
-    // `plan` predicts the data section without reading a weight
+    // `plan` predicts the weights' share of the data section without reading a weight; the rest is the tokenizer
     let plan = bundle::plan(c, &Policy::preset("q8").unwrap(), Towers::Both).unwrap();
-    assert_eq!(plan.iter().map(|p| p.bytes()).sum::<usize>(), bytes.len() - header_end(bytes));
+    let tokenizer = st.tensor(bundle::TOKENIZER_TENSOR).unwrap().data().len();
+    assert_eq!(plan.iter().map(|p| p.bytes()).sum::<usize>() + tokenizer, bytes.len() - header_end(bytes));
 }
 
 #[test]
@@ -346,6 +352,20 @@ fn rewrite(bytes: &[u8], f: impl FnOnce(&mut serde_json::Map<String, Value>)) ->
 
 fn rewrite_tensor(bytes: &[u8], name: &str, f: impl FnOnce(&mut Value)) -> Vec<u8> {
     edit_header(bytes, |h| f(&mut h[name]))
+}
+
+/// A tokenizer tensor that is not deflate data (hashes recomputed, as a buggy writer would leave it) is named.
+#[test]
+fn a_damaged_tokenizer_tensor_is_named() {
+    let mut bytes = tiny_q8().clone();
+    let st = SafeTensors::read_metadata(&bytes).unwrap().1;
+    let (start, end) = st.info(bundle::TOKENIZER_TENSOR).unwrap().data_offsets;
+    let h = header_end(&bytes);
+    bytes[h + start..h + end].fill(0xff);
+    let payload = hex(&Sha256::digest(&bytes[h..]));
+    let bytes = rehash(rewrite(&bytes, |m| drop(m.insert("payload_sha256".into(), payload.into()))));
+    let e = err(Bundle::parse("m.webclip", bytes));
+    assert!(e.contains("webclip.tokenizer_json.deflate") && e.contains("re-convert"), "{e}");
 }
 
 /// Recomputes `header_sha256` as bundle.rs documents it: SHA-256 of the compact JSON

@@ -94,6 +94,9 @@ enum Command {
         quant: String,
         #[arg(long)]
         out: PathBuf,
+        /// Store the token-embedding table (49408 rows) as this format instead: f32, f16, q8 or q4
+        #[arg(long)]
+        token_embedding: Option<String>,
         /// Only the text tower (pages that embed queries or labels only)
         #[arg(long, conflicts_with = "vision_only")]
         text_only: bool,
@@ -118,9 +121,6 @@ enum Command {
         #[arg(long, default_value = "a photo of a {}.")]
         template: String,
     },
-    /// Write a Hugging Face-layout CLIP checkpoint with seeded random weights (a stand-in for real weights).
-    Synth {
-        #[arg(long, value_parser = synth::PRESETS)]
     /// A caption for each image: the sentence from the caption vocabularies (subjects, counts, colours and
     /// materials, scenes, styles) that CLIP scores highest, found by beam search. One JSON line per image:
     /// {"file","caption","score","alternatives":[{"caption","score"}…]}, score = cosine(image, caption).
@@ -206,6 +206,9 @@ enum Command {
         #[arg(required_unless_present = "like")]
         queries: Vec<String>,
     },
+    /// Write a Hugging Face-layout CLIP checkpoint with seeded random weights (a stand-in for real weights).
+    Synth {
+        #[arg(long, value_parser = synth::PRESETS)]
         preset: String,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -221,9 +224,6 @@ enum Command {
 mod bench;
 #[path = "webclip/convert.rs"]
 mod convert;
-
-/// A session on either backend; `on!` runs the same generic code on whichever it is.
-enum AnySession {
 #[path = "webclip/caption.rs"]
 mod caption;
 #[path = "webclip/index.rs"]
@@ -232,6 +232,9 @@ mod index;
 mod search;
 #[path = "webclip/tag.rs"]
 mod tag;
+
+/// A session on either backend; `on!` runs the same generic code on whichever it is.
+enum AnySession {
     Cpu(Session<Cpu>),
     Gpu(Session<Gpu>),
 }
@@ -287,13 +290,17 @@ fn run(cli: Cli) -> Result<bool> {
             println!("{report}");
             Ok(true)
         }
-        Command::Convert { model, quant, out, text_only, vision_only } => {
+        Command::Convert { model, quant, token_embedding, out, text_only, vision_only } => {
             let towers = match (text_only, vision_only) {
                 (true, _) => Towers::Text,
                 (_, true) => Towers::Vision,
                 _ => Towers::Both,
             };
-            convert::convert(&model, &quant, &out, towers)?;
+            let mut policy = webclip::quant::Policy::preset(&quant)?;
+            if let Some(kind) = token_embedding {
+                policy.token_embedding = Some(webclip::quant::Kind::parse(&kind)?);
+            }
+            convert::convert(&model, &quant, &policy, &out, towers)?;
             Ok(true)
         }
         Command::Fidelity { model, quant, images, labels, template } => {
@@ -306,13 +313,6 @@ fn run(cli: Cli) -> Result<bool> {
             convert::fidelity(&model, &quants, images.as_deref(), &labels, &template)?;
             Ok(true)
         }
-        Command::Synth { preset, seed, out, dtype } => {
-            let config = synth::preset(&preset)?;
-            let dtype = match dtype {
-                DtypeChoice::F32 => StoreDtype::F32,
-                DtypeChoice::F16 => StoreDtype::F16,
-                DtypeChoice::Bf16 => StoreDtype::BF16,
-            };
         Command::Caption { model, backend, caption, files } => {
             let session = load_session(&model, backend)?;
             on!(session, s => caption::run(s, &files, &caption))
@@ -347,6 +347,13 @@ fn run(cli: Cli) -> Result<bool> {
             let session = load_session(&model, backend)?;
             on!(session, s => search::run(s, &opened, &index.display().to_string(), &queries, &like, top))
         }
+        Command::Synth { preset, seed, out, dtype } => {
+            let config = synth::preset(&preset)?;
+            let dtype = match dtype {
+                DtypeChoice::F32 => StoreDtype::F32,
+                DtypeChoice::F16 => StoreDtype::F16,
+                DtypeChoice::Bf16 => StoreDtype::BF16,
+            };
             synth::write_dir(&out, &config, seed, dtype)?;
             eprintln!("wrote synthetic {preset} (seed {seed}) to {}", out.display());
             Ok(true)

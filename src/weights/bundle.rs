@@ -20,7 +20,7 @@
 //! | `policy` | the [`Policy`] as JSON; `policy_summary`: the same for people |
 //! | `quantized` | JSON `{NAME: {"kind": "q8", "shape": [HF shape]}}` for every packed tensor |
 //! | `config.json`, `preprocessor_config.json` | the files' text, as webclip writes them |
-//! | `tokenizer.json` | the file's JSON, minified (1.5 MB for CLIP's); absent in vision-only bundles |
+//! | (`tokenizer.json`) | not in the metadata: the U8 tensor `webclip.tokenizer_json.deflate` holds the file's JSON, minified and deflated (RFC 1951; CLIP's: 2.2 MB → 0.5 MB); absent in vision-only bundles |
 //! | `payload_sha256` | hex SHA-256 of the data section |
 //! | `header_sha256` | hex SHA-256 of `[{metadata without the two hashes}, {NAME: [dtype, shape]}]` as compact JSON, keys sorted: covers the 1.7 MB of text the payload hash does not |
 //!
@@ -49,8 +49,12 @@ pub const FORMAT: &str = "webclip";
 /// The one version this build reads and writes.
 pub const VERSION: &str = "1";
 const HASH_KEYS: [&str; 2] = ["payload_sha256", "header_sha256"];
-/// safetensors refuses larger headers; ours is ~1.7 MB (mostly the tokenizer).
+/// safetensors refuses larger headers; ours is ~0.2 MB.
 const MAX_HEADER: u64 = 100_000_000;
+/// The U8 tensor holding `tokenizer.json`, minified and deflated.
+pub const TOKENIZER_TENSOR: &str = "webclip.tokenizer_json.deflate";
+/// A tokenizer.json inflating to more than this is refused (CLIP's is 1.5 MB).
+const MAX_TOKENIZER: u64 = 64 << 20;
 
 /// Which encoders a bundle holds: a search page may ship only the text tower, a photo tagger only the vision one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,7 +258,6 @@ impl Bundle {
         let preprocess =
             PreprocessConfig::from_json(text("preprocessor_config.json")?.as_bytes(), "preprocessor_config.json")?;
         let towers = Towers::parse(text("towers")?)?;
-        let tokenizer_json = if towers.has_text() { Some(text("tokenizer.json")?.to_string()) } else { None };
         let policy = Policy::from_json(text("policy")?, &name)?;
         let quantized = serde_json::from_str(text("quantized")?)
             .map_err(|source| Error::Json { file: format!("{name}: __metadata__.quantized"), source })?;
@@ -263,7 +266,7 @@ impl Bundle {
             name,
             config,
             preprocess,
-            tokenizer_json,
+            tokenizer_json: None,
             towers,
             policy,
             producer,
@@ -273,6 +276,10 @@ impl Bundle {
             quantized,
         };
         bundle.check_tensors()?;
+        let mut bundle = bundle;
+        if towers.has_text() {
+            bundle.tokenizer_json = Some(bundle.inflate_tokenizer()?);
+        }
         Ok(bundle)
     }
 
@@ -308,6 +315,7 @@ impl Bundle {
                 }
                 Some(_) => {}
                 None if matches!(info.dtype, Dtype::F32 | Dtype::F16) => {}
+                None if name == TOKENIZER_TENSOR && info.dtype == Dtype::U8 && info.shape.len() == 1 => {}
                 None => return Err(bad(format!("tensor '{name}' has dtype {:?}, expected F32 or F16", info.dtype))),
             }
         }
@@ -315,6 +323,23 @@ impl Bundle {
             Some(missing) => Err(bad(format!("tensor '{missing}' is missing"))),
             None => Ok(()),
         }
+    }
+
+    /// `tokenizer.json` from its deflated tensor.
+    fn inflate_tokenizer(&self) -> Result<String> {
+        use std::io::Read;
+        let bad = |detail: String| Error::Safetensors { file: self.name.clone(), detail };
+        let raw = self.raw(TOKENIZER_TENSOR).ok_or_else(|| {
+            bad(format!("a bundle with the text tower needs the tensor '{TOKENIZER_TENSOR}'; re-convert the model"))
+        })?;
+        let mut text = String::new();
+        flate2::read::DeflateDecoder::new(raw).take(MAX_TOKENIZER + 1).read_to_string(&mut text).map_err(|e| {
+            bad(format!("'{TOKENIZER_TENSOR}' does not inflate to UTF-8 text ({e}); re-convert the model"))
+        })?;
+        if text.len() as u64 > MAX_TOKENIZER {
+            return Err(bad(format!("'{TOKENIZER_TENSOR}' inflates to more than {MAX_TOKENIZER} bytes")));
+        }
+        Ok(text)
     }
 
     /// The bytes of stored tensor `name` (an HF name, or a packed part such as `NAME.q8.words`).
@@ -346,7 +371,12 @@ impl Bundle {
     /// HF names of every parameter in the bundle, sorted.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.quantized.keys().cloned().collect();
-        names.extend(self.header.tensors().into_keys().filter(|n| !n.ends_with(".words") && !n.ends_with(".scales")));
+        names.extend(
+            self.header
+                .tensors()
+                .into_keys()
+                .filter(|n| !n.ends_with(".words") && !n.ends_with(".scales") && n != TOKENIZER_TENSOR),
+        );
         names.sort();
         names
     }

@@ -15,8 +15,7 @@ use webclip::{Checkpoint, Error, Result, Session};
 const MB: f64 = 1e6;
 
 /// Writes the bundle, prints its size per part, then loads it and reports cosine vs the f32 model on probe inputs.
-pub fn convert(model: &Path, quant: &str, out: &Path, towers: Towers) -> Result<()> {
-    let policy = Policy::preset(quant)?;
+pub fn convert(model: &Path, quant: &str, policy: &Policy, out: &Path, towers: Towers) -> Result<()> {
     let checkpoint = Checkpoint::open(model)?;
     if checkpoint.towers != Towers::Both && towers != checkpoint.towers {
         return Err(Error::Input(format!(
@@ -26,7 +25,7 @@ pub fn convert(model: &Path, quant: &str, out: &Path, towers: Towers) -> Result<
             towers.name()
         )));
     }
-    let planned = plan(&checkpoint.config, &policy, towers)?;
+    let planned = plan(&checkpoint.config, policy, towers)?;
     let weights: usize = planned.iter().map(|p| p.bytes()).sum();
     eprintln!("converting {} → {} ({}: {})", model.display(), out.display(), quant, policy.describe());
     let started = Instant::now();
@@ -35,7 +34,7 @@ pub fn convert(model: &Path, quant: &str, out: &Path, towers: Towers) -> Result<
         &checkpoint.config,
         checkpoint.tokenizer_json.as_deref(),
         &checkpoint.preprocess,
-        &policy,
+        policy,
         towers,
     )?;
     std::fs::write(out, &bytes).map_err(|e| Error::io(out, e))?;

@@ -7,7 +7,7 @@ use safetensors::tensor::{Dtype, TensorInfo};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{header_digest, hex, rows_cols, Bundle, Quantized, Towers, FORMAT, VERSION};
+use super::{header_digest, hex, rows_cols, Bundle, Quantized, Towers, FORMAT, TOKENIZER_TENSOR, VERSION};
 use crate::backend::cpu::Cpu;
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
@@ -130,12 +130,13 @@ impl Bundle {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        if towers.has_text() {
-            meta.insert("tokenizer.json".into(), tokenizer_text(tokenizer_json)?);
-        }
-
-        // 4-byte dtypes first, then F16 (all scale tensors have an even count): every offset stays a multiple of 4
+        // 4-byte dtypes first, then F16 (all scale tensors have an even count), then the U8 tokenizer: every
+        // weight offset stays a multiple of 4
         let mut parts: Vec<Part> = recorded.into_iter().flat_map(|(_, parts)| parts).collect();
+        if towers.has_text() {
+            let deflated = deflate(tokenizer_text(tokenizer_json)?.as_bytes());
+            parts.push((TOKENIZER_TENSOR.into(), Dtype::U8, vec![deflated.len()], deflated));
+        }
         parts.sort_by(|a, b| b.1.bitsize().cmp(&a.1.bitsize()).then_with(|| a.0.cmp(&b.0)));
         let (mut infos, mut table, mut hasher, mut offset) = (BTreeMap::new(), BTreeMap::new(), Sha256::new(), 0);
         for (name, dtype, shape, bytes) in &parts {
@@ -181,4 +182,13 @@ fn tokenizer_text(json: Option<&[u8]>) -> Result<String> {
     let value: serde_json::Value =
         serde_json::from_slice(json).map_err(|source| Error::Json { file: "tokenizer.json".into(), source })?;
     Ok(value.to_string())
+}
+
+/// Raw deflate (RFC 1951) at the best level: deterministic for the same input and flate2 version.
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    // writing into a Vec cannot fail
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
 }
