@@ -121,10 +121,13 @@ impl PhraseTable {
         let meta = header.metadata().clone().unwrap_or_default();
         let field = |k: &str| meta.get(k).map(String::as_str);
         if field("format") != Some(FORMAT) {
-            return Err(bad(format!("format is {:?}, expected {FORMAT:?}", field("format"))));
+            return Err(bad(format!("format is {:?}, expected {FORMAT:?}", field("format").unwrap_or("(none)"))));
         }
         if field("version") != Some(VERSION) {
-            return Err(bad(format!("version {:?}; this webclip reads version {VERSION}", field("version"))));
+            return Err(bad(format!(
+                "version {:?}; this webclip reads version {VERSION}",
+                field("version").unwrap_or("(none)")
+            )));
         }
         if field("vocabulary_sha256") != Some(vocabulary_key(v).as_str()) {
             return Err(bad("it was made for another caption vocabulary".into()));

@@ -64,20 +64,20 @@ impl Index {
         let bad = |detail: String| Error::Input(format!("index {name}: {detail}"));
         let rebuild = "rebuild it with `webclip index`";
         let (_, header) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| bad(format!("not a webclip index: not a readable safetensors file ({e}); {rebuild}")))?;
+            .map_err(|e| bad(format!("truncated or not a webclip index (safetensors: {e}); {rebuild}")))?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{e}; {rebuild}")))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let field = |k: &str| meta.get(k).map(String::as_str);
         if field("format") != Some(FORMAT) {
             return Err(bad(format!(
                 "not a webclip index: a safetensors file whose format is {:?}, not {FORMAT:?}",
-                field("format")
+                field("format").unwrap_or("(none)")
             )));
         }
         if field("version") != Some(VERSION) {
             return Err(bad(format!(
                 "index version {:?}; this webclip reads version {VERSION}: {rebuild}, or use the webclip that made it",
-                field("version")
+                field("version").unwrap_or("(none)")
             )));
         }
         let number = |k: &str| -> Result<usize> {
