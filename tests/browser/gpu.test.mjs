@@ -11,6 +11,7 @@
 // absent (the wasm API embeds encoded image files only). A Chromium without a WebGPU adapter FAILS the GPU part.
 // Artifacts: tests/artifacts/browser-e2e.png (screenshot of the page) and browser-e2e.json (adapter, numbers, times).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,6 +28,11 @@ const BACKENDS = ['gpu', 'cpu'];
 const MIN_COSINE = 0.9999;
 const MAX_PROBS_ERR = 1e-3;
 const TIMEOUT = 300_000; // per test; tiny models take seconds even on SwiftShader
+const WEBCLIP = join(REPO, 'target/debug/webclip'); // the CLI, built by `cargo test` (./build.sh test runs it first)
+const QUANTS = ['q8', 'q4'];
+// The browser and the native CLI run the same dequantized weights: they differ by f32 summation order only.
+const BUNDLE_MIN_COSINE = 0.99999;
+const BUNDLE_MAX_ABS = 1e-4;
 
 
 const havePhotos = existsSync(PHOTOS);
@@ -117,6 +123,14 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
     symlinkSync(join(REPO, 'tests'), join(root, 'tests'));
     symlinkSync(join(REPO, 'src'), join(root, 'src'));
     if (havePhotos) symlinkSync(PHOTOS, join(root, 'photos'));
+    // q8/q4 bundles of tiny-a, made by the CLI; the browser must reproduce the CLI's embeddings of them
+    if (existsSync(WEBCLIP)) {
+      mkdirSync(join(root, 'bundles'));
+      for (const quant of QUANTS) {
+        execFileSync(WEBCLIP, ['convert', '--model', join(REPO, 'tests/fixtures/tiny-a'), '--quant', quant, '--out',
+          join(root, 'bundles', `tiny-a.${quant}.webclip`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+      }
+    }
     server = await serve({ root, port: 0 });
     const url = `http://127.0.0.1:${server.address().port}/tests/browser/pages/e2e.html`;
 
@@ -254,6 +268,52 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
             [fixture, backend, 'images', bad.length ? `${bad.length} bad` : summary, bad.length ? 'fail' : 'ok']);
           assert.deepEqual(bad, [], `${key} images vs HF goldens`);
         });
+      });
+    }
+  }
+
+  // Quantized bundles through Model.fromBundle: WebGPU (linear_q8/q4 and the packed token gather in WGSL) and the
+  // wasm CPU path give the native CLI's embeddings of the same bundle.
+  for (const quant of QUANTS) {
+    for (const backend of BACKENDS) {
+      test(`tiny-a ${quant} bundle on ${backend} equals the native CLI (cosine >= ${BUNDLE_MIN_COSINE}, ` +
+        `max abs <= ${BUNDLE_MAX_ABS})`, { timeout: TIMEOUT }, async (t) => {
+        assert.ok(existsSync(WEBCLIP), `${WEBCLIP} is missing: build it first (cargo build --bin webclip)`);
+        const key = `tiny-a.${quant}`;
+        const bundle = join(root, 'bundles', `${key}.webclip`);
+        const want = goldens('tiny-a');
+        const texts = want.meta.texts;
+        const photos = havePhotos ? want.meta.photos : [];
+        const native = (args) => execFileSync(WEBCLIP, ['embed', '--model', bundle, ...args], { encoding: 'utf8' })
+          .trim().split('\n').map((l) => JSON.parse(l).embedding);
+        const nativeTexts = native(['--text', ...texts]);
+        const nativeImages = photos.length ? native(['--image', ...photos.map((p) => join(PHOTOS, p))]) : [];
+        const r = await evaluate(async (a) => {
+          const [key, url, backend, texts, photos] = a;
+          const loaded = await window.webclipE2E.loadBundle(key, url, backend);
+          const out = await window.webclipE2E.embedAll(key, backend, texts, photos, '/photos/');
+          window.webclipE2E.dispose(key, backend);
+          return { ...loaded, ...out };
+        }, [key, `/bundles/${key}.webclip`, backend, texts, photos]);
+        if (backend === 'gpu') assert.match(r.engine, /^gpu: .*\(webgpu, /, `runs on "${r.engine}", not on WebGPU`);
+        const bad = [];
+        let cosMin = Infinity, errMax = 0;
+        const compare = (what, got, expected) => got.forEach((g, i) => {
+          const c = cosine(g, expected[i]), e = maxAbs(g, expected[i]);
+          cosMin = Math.min(cosMin, c);
+          errMax = Math.max(errMax, e);
+          if (!(c >= BUNDLE_MIN_COSINE && e <= BUNDLE_MAX_ABS)) bad.push(`${what} ${i}: cosine ${c}, max abs ${e}`);
+        });
+        assert.equal(r.texts.length, texts.length);
+        assert.equal(r.images.length, photos.length);
+        compare('text', r.texts, nativeTexts);
+        compare('image', r.images, nativeImages);
+        const summary = `${texts.length} texts + ${photos.length} photos in ${r.ms.toFixed(0)} ms: ` +
+          `1 - cosine <= ${(1 - cosMin).toExponential(1)}, max abs ${errMax.toExponential(2)}`;
+        t.diagnostic(summary);
+        await evaluate((a) => window.webclipE2E.verdict(...a),
+          [key, backend, 'bundle', bad.length ? `${bad.length} bad` : summary, bad.length ? 'fail' : 'ok']);
+        assert.deepEqual(bad, [], `${key} on ${backend} vs the native CLI`);
       });
     }
   }

@@ -140,6 +140,32 @@ const api = {
     return { ms, labels, images: out };
   },
 
+  /** Loads a webclip bundle from `url` with Model.fromBundle on `backend` under `key`; returns the engine name. */
+  async loadBundle(key, url, backend) {
+    const t0 = performance.now();
+    const model = await Model.fromBundle(await fetchBytes(url), url, backend);
+    models.set(`${key}/${backend}`, { model, goldens: null });
+    log(`${key} on ${backend}: bundle loaded as "${model.backend}" in ${(performance.now() - t0).toFixed(0)} ms`);
+    return { engine: model.backend, towers: model.towers };
+  },
+
+  /** Text embeddings in one embedTexts call and image embeddings of the photos under `photosBase`. */
+  async embedAll(key, backend, texts, photos, photosBase) {
+    const { model } = entry(key, backend);
+    const t0 = performance.now();
+    const textEmbeddings = (await model.embedTexts(texts)).map((e) => Array.from(e));
+    const imageEmbeddings = [];
+    for (const photo of photos) {
+      imageEmbeddings.push(Array.from(await model.embedImage(await fetchBytes(photosBase + photo), photo)));
+    }
+    const ms = performance.now() - t0;
+    const cells = row(key, backend, 'bundle');
+    cells[2].textContent = model.backend;
+    cells[4].textContent = `${texts.length} + ${photos.length}`;
+    cells[5].textContent = ms.toFixed(0);
+    return { ms, texts: textEmbeddings, images: imageEmbeddings };
+  },
+
   /** Shows the test's verdict for one part (state: "ok" | "fail" | "skip"). */
   verdict(fixture, backend, part, text, state) {
     const cells = row(fixture, backend, part);
