@@ -265,7 +265,7 @@ fn index_files_fail_with_specific_errors() {
         index.insert(&format!("{i}.png"), e).unwrap();
     }
     let bytes = index.to_bytes().unwrap();
-    let err = |b: &[u8]| Index::from_bytes(b, "my.index").err().expect("an error").to_string();
+    let err = |b: &[u8]| Index::from_bytes(b, "my.index").expect_err("an error").to_string();
 
     let e = err(&bytes[..bytes.len() - 10]);
     assert!(e.contains("my.index") && e.contains("truncated or not a webclip index"), "{e}");
