@@ -23,10 +23,10 @@ use crate::Session;
 pub const NEUTRAL_PROMPT: &str = "a photo.";
 /// Tags scoring at least this are kept.
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
-/// Crops per side of the grid, and each crop's size as a fraction of the image's side (0.6: neighbours overlap
-/// by a fifth of the image, so an object on a grid line is whole in some crop).
+/// Crops per side of the grid, and each crop's size in percent of the image's side (60: neighbours overlap by a
+/// fifth of the image, so an object on a grid line is whole in some crop).
 pub const CROP_GRID: u32 = 2;
-pub const CROP_FRACTION: f32 = 0.6;
+pub const CROP_PERCENT: u32 = 60;
 
 /// A tag and its score in [0, 1].
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -112,7 +112,7 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
 }
 
-/// The whole image, then (with `crops`) the 2x2 grid of overlapping crops, each [`CROP_FRACTION`] of the
+/// The whole image, then (with `crops`) the 2x2 grid of overlapping crops, each [`CROP_PERCENT`] % of the
 /// image's width and height. Images under 8 pixels a side get no crops.
 pub fn views(img: &RgbImage, crops: bool) -> Vec<RgbImage> {
     let mut v = vec![img.clone()];
@@ -120,7 +120,7 @@ pub fn views(img: &RgbImage, crops: bool) -> Vec<RgbImage> {
     if !crops || w < 8 || h < 8 {
         return v;
     }
-    let (cw, ch) = ((w as f32 * CROP_FRACTION).ceil() as u32, (h as f32 * CROP_FRACTION).ceil() as u32);
+    let (cw, ch) = ((w * CROP_PERCENT).div_ceil(100), (h * CROP_PERCENT).div_ceil(100));
     for gy in 0..CROP_GRID {
         for gx in 0..CROP_GRID {
             let x = (w - cw) * gx / (CROP_GRID - 1);
