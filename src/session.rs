@@ -1,6 +1,6 @@
 //! A loaded model ready to answer: backend + CLIP weights + tokenizer + image preprocessing.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Dims};
 use crate::error::Result;
 use crate::image::{Pixels, PreprocessConfig};
 use crate::model::Clip;
@@ -56,6 +56,34 @@ impl<B: Backend> Session<B> {
             out.extend(self.model.encode_texts_async(&self.backend, &ids).await?);
         }
         Ok(out)
+    }
+
+    /// Zero-shot probabilities `(n, labels)` of each image over the label embeddings `texts` (from
+    /// [`Session::embed_texts_async`]): softmax of `exp(logit_scale) · cos(image, text)`, computed on the backend
+    /// after the vision tower (normalize, logits, softmax), so a GPU reads back only the probabilities.
+    pub async fn classify_async(&self, images: &[Pixels], texts: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        let dim = self.model.config.projection_dim;
+        if texts.is_empty() || texts.iter().any(|t| t.len() != dim) {
+            return Err(crate::Error::Input(format!("classify: need at least one label embedding of length {dim}")));
+        }
+        let flat: Vec<f32> = texts.iter().flatten().copied().collect();
+        let labels = self.backend.normalize(&self.backend.upload(&flat, Dims::new(texts.len(), 1, dim))?)?;
+        let per_pass = self.per_pass(self.model.image_activation_bytes(), IMAGE_BATCH);
+        let mut out = Vec::with_capacity(images.len());
+        for chunk in images.chunks(per_pass) {
+            let pixels: Vec<f32> = chunk.iter().flat_map(|p| p.data.iter().copied()).collect();
+            let features = self.model.image_features(&self.backend, &pixels, chunk.len())?;
+            let logits = self.backend.logits(&self.backend.normalize(&features)?, &labels, self.logit_scale())?;
+            let probs = self.backend.read(&self.backend.softmax(&logits)?).await?;
+            out.extend(probs.chunks_exact(texts.len()).map(<[f32]>::to_vec));
+        }
+        Ok(out)
+    }
+
+    /// [`Session::classify_async`], waited for (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn classify(&self, images: &[Pixels], texts: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        pollster::block_on(self.classify_async(images, texts))
     }
 
     /// [`Session::embed_images_async`], waited for (native only).

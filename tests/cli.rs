@@ -83,5 +83,10 @@ fn bad_inputs_get_clear_errors_and_other_files_still_run() {
 
     let out = webclip(&["embed", "--model", tmp.path().join("missing").to_str().unwrap(), "--text", "x"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist") && err.contains("webclip bundle"), "{err}");
+    // a file that is not a bundle (here: a JPEG) is named as such
+    let out = webclip(&["embed", "--model", good.to_str().unwrap(), "--text", "x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("not a webclip bundle"), "{err}");
 }

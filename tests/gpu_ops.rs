@@ -158,12 +158,20 @@ fn fused_epilogues_match_the_unfused_reference() {
     let (got, want) = both(
         &g,
         |g| {
-            g.matmul_add(&g.upload(&x, dx).unwrap(), &g.linear("w", lin().0, lin().1).unwrap(), &g.upload(&res, dr).unwrap())
-                .unwrap()
+            g.matmul_add(
+                &g.upload(&x, dx).unwrap(),
+                &g.linear("w", lin().0, lin().1).unwrap(),
+                &g.upload(&res, dr).unwrap(),
+            )
+            .unwrap()
         },
         |c| {
-            c.matmul_add(&c.upload(&x, dx).unwrap(), &c.linear("w", lin().0, lin().1).unwrap(), &c.upload(&res, dr).unwrap())
-                .unwrap()
+            c.matmul_add(
+                &c.upload(&x, dx).unwrap(),
+                &c.linear("w", lin().0, lin().1).unwrap(),
+                &c.upload(&res, dr).unwrap(),
+            )
+            .unwrap()
         },
     );
     // the residual adds one rounding of |residual| ≤ 3 on top of the matmul's error
@@ -280,10 +288,8 @@ fn copies_and_adds_are_exact() {
     let (got, want) = both(
         &g,
         |g| {
-            let (cv, pt) = (
-                g.vector(host("class", &[24], class.clone())).unwrap(),
-                g.table("pos", mat(31, 24, &pos)).unwrap(),
-            );
+            let (cv, pt) =
+                (g.vector(host("class", &[24], class.clone())).unwrap(), g.table("pos", mat(31, 24, &pos)).unwrap());
             g.prepend_class(&g.upload(&x, xd).unwrap(), &cv, &pt).unwrap()
         },
         |c| {
@@ -311,10 +317,8 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
     let ids: Vec<u32> =
         (0..3 * 11).map(|i| if i % 11 == 0 { 999 } else { rng.random_range(0..vocab as u32) }).collect();
     let cpu = {
-        let (t, p) = (
-            Cpu.table("tok", mat(vocab, dim, &tokens)).unwrap(),
-            Cpu.table("pos", mat(ctx, dim, &pos)).unwrap(),
-        );
+        let (t, p) =
+            (Cpu.table("tok", mat(vocab, dim, &tokens)).unwrap(), Cpu.table("pos", mat(ctx, dim, &pos)).unwrap());
         read(&Cpu, &Cpu.embed_tokens(&ids, 3, &t, &p).unwrap())
     };
     for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(8192), ..Default::default() }] {
@@ -323,10 +327,7 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
             Some(_) => gpu_with(options),
         };
         let Some(g) = g else { return };
-        let (t, p) = (
-            g.table("tok", mat(vocab, dim, &tokens)).unwrap(),
-            g.table("pos", mat(ctx, dim, &pos)).unwrap(),
-        );
+        let (t, p) = (g.table("tok", mat(vocab, dim, &tokens)).unwrap(), g.table("pos", mat(ctx, dim, &pos)).unwrap());
         let got = read(&g, &g.embed_tokens(&ids, 3, &t, &p).unwrap());
         assert_exact(&format!("embed_tokens {options:?}"), &got, &cpu);
     }
@@ -412,5 +413,61 @@ fn quantized_token_embedding_matches_cpu_whole_and_chunked() {
             let got = read(&g, &g.embed_tokens(&ids, 1, &t, &p).unwrap());
             assert_exact(&format!("{kind} embed_tokens {options:?}"), &got, &cpu);
         }
+    }
+}
+
+/// The similarity family (shaders/similarity.wgsl) against the CPU reference: normalize (|Δ| ≤ 4ε per unit-length
+/// component: one f32 tree sum of squares vs f64), logits (|Δ| ≤ 8ε · scale · √dim‖a‖‖b‖ with unit rows: an f32
+/// fma chain vs f64), softmax (|Δ| ≤ 4e-7: exp differs by a few ulp; probabilities are ≤ 1). Odd sizes: rows not a
+/// multiple of the 64-wide workgroup, 1000 labels (ImageNet), dims 1 and 77.
+#[test]
+fn similarity_family_matches_cpu() {
+    let Some(g) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for (n_a, n_b, dim) in [(1, 1, 1), (3, 1000, 77), (9, 130, 512)] {
+        let a = random(&mut rng, n_a * dim, -2.0, 2.0);
+        let b = random(&mut rng, n_b * dim, -2.0, 2.0);
+        let (da, db) = (Dims::new(n_a, 1, dim), Dims::new(n_b, 1, dim));
+        let (got, want) = both(
+            &g,
+            |g| g.normalize(&g.upload(&a, da).unwrap()).unwrap(),
+            |c| c.normalize(&c.upload(&a, da).unwrap()).unwrap(),
+        );
+        let worst = got.iter().zip(&want).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
+        assert!(worst <= 4.0 * EPS, "normalize {n_a}x{dim}: |Δ| {worst:e}");
+        let scale = 100.0;
+        let (got, want) = both(
+            &g,
+            |g| {
+                g.logits(
+                    &g.normalize(&g.upload(&a, da).unwrap()).unwrap(),
+                    &g.normalize(&g.upload(&b, db).unwrap()).unwrap(),
+                    scale,
+                )
+                .unwrap()
+            },
+            |c| {
+                c.logits(
+                    &c.normalize(&c.upload(&a, da).unwrap()).unwrap(),
+                    &c.normalize(&c.upload(&b, db).unwrap()).unwrap(),
+                    scale,
+                )
+                .unwrap()
+            },
+        );
+        assert_eq!(got.len(), n_a * n_b);
+        let bound = 8.0 * EPS * scale as f64 * (dim as f64).sqrt() + 8.0 * EPS * scale as f64;
+        let worst = got.iter().zip(&want).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
+        assert!(worst <= bound, "logits {n_a}x{n_b}x{dim}: |Δ| {worst:e} > {bound:e}");
+        let x = random(&mut rng, n_a * n_b, -30.0, 30.0);
+        let dx = Dims::new(1, n_a, n_b);
+        let (got, want) = both(
+            &g,
+            |g| g.softmax(&g.upload(&x, dx).unwrap()).unwrap(),
+            |c| c.softmax(&c.upload(&x, dx).unwrap()).unwrap(),
+        );
+        let worst = got.iter().zip(&want).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
+        assert!(worst <= 4e-7, "softmax {n_a}x{n_b}: |Δ| {worst:e}");
+        eprintln!("similarity {n_a}x{n_b}x{dim}: ok");
     }
 }

@@ -124,4 +124,11 @@ pub trait Backend {
     ) -> Result<Self::Tensor>;
     /// Row `rows[b]` of each sequence → `(batch, 1, dim)` (pooling).
     fn gather_rows(&self, x: &Self::Tensor, rows: &[usize]) -> Result<Self::Tensor>;
+    /// Each row (over `dim`) to unit L2 length: `x / max(‖x‖₂, 1e-12)`.
+    fn normalize(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `scale · aᵢ · bⱼ` for every row `i` of `a` and `j` of `b` (same `dim`) → `(1, rows(a), rows(b))`: with unit
+    /// rows and `scale = exp(logit_scale)`, CLIP's `logits_per_image`.
+    fn logits(&self, a: &Self::Tensor, b: &Self::Tensor, scale: f32) -> Result<Self::Tensor>;
+    /// Softmax over `dim` of each row.
+    fn softmax(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use webclip::backend::cpu::Cpu;
 use webclip::backend::gpu::Gpu;
 use webclip::backend::Backend;
+use webclip::image::Pixels;
 use webclip::model::ClipConfig;
 use webclip::tasks::zero_shot;
 use webclip::tokenizer::ClipTokenizer;
@@ -222,10 +223,10 @@ enum Command {
 
 #[path = "webclip/bench.rs"]
 mod bench;
-#[path = "webclip/convert.rs"]
-mod convert;
 #[path = "webclip/caption.rs"]
 mod caption;
+#[path = "webclip/convert.rs"]
+mod convert;
 #[path = "webclip/index.rs"]
 mod index;
 #[path = "webclip/search.rs"]
@@ -386,9 +387,9 @@ fn classify<B: Backend>(session: &Session<B>, labels: &[String], template: &str,
     let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
     let text_embeds = session.embed_texts(&refs)?;
-    let scale = session.logit_scale();
-    for_each_image(session, files, |file, emb| {
-        let probs = zero_shot::probabilities(emb, &text_embeds, scale);
+    // normalize, logits and softmax run on the backend after the vision tower (on a GPU: one readback, the probs)
+    let probs = |p: &Pixels| Ok(session.classify(std::slice::from_ref(p), &text_embeds)?.remove(0));
+    each_image(session, files, probs, |file, probs| {
         let ranked: Vec<_> = zero_shot::ranked(labels, &probs)
             .into_iter()
             .map(|(label, score)| json!({ "label": label, "score": score }))
@@ -403,14 +404,26 @@ fn for_each_image<B: Backend>(
     files: &[PathBuf],
     mut emit: impl FnMut(&str, &[f32]),
 ) -> Result<bool> {
+    let embed = |p: &Pixels| Ok(session.embed_images(std::slice::from_ref(p))?.remove(0));
+    each_image(session, files, embed, |file, emb: Vec<f32>| emit(file, &emb))
+}
+
+/// Runs `run` on each decoded image and hands the result to `emit`; a file that cannot be read, decoded or run is
+/// reported (stderr, and JSON with "error") and skipped.
+fn each_image<B: Backend, T>(
+    session: &Session<B>,
+    files: &[PathBuf],
+    run: impl Fn(&Pixels) -> Result<T>,
+    mut emit: impl FnMut(&str, T),
+) -> Result<bool> {
     let mut all_ok = true;
     for file in files {
         let name = file.display().to_string();
         let pixels = std::fs::read(file)
             .map_err(|e| Error::Io { path: file.clone(), source: e })
             .and_then(|b| session.pixels(&b, &name));
-        match pixels.and_then(|p| session.embed_images(std::slice::from_ref(&p))) {
-            Ok(emb) => emit(&name, &emb[0]),
+        match pixels.and_then(|p| run(&p)) {
+            Ok(out) => emit(&name, out),
             Err(e) => {
                 all_ok = false;
                 eprintln!("error: {e}");

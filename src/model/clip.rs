@@ -32,22 +32,17 @@ impl<B: Backend> Clip<B> {
             Err(Error::TensorShape { got, .. }) if got == [1] => source.tensor("logit_scale", &[1])?.data,
             Err(e) => return Err(e),
         };
-        let text = if towers.holds("text_model.") {
-            Some(Tower {
-                model: TextTransformer::load(&l, &config.text)?,
-                projection: l.linear("text_projection", p, config.text.hidden_size, false)?,
-            })
-        } else {
-            None
-        };
-        let vision = if towers.holds("vision_model.") {
-            Some(Tower {
-                model: VisionTransformer::load(&l, &config.vision)?,
-                projection: l.linear("visual_projection", p, config.vision.hidden_size, false)?,
-            })
-        } else {
-            None
-        };
+        // The order parameters are read in is fixed — text model, vision model, visual then text projection, as
+        // `CLIPModel.__init__` creates them — because synthetic checkpoints draw them from one seeded stream.
+        let (has_text, has_vision) = (towers.holds("text_model."), towers.holds("vision_model."));
+        let text_model = has_text.then(|| TextTransformer::load(&l, &config.text)).transpose()?;
+        let vision_model = has_vision.then(|| VisionTransformer::load(&l, &config.vision)).transpose()?;
+        let visual_projection =
+            has_vision.then(|| l.linear("visual_projection", p, config.vision.hidden_size, false)).transpose()?;
+        let text_projection =
+            has_text.then(|| l.linear("text_projection", p, config.text.hidden_size, false)).transpose()?;
+        let text = text_model.zip(text_projection).map(|(model, projection)| Tower { model, projection });
+        let vision = vision_model.zip(visual_projection).map(|(model, projection)| Tower { model, projection });
         Ok(Clip { text, vision, logit_scale: logit_scale[0], config: config.clone() })
     }
 
@@ -64,9 +59,15 @@ impl<B: Backend> Clip<B> {
     /// `batch` preprocessed images `(batch, C, S, S)` → image embeddings `(batch, P)` (unnormalised, as
     /// `get_image_features`). The whole pass is recorded, then read back once.
     pub async fn encode_images_async(&self, b: &B, pixels: &[f32], batch: usize) -> Result<Vec<Vec<f32>>> {
+        rows(b, &self.image_features(b, pixels, batch)?).await
+    }
+
+    /// The image embeddings `(batch, 1, P)` as a backend tensor, recorded but not read back (for ops that follow on
+    /// the device, such as the zero-shot logits).
+    pub fn image_features(&self, b: &B, pixels: &[f32], batch: usize) -> Result<B::Tensor> {
         let tower = self.vision()?;
         let pooled = tower.model.forward(b, pixels, batch)?;
-        rows(b, &b.matmul(&pooled, &tower.projection)?).await
+        b.matmul(&pooled, &tower.projection)
     }
 
     /// Token ids per text → text embeddings `(batch, P)` (unnormalised, as `get_text_features`).

@@ -27,10 +27,12 @@ impl<B: Backend> VisionTransformer<B> {
             eps: c.layer_norm_eps,
             activation: c.hidden_act,
         };
+        // The conv weight is (D, C, p, p); flattened row-major it is exactly the (D, C·p·p) linear weight. Loaded
+        // first: parameters are read in a fixed order (synthetic checkpoints draw them from one seeded stream).
+        let patch_embedding = l.linear_shaped("vision_model.embeddings.patch_embedding", &[d, ch, p, p], false)?;
         Ok(VisionTransformer {
             class_embedding: l.vector("vision_model.embeddings.class_embedding", d)?,
-            // The conv weight is (D, C, p, p); flattened row-major it is exactly the (D, C·p·p) linear weight.
-            patch_embedding: l.linear_shaped("vision_model.embeddings.patch_embedding", &[d, ch, p, p], false)?,
+            patch_embedding,
             position_embedding: l.table_f32(
                 "vision_model.embeddings.position_embedding.weight",
                 c.num_positions(),

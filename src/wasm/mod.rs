@@ -16,7 +16,6 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::backend::cpu::Cpu;
 use crate::backend::gpu::Gpu;
-use crate::tasks::zero_shot;
 use crate::{Checkpoint, Session};
 
 fn js(e: crate::Error) -> JsError {
@@ -246,6 +245,6 @@ async fn probabilities<B: crate::backend::Backend>(
     name: &str,
 ) -> crate::Result<Vec<f32>> {
     let texts = s.embed_texts_async(prompts).await?;
-    let image = image_embedding(s, bytes, name).await?;
-    Ok(zero_shot::probabilities(&image, &texts, s.logit_scale()))
+    let pixels = s.pixels(bytes, name)?;
+    Ok(s.classify_async(std::slice::from_ref(&pixels), &texts).await?.pop().unwrap_or_default())
 }

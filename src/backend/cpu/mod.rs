@@ -160,6 +160,28 @@ impl Backend for Cpu {
         Ok(ops::attention(q, k, v, heads, causal))
     }
 
+    fn normalize(&self, x: &CpuTensor) -> Result<CpuTensor> {
+        let data = x.data.chunks_exact(x.dims.dim.max(1)).flat_map(crate::tasks::zero_shot::normalize).collect();
+        Ok(CpuTensor { dims: x.dims, data })
+    }
+
+    fn logits(&self, a: &CpuTensor, b: &CpuTensor, scale: f32) -> Result<CpuTensor> {
+        check(a.dims.dim == b.dims.dim, || format!("logits: {:?} vs {:?}", a.dims, b.dims))?;
+        let d = a.dims.dim.max(1);
+        let mut data = Vec::with_capacity(a.dims.rows() * b.dims.rows());
+        for ar in a.data.chunks_exact(d) {
+            for br in b.data.chunks_exact(d) {
+                data.push(scale * ar.iter().zip(br).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>() as f32);
+            }
+        }
+        Ok(CpuTensor { dims: Dims::new(1, a.dims.rows(), b.dims.rows()), data })
+    }
+
+    fn softmax(&self, x: &CpuTensor) -> Result<CpuTensor> {
+        let data = x.data.chunks_exact(x.dims.dim.max(1)).flat_map(crate::tasks::zero_shot::softmax).collect();
+        Ok(CpuTensor { dims: x.dims, data })
+    }
+
     fn gather_rows(&self, x: &CpuTensor, rows: &[usize]) -> Result<CpuTensor> {
         check(rows.len() == x.dims.batch && rows.iter().all(|&r| r < x.dims.seq), || {
             format!("gather_rows: rows {rows:?} for dims {:?}", x.dims)

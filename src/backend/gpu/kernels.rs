@@ -17,11 +17,19 @@ pub enum Family {
     Elementwise,
     Embed,
     Pool,
+    Similarity,
 }
 
 impl Family {
-    pub const ALL: [Family; 6] =
-        [Family::Linear, Family::LayerNorm, Family::Attention, Family::Elementwise, Family::Embed, Family::Pool];
+    pub const ALL: [Family; 7] = [
+        Family::Linear,
+        Family::LayerNorm,
+        Family::Attention,
+        Family::Elementwise,
+        Family::Embed,
+        Family::Pool,
+        Family::Similarity,
+    ];
 
     pub fn file(self) -> &'static str {
         match self {
@@ -31,6 +39,7 @@ impl Family {
             Family::Elementwise => "elementwise.wgsl",
             Family::Embed => "embed.wgsl",
             Family::Pool => "pool.wgsl",
+            Family::Similarity => "similarity.wgsl",
         }
     }
 
@@ -43,6 +52,7 @@ impl Family {
             Family::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
             Family::Embed => include_str!("../../../shaders/embed.wgsl"),
             Family::Pool => include_str!("../../../shaders/pool.wgsl"),
+            Family::Similarity => include_str!("../../../shaders/similarity.wgsl"),
         };
         match self {
             Family::Linear | Family::Elementwise => format!("{ACTIVATION}\n{own}"),
@@ -73,6 +83,9 @@ pub enum Kernel {
     Patchify,
     PrependClass,
     GatherRows,
+    Normalize,
+    Logits,
+    Softmax,
 }
 
 impl Kernel {
@@ -87,6 +100,9 @@ impl Kernel {
             Kernel::Patchify,
             Kernel::PrependClass,
             Kernel::GatherRows,
+            Kernel::Normalize,
+            Kernel::Logits,
+            Kernel::Softmax,
         ]);
         all
     }
@@ -99,6 +115,7 @@ impl Kernel {
             Kernel::Add | Kernel::Activation => Family::Elementwise,
             Kernel::EmbedTokens(_) | Kernel::Patchify | Kernel::PrependClass => Family::Embed,
             Kernel::GatherRows => Family::Pool,
+            Kernel::Normalize | Kernel::Logits | Kernel::Softmax => Family::Similarity,
         }
     }
 
@@ -119,6 +136,9 @@ impl Kernel {
             Kernel::Patchify => "patchify",
             Kernel::PrependClass => "prepend_class",
             Kernel::GatherRows => "gather_rows",
+            Kernel::Normalize => "normalize",
+            Kernel::Logits => "logits",
+            Kernel::Softmax => "softmax",
         }
     }
 
@@ -128,8 +148,8 @@ impl Kernel {
         match self {
             Kernel::Linear(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, Read), (5, ReadWrite), (6, Read)],
             Kernel::LayerNorm | Kernel::Attention => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
-            Kernel::Add | Kernel::GatherRows => &[(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)],
-            Kernel::Activation => &[(0, Uniform), (1, Read), (3, ReadWrite)],
+            Kernel::Add | Kernel::GatherRows | Kernel::Logits => &[(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)],
+            Kernel::Activation | Kernel::Normalize | Kernel::Softmax => &[(0, Uniform), (1, Read), (3, ReadWrite)],
             Kernel::EmbedTokens(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite), (5, Read)],
             Kernel::PrependClass => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
             Kernel::Patchify => &[(0, Uniform), (1, Read), (4, ReadWrite)],

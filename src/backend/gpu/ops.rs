@@ -241,4 +241,36 @@ impl Backend for Gpu {
         )?;
         Ok(y)
     }
+
+    fn normalize(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        self.rows_op(Kernel::Normalize, x)
+    }
+
+    fn logits(&self, a: &GpuTensor, b: &GpuTensor, scale: f32) -> Result<GpuTensor> {
+        check(a.dims.dim == b.dims.dim, || format!("logits: {:?} vs {:?}", a.dims, b.dims))?;
+        let (n_a, n_b) = (a.dims.rows(), b.dims.rows());
+        let y = self.alloc(Dims::new(1, n_a, n_b))?;
+        let params = [n_a as u32, n_b as u32, a.dims.dim as u32, scale.to_bits()];
+        self.dispatch(
+            Kernel::Logits,
+            &params,
+            &[a.buffer(), b.buffer(), y.buffer()],
+            self.elementwise_grid(n_a * n_b)?,
+        )?;
+        Ok(y)
+    }
+
+    fn softmax(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        self.rows_op(Kernel::Softmax, x)
+    }
+}
+
+impl Gpu {
+    /// A row-wise kernel of similarity.wgsl (one workgroup per row).
+    fn rows_op(&self, kernel: Kernel, x: &GpuTensor) -> Result<GpuTensor> {
+        let y = self.alloc(x.dims)?;
+        let params = [x.dims.rows() as u32, x.dims.dim as u32];
+        self.dispatch(kernel, &params, &[x.buffer(), y.buffer()], self.grid(x.dims.rows())?)?;
+        Ok(y)
+    }
 }
