@@ -2,6 +2,7 @@
 //! with `classify`, `tag` resumes, search agrees with brute-force cosine, bad indexes fail clearly.
 
 mod common;
+mod gpu_common;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -243,4 +244,37 @@ fn index_and_search() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(&cache, &["search", "--model", m, "--index", dir.join("red.png").to_str().unwrap(), "red"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a webclip index"));
+}
+
+#[test]
+fn gpu_gives_the_cpu_results() {
+    if gpu_common::adapter().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, cache, dir) = (tmp.path().join("m"), tmp.path().join("cache"), tmp.path().join("p"));
+    synth_tiny(&model, 15);
+    photos(&dir);
+    let (m, d) = (model.to_str().unwrap(), dir.to_str().unwrap());
+    let red = dir.join("red.png");
+    let on = |backend: &str, args: &[&str]| ok_json_lines(&run(&cache, &[args, &["--backend", backend]].concat()));
+
+    let caption = ["caption", "--model", m, "--subjects", "cat,dog,car", red.to_str().unwrap()];
+    let (cpu, gpu) = (on("cpu", &caption), on("gpu", &caption));
+    assert!((f(&cpu[0]["score"]) - f(&gpu[0]["score"])).abs() < 1e-4, "{} vs {}", cpu[0], gpu[0]);
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2, "one vocabulary cache per backend");
+
+    let tag = ["tag", "--model", m, "--labels", "red,stripes", "--no-caption", "--crops", d];
+    let (cpu, gpu) = (on("cpu", &tag), on("gpu", &tag));
+    for (c, g) in cpu.iter().zip(&gpu) {
+        for label in ["red", "stripes"] {
+            assert!((f(&c["scores"][label]) - f(&g["scores"][label])).abs() < 1e-4, "{c} vs {g}");
+        }
+    }
+
+    // an index made on the GPU is the same model's for the CPU (the fingerprint tolerates the backend)
+    let idx = tmp.path().join("gpu.webclip-index");
+    on("gpu", &["index", "--model", m, "--out", idx.to_str().unwrap(), d]);
+    let found = on("cpu", &["search", "--model", m, "--index", idx.to_str().unwrap(), "--like", red.to_str().unwrap()]);
+    assert_eq!(found[0]["results"][0]["file"], "red.png");
 }
