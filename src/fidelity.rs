@@ -46,26 +46,53 @@ impl TowerFidelity {
     }
 }
 
-/// Zero-shot top-1 agreement: for each image, does the candidate pick the reference's best label?
+/// Zero-shot top-1 agreement: for each image, does the candidate pick the reference's best label? With the
+/// fragility of that question: the reference's cosine gap between its first and second label (a random-weight
+/// model scores 1000 labels within ~1e-3 of each other, so tiny perturbations flip its top-1), and how often the
+/// candidate's top-1 is at least in the reference's top 5.
 #[derive(Clone, Debug, Serialize)]
 pub struct Agreement {
     pub images: usize,
     pub labels: usize,
     pub agree: usize,
     pub fraction: f64,
+    /// candidate top-1 ∈ reference top-5, as a fraction of the images
+    pub in_reference_top5: f64,
+    /// median over images of the reference's cosine(top-1) − cosine(top-2)
+    pub reference_margin_median: f64,
 }
 
 impl Agreement {
     /// `images` and `labels` are each model's own embeddings of the same inputs.
     pub fn measure(reference: (&[Vec<f32>], &[Vec<f32>]), candidate: (&[Vec<f32>], &[Vec<f32>])) -> Self {
-        let top1 = |image: &Vec<f32>, labels: &[Vec<f32>]| {
+        // label indices by descending cosine (ties: the first label first) and the scores
+        let ranking = |image: &Vec<f32>, labels: &[Vec<f32>]| {
             let scores: Vec<f32> = labels.iter().map(|t| zero_shot::cosine(image, t)).collect();
-            (0..scores.len()).max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(b.cmp(&a)))
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+            (order, scores)
         };
-        let agree =
-            reference.0.iter().zip(candidate.0).filter(|(r, c)| top1(r, reference.1) == top1(c, candidate.1)).count();
+        let (mut agree, mut top5, mut margins) = (0, 0, Vec::new());
+        for (r, c) in reference.0.iter().zip(candidate.0) {
+            let (want, scores) = ranking(r, reference.1);
+            let (got, _) = ranking(c, candidate.1);
+            agree += (want.first() == got.first()) as usize;
+            top5 += got.first().is_some_and(|g| want.iter().take(5).any(|w| w == g)) as usize;
+            if want.len() >= 2 {
+                margins.push((scores[want[0]] - scores[want[1]]) as f64);
+            }
+        }
+        margins.sort_by(f64::total_cmp);
         let images = reference.0.len();
-        Agreement { images, labels: reference.1.len(), agree, fraction: agree as f64 / images.max(1) as f64 }
+        let n = images.max(1) as f64;
+        Agreement {
+            images,
+            labels: reference.1.len(),
+            agree,
+            fraction: agree as f64 / n,
+            in_reference_top5: top5 as f64 / n,
+            reference_margin_median: margins.get(margins.len() / 2).copied().unwrap_or(0.0),
+        }
     }
 }
 

@@ -38,10 +38,11 @@ impl Policy {
     /// The policy for a format name: `f32`, `f16`, `q8`, `q4` ([`Policy::uniform`]), or `q4+` (q4 with the
     /// first/last layers and the projections at q8).
     pub fn preset(name: &str) -> Result<Self> {
+        let unknown = || Error::Input(format!("unknown weight format '{name}'; choose f32, f16, q8, q4 or q4+"));
         match name.strip_suffix('+') {
             Some("q4") => Ok(Policy { keep_first_last_at_q8: true, ..Policy::uniform(Kind::Q4) }),
-            Some(_) => Err(Error::Input(format!("unknown policy '{name}'; choose f32, f16, q8, q4 or q4+"))),
-            None => Kind::parse(name).map(Policy::uniform),
+            Some(_) => Err(unknown()),
+            None => Kind::parse(name).map(Policy::uniform).map_err(|_| unknown()),
         }
     }
 
