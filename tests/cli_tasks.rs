@@ -77,6 +77,15 @@ fn caption_output_is_stable_and_cached() {
     let again = run(&cache, &["caption", "--model", m, r, "--alternatives", "3"]);
     assert_eq!(json_lines(&again)[0], lines[0]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("read from the cache"));
+    let export = tmp.path().join("vocab.safetensors");
+    let out = run(&cache, &["caption", "--model", m, r, "--export-vocab", export.to_str().unwrap()]);
+    assert!(out.status.success());
+    let bytes = std::fs::read(&export).unwrap();
+    assert_eq!(
+        bytes,
+        std::fs::read(cached[0].as_ref().unwrap().path()).unwrap(),
+        "the cache file, as the page takes it"
+    );
     let out = run(&cache, &["caption", "--model", m, r, "--subjects", "lighthouse,teapot", "--no-cache"]);
     let c = ok_json_lines(&out)[0]["caption"].as_str().unwrap().to_string();
     assert!(c.contains("lighthouse") || c.contains("teapot"), "{c}");

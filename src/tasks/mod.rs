@@ -4,6 +4,7 @@
 pub mod caption;
 pub mod fingerprint;
 pub mod search;
+mod store;
 pub mod tag;
 pub mod zero_shot;
 

@@ -2,8 +2,8 @@
 //! vector, optionally cut to their first `dims` values (Matryoshka-style), and ranked by cosine.
 //!
 //! ```text
-//! embedding e (P,) ─ normalise ─ keep e[..dims] ─ normalise ─ u ─ q = round(u / s), s = max|u| / 127 ─▶ (q i8 (dims,), s)
-//! query (P,)       ─ normalise ─ keep [..dims]  ─ normalise ─ x ─▶ score = cos(x, q) = x·q / ‖q‖   (s cancels)
+//! image (P,) ─ normalise, keep [..dims], normalise ─ u ─▶ q = round(u / s) as i8 (dims,), s = max|u| / 127
+//! query (P,) ─ normalise, keep [..dims], normalise ─ x ─▶ score = cos(x, q) = x·q / (‖x‖ ‖q‖)   (s cancels)
 //! ```
 //! The score is the exact cosine between the query and the stored vector `q · s`; int8 costs at most
 //! `0.5 · s` per value, a cosine error of about 1e-3 against the f32 embedding. CLIP was not trained with a

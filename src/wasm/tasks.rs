@@ -2,9 +2,9 @@
 //!
 //! ```js
 //! const c = await model.caption(bytes, "cat.jpg");   // {caption, score, alternatives: [{caption, score}, …]}
-//! const t = await model.tag(bytes, "cat.jpg", ["cat", "sofa"], 0.5, true); // {tags: [{tag, score}, …], scores: [..]}
+//! const t = await model.tag(bytes, "cat.jpg", ["cat", "sofa"], 0.5, true); // {tags: [{tag, score}, …], scores}
 //! const cache = await model.exportCaptionCache();   // Uint8Array: store it (IndexedDB) with the model
-//! await model.importCaptionCache(cache);            // next visit: no vocabulary embedding (rejects if not this model's)
+//! await model.importCaptionCache(cache);            // next visit: no vocabulary pass (rejects another model's)
 //!
 //! // search: the page keeps {vector, scale} per photo (e.g. IndexedDB), rows concatenated into one Int8Array
 //! const {vector, scale} = quantizeEmbedding(await model.embedImage(bytes, name), 512); // dims ≤ model.embeddingDim
@@ -134,7 +134,8 @@ impl Model {
         future_to_promise(async move {
             let vocab = Vocabulary::builtin().map_err(js_value)?;
             let options = CaptionOptions::default();
-            let c = on!(engine, s => Composer::from_bytes_async(s, vocab, &bytes, "the imported caption cache", options).await)
+            let name = "the imported caption cache";
+            let c = on!(engine, s => Composer::from_bytes_async(s, vocab, &bytes, name, options).await)
                 .map_err(js_value)?;
             *state.composer.borrow_mut() = Some(Rc::new(c));
             Ok(JsValue::UNDEFINED)

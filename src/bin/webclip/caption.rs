@@ -28,6 +28,10 @@ pub struct CaptionArgs {
     /// Neither read nor write the vocabulary cache ($WEBCLIP_CACHE_DIR, $XDG_CACHE_HOME/webclip or ~/.cache/webclip)
     #[arg(long)]
     pub no_cache: bool,
+    /// Also write the vocabulary embeddings to this file: what the page's `model.importCaptionCache(bytes)` takes,
+    /// so a site can ship them next to the model instead of embedding 1,261 phrases in the browser
+    #[arg(long)]
+    pub export_vocab: Option<PathBuf>,
 }
 
 /// The composer for `session`: vocabulary embeddings from the cache, or computed now (and cached).
@@ -55,6 +59,10 @@ pub fn composer<B: Backend>(session: &Session<B>, args: &CaptionArgs) -> Result<
         CacheUse::Uncached => "embedded (not cached)",
     };
     eprintln!("caption: vocabulary {how} in {:.1} s", started.elapsed().as_secs_f64());
+    if let Some(path) = &args.export_vocab {
+        std::fs::write(path, composer.to_bytes()?).map_err(|e| webclip::Error::io(path, e))?;
+        eprintln!("caption: vocabulary embeddings written to {}", path.display());
+    }
     Ok(composer)
 }
 

@@ -10,9 +10,9 @@
 //!
 //! `__metadata__`: `format` = "webclip-caption-cache", `version` = "1", `vocabulary_sha256` (of the prompts).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
@@ -20,6 +20,7 @@ use super::grammar::{sentence, Slots};
 use super::vocab::Vocabulary;
 use crate::error::{Error, Result};
 use crate::tasks::fingerprint::{hex, Fingerprint};
+use crate::tasks::store::{self, Tensor};
 use crate::tasks::zero_shot::normalize;
 
 const FORMAT: &str = "webclip-caption-cache";
@@ -100,15 +101,16 @@ impl PhraseTable {
         let rows: Vec<u8> = self.rows.iter().flat_map(|x| x.to_le_bytes()).collect();
         let probe: Vec<u8> = probe.iter().flat_map(|x| x.to_le_bytes()).collect();
         let n = self.rows.len() / self.dim.max(1);
-        let view = |shape: Vec<usize>, data| TensorView::new(Dtype::F32, shape, data).map_err(st_error);
-        let tensors =
-            vec![("phrases", view(vec![n, self.dim], &rows)?), ("fingerprint.text", view(vec![self.dim], &probe)?)];
-        let meta = HashMap::from([
+        let tensors = [
+            Tensor { name: "phrases", dtype: "F32", shape: vec![n, self.dim], data: &rows },
+            Tensor { name: "fingerprint.text", dtype: "F32", shape: vec![self.dim], data: &probe },
+        ];
+        let meta = BTreeMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("version".to_string(), VERSION.to_string()),
             ("vocabulary_sha256".to_string(), vocabulary_key(v)),
         ]);
-        safetensors::serialize(tensors, Some(meta)).map_err(st_error)
+        Ok(store::serialize(&tensors, &meta))
     }
 
     /// Reads a cache file made by [`PhraseTable::to_bytes`] for vocabulary `v`; `name` is used in errors. The
@@ -171,8 +173,4 @@ fn starts(v: &Vocabulary) -> [usize; 6] {
 
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>() as f32
-}
-
-fn st_error(e: safetensors::SafeTensorError) -> Error {
-    Error::Input(format!("caption cache: {e}"))
 }

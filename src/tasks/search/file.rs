@@ -8,18 +8,19 @@
 //! | `fingerprint.image` | F32 | (P,) | the model's image probe |
 //!
 //! `__metadata__` (strings): `format` = "webclip-index", `version` = "1", `dims`, `embedding_dim` (P),
-//! `files` (JSON array of n names, relative to `root`), `root`, `sha256` (hex SHA-256 of `files`, then the
-//! embedding bytes, then the scale bytes: catches a damaged copy that still parses).
+//! `files` (JSON array of n names, relative to `root`), `root`, `sha256` (hex SHA-256 over `files` and every
+//! tensor's bytes, each preceded by its length as u64 LE: catches a damaged copy that still parses).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
 use super::Index;
 use crate::error::{Error, Result};
 use crate::tasks::fingerprint::{hex, Fingerprint};
+use crate::tasks::store::{self, Tensor};
 
 const FORMAT: &str = "webclip-index";
 const VERSION: &str = "1";
@@ -35,27 +36,29 @@ impl Index {
         let (text, image) =
             (self.fingerprint.text.as_ref().map(f32_bytes), self.fingerprint.image.as_ref().map(f32_bytes));
         let p = self.fingerprint.dim;
-        let view = |dtype, shape, data| TensorView::new(dtype, shape, data).map_err(|e| write_error(&e));
         let mut tensors = vec![
-            ("embeddings", view(Dtype::I8, vec![self.len(), self.dims], &vectors[..])?),
-            ("scales", view(Dtype::F32, vec![self.len()], &scales[..])?),
+            Tensor { name: "embeddings", dtype: "I8", shape: vec![self.len(), self.dims], data: &vectors },
+            Tensor { name: "scales", dtype: "F32", shape: vec![self.len()], data: &scales },
         ];
         if let Some(t) = &text {
-            tensors.push(("fingerprint.text", view(Dtype::F32, vec![p], &t[..])?));
+            tensors.push(Tensor { name: "fingerprint.text", dtype: "F32", shape: vec![p], data: t });
         }
         if let Some(i) = &image {
-            tensors.push(("fingerprint.image", view(Dtype::F32, vec![p], &i[..])?));
+            tensors.push(Tensor { name: "fingerprint.image", dtype: "F32", shape: vec![p], data: i });
         }
-        let meta = HashMap::from([
+        let meta = BTreeMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("version".to_string(), VERSION.to_string()),
             ("dims".to_string(), self.dims.to_string()),
             ("embedding_dim".to_string(), p.to_string()),
             ("root".to_string(), self.root.clone()),
-            ("sha256".to_string(), checksum(&files, &vectors, &scales)),
+            (
+                "sha256".to_string(),
+                checksum(&[files.as_bytes(), &vectors, &scales, probe_bytes(&text), probe_bytes(&image)]),
+            ),
             ("files".to_string(), files),
         ]);
-        safetensors::serialize(tensors, Some(meta)).map_err(|e| write_error(&e))
+        Ok(store::serialize(&tensors, &meta))
     }
 
     /// Parses and validates an index file; `name` (its path) is used in errors. Does not check the model:
@@ -104,18 +107,20 @@ impl Index {
         };
         let vectors = raw("embeddings", Dtype::I8, &[n, dims])?;
         let scales = raw("scales", Dtype::F32, &[n])?;
-        if field("sha256") != Some(checksum(files_json, &vectors, &scales).as_str()) {
+        let probe = |tensor: &str| -> Result<Option<Vec<u8>>> {
+            match st.tensor(tensor) {
+                Err(_) => Ok(None),
+                Ok(_) => raw(tensor, Dtype::F32, &[p]).map(Some),
+            }
+        };
+        let (text, image) = (probe("fingerprint.text")?, probe("fingerprint.image")?);
+        let parts = [files_json.as_bytes(), &vectors, &scales, probe_bytes(&text), probe_bytes(&image)];
+        if field("sha256") != Some(checksum(&parts).as_str()) {
             return Err(bad(format!(
                 "corrupt: its contents do not match its sha256 (a damaged copy or an interrupted write); {rebuild}"
             )));
         }
-        let probe = |tensor: &str| -> Result<Option<Vec<f32>>> {
-            if st.tensor(tensor).is_err() {
-                return Ok(None);
-            }
-            Ok(Some(to_f32(&raw(tensor, Dtype::F32, &[p])?)))
-        };
-        let fingerprint = Fingerprint { dim: p, text: probe("fingerprint.text")?, image: probe("fingerprint.image")? };
+        let fingerprint = Fingerprint { dim: p, text: text.map(|b| to_f32(&b)), image: image.map(|b| to_f32(&b)) };
         if fingerprint.text.is_none() && fingerprint.image.is_none() {
             return Err(bad(format!(
                 "it holds no model fingerprint (fingerprint.text / fingerprint.image); {rebuild}"
@@ -136,18 +141,20 @@ impl Index {
     }
 }
 
-fn checksum(files_json: &str, vectors: &[u8], scales: &[u8]) -> String {
+/// SHA-256 of the parts in order: the file names (JSON), embeddings, scales, text probe, image probe.
+fn checksum(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
-    h.update(files_json.as_bytes());
-    h.update(vectors);
-    h.update(scales);
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
     hex(&h.finalize())
+}
+
+fn probe_bytes(probe: &Option<Vec<u8>>) -> &[u8] {
+    probe.as_deref().unwrap_or(&[])
 }
 
 fn to_f32(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-fn write_error(e: &safetensors::SafeTensorError) -> Error {
-    Error::Input(format!("cannot write the index: {e}"))
 }
