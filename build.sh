@@ -181,7 +181,10 @@ run_tests() {
 
 case ${1:-wasm} in
     wasm) build_wasm ;;
-    serve) build_wasm; exec node tests/browser/serve.mjs --root www --port "${PORT:-8080}" ;;
+    serve)
+        build_wasm
+        [ -f www/models/default.webclip ] || say "no www/models/default.webclip yet: the page says how to make one"
+        exec node tests/browser/serve.mjs --root www --port "${PORT:-8080}" ;;
     test) run_tests ;;
     -h | --help | help) sed -n '2,9s/^# \{0,1\}//p' "$0" ;;
     *) sed -n '2,9s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;

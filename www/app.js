@@ -11,7 +11,9 @@ import { setUpInputs } from './ui/inputs.js';
 import { setUpLabels } from './ui/labels-panel.js';
 import { modelPanel } from './ui/model-panel.js';
 import { showNotice } from './ui/notice.js';
-import { addCard, clearCards, showCardError, showResult, working } from './ui/results.js';
+import {
+  addCard, captionError, captionWorking, clearCards, showCaption, showCardError, showResult, working,
+} from './ui/results.js';
 
 const page = (window.webclipPage = { state: 'starting', model: null, error: null, offline: false, busy: 0 });
 const query = new URLSearchParams(location.search);
@@ -21,6 +23,7 @@ const photos = []; // {id, file, bytes, card}, newest last
 let nextPhoto = 1;
 let loadSeq = 0;
 let labelsSeq = 0;
+let vocabularyReady = false; // the model's caption vocabulary is embedded (or was imported from IndexedDB)
 
 const labels = setUpLabels(() => relabel());
 labels.set({ labels: query.get('labels')?.replaceAll(',', ', '), template: query.get('template') });
@@ -59,6 +62,7 @@ async function loadModel(input) {
         { onProgress: (p) => seq === loadSeq && modelPanel.progress(p) });
       if (seq !== loadSeq) return;
       page.model = info;
+      vocabularyReady = info.captionCache === 'imported';
       modelPanel.showModel(info);
       if (info.fallback) modelPanel.notice(new WebclipError('no-webgpu', info.fallback));
       for (const w of info.warnings) modelPanel.notice(WebclipError.fromPlain(w));
@@ -121,15 +125,27 @@ function labelProgress(p, seq) {
 let scoring = null; // {seq, chosen}: the labels every photo is scored against
 let pumping = null;
 
-/** Scores every photo not yet scored against the current labels, one at a time, until none is left. */
+/**
+ * Scores every photo not yet scored against the current labels, then captions those without a caption from this
+ * model, one request at a time, until nothing is left: labels first, because the first caption of a model can take
+ * long (it embeds the caption vocabulary) and must not hold the labels back.
+ */
 function pump() {
   pumping ??= busy(async () => {
     for (;;) {
+      if (page.state !== 'ready') break;
       const target = scoring;
-      const next = target && page.state === 'ready' && photos.find((p) => p.seq !== target.seq);
-      if (!next) break;
-      next.seq = target.seq;
-      await classify(next, target.chosen);
+      const next = target && photos.find((p) => p.seq !== target.seq);
+      if (next) {
+        next.seq = target.seq;
+        await classify(next, target.chosen);
+        continue;
+      }
+      const uncaptioned = page.model.captions
+        && photos.find((p) => p.captioned !== loadSeq && p.card.dataset.state === 'ok');
+      if (!uncaptioned) break;
+      uncaptioned.captioned = loadSeq;
+      await caption(uncaptioned);
     }
   }).finally(() => {
     pumping = null;
@@ -157,16 +173,34 @@ async function classify(photo, chosen) {
       image: { id: photo.id, name: photo.file.name, bytes: photo.bytes },
       labels: chosen.labels, templates: chosen.templates, caption: true,
     }, { onProgress: (p) => p.stage === 'text' && working(photo.card, `text tower: ${p.done} of ${p.total} labels…`) });
-    showResult(photo.card, r, r.backend);
-    if (r.backend !== page.model.backend) { // WebGPU failed mid-session and the worker moved to the CPU
-      page.model = { ...page.model, backend: r.backend, fallback: r.fallback };
-      modelPanel.showModel(page.model);
-      modelPanel.notice(new WebclipError('no-webgpu', r.fallback));
-    }
+    showResult(photo.card, r);
+    backendChanged(r);
   } catch (e) {
     showCardError(photo.card, e);
     if (e.fatal) loadModel(query.get('model') ?? ''); // the worker was replaced: load the model again
   }
+}
+
+async function caption(photo) {
+  const first = 'writing a caption… (the first one of a model embeds the caption vocabulary: once, then it is kept)';
+  captionWorking(photo.card, vocabularyReady ? 'writing a caption…' : first);
+  try {
+    const r = await client.request('caption', { image: { id: photo.id, name: photo.file.name, bytes: photo.bytes } });
+    vocabularyReady = true;
+    showCaption(photo.card, r);
+    backendChanged(r);
+  } catch (e) {
+    captionError(photo.card, e);
+    if (e.fatal) loadModel(query.get('model') ?? '');
+  }
+}
+
+/** WebGPU failed mid-session and the worker moved to the CPU: say so. */
+function backendChanged(r) {
+  if (r.backend === page.model.backend) return;
+  page.model = { ...page.model, backend: r.backend, fallback: r.fallback };
+  modelPanel.showModel(page.model);
+  modelPanel.notice(new WebclipError('no-webgpu', r.fallback));
 }
 
 async function clearCache() {

@@ -1,11 +1,15 @@
-// Label text embeddings in IndexedDB ("webclip", store "text-embeddings"), so each (model, backend, template,
-// label) goes through the text tower once, ever. Values are normalised Float32Arrays (the ensemble already
-// averaged when the template is a template set). The backend is part of the key because WebGPU and the CPU agree
-// only to ~1e-6: a page keeps giving the numbers of the backend it runs on.
+// What the page computes once per model and keeps in IndexedDB ("webclip"):
+// - store "text-embeddings": one label's text embedding per (model, backend, template, label), so a label goes
+//   through the text tower once, ever. Values are normalised Float32Arrays (the ensemble already averaged when the
+//   template is a template set). The backend is part of the key because WebGPU and the CPU agree only to ~1e-6: a
+//   page keeps giving the numbers of the backend it runs on.
+// - store "caption-caches": the caption vocabulary's embeddings (model.exportCaptionCache bytes) per model, so the
+//   ~1,260 vocabulary texts are embedded once, not on every visit.
 // Without IndexedDB (some private windows) every call works and nothing is kept.
 
 const DB = 'webclip';
 const STORE = 'text-embeddings';
+const CAPTIONS = 'caption-caches';
 let opening = null;
 
 function request(req) {
@@ -19,8 +23,12 @@ function open() {
   opening ??= (async () => {
     if (typeof indexedDB === 'undefined') return null;
     try {
-      const req = indexedDB.open(DB, 1);
-      req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+      const req = indexedDB.open(DB, 2);
+      req.onupgradeneeded = () => {
+        for (const name of [STORE, CAPTIONS]) {
+          if (!req.result.objectStoreNames.contains(name)) req.result.createObjectStore(name);
+        }
+      };
       return await request(req);
     } catch (e) {
       console.warn(`webclip: IndexedDB unavailable, text embeddings will not be kept: ${e?.message ?? e}`);
@@ -60,6 +68,21 @@ export async function putMany(entries) {
   });
 }
 
+/** The stored caption cache of `model` (Uint8Array), or null. */
+export async function getCaptionCache(model) {
+  const db = await open();
+  if (!db) return null;
+  const v = await request(db.transaction(CAPTIONS, 'readonly').objectStore(CAPTIONS).get(model));
+  return v instanceof Uint8Array ? v : null;
+}
+
+export async function putCaptionCache(model, bytes) {
+  const db = await open();
+  if (!db) return;
+  await request(db.transaction(CAPTIONS, 'readwrite').objectStore(CAPTIONS).put(bytes, model)).catch((e) =>
+    console.warn(`webclip: caption cache not stored: ${e?.message ?? e}`));
+}
+
 export async function count() {
   const db = await open();
   return db ? request(db.transaction(STORE, 'readonly').objectStore(STORE).count()) : 0;
@@ -69,6 +92,7 @@ export async function clear() {
   const db = await open();
   if (!db) return 0;
   const n = await count();
-  await request(db.transaction(STORE, 'readwrite').objectStore(STORE).clear());
+  const tx = db.transaction([STORE, CAPTIONS], 'readwrite');
+  await Promise.all([request(tx.objectStore(STORE).clear()), request(tx.objectStore(CAPTIONS).clear())]);
   return n;
 }

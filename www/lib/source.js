@@ -24,7 +24,8 @@ export function resolveSource(input, base) {
   const hub = short ?? HUB.exec(text);
   if (hub) {
     const [, repo, revision = 'main'] = hub;
-    const url = `https://huggingface.co/${repo}/resolve/${encodeURIComponent(revision)}/`;
+    // a revision from a URL is already URL-encoded (refs%2Fpr%2F1); the hf: form allows no special characters
+    const url = `https://huggingface.co/${repo}/resolve/${revision}/`;
     return folder(url, `${repo}${revision === 'main' ? '' : '@' + revision}`);
   }
   let url;

@@ -12,25 +12,28 @@
  * |----------|----------------------------------------------------------|----------------------------------------------|
  * | load     | model: URL or "" (default), base: page URL,              | model info: {name, url, id, quant, policy,   |
  * |          | backend: "auto" / "gpu" / "cpu"                          | towers, dim, logitScale, backend, fallback,  |
- * |          |                                                          | fromCache, stored, captions, bytes, ms,      |
- * |          |                                                          | warnings: [{code, message}]}                 |
+ * |          |                                                          | fromCache, stored, captions, captionCache,   |
+ * |          |                                                          | bytes, ms, warnings: [{code, message}]}      |
  * | labels   | labels: string[], templates: {id, list: string[]}        | {count, cached, computed, ms}                |
- * | classify | image: {id, name, bytes: Uint8Array}, labels, templates, | {ranked: [{label, p}], caption, timings:     |
- * |          | caption: boolean                                         | {image, text, textComputed, caption},        |
- * |          |                                                          | backend, fallback}                           |
+ * | classify | image: {id, name, bytes: Uint8Array}, labels, templates  | {ranked: [{label, p}], timings: {image, text,|
+ * |          |                                                          | textComputed}, backend, fallback}            |
+ * | caption  | image: {id, name, bytes: Uint8Array}                     | {caption, score, alternatives: [{caption,    |
+ * |          |                                                          | score}], ms, vocabularyMs, backend, fallback}|
  * | clear    | –                                                        | {models, texts}: how many entries were removed|
  * | info     | –                                                        | {models: [{url, bytes}], texts, usage, quota}|
  *
- * Progress stages: {stage: "download", file, loaded, total} · {stage: "convert"} · {stage: "compile", backend} ·
- * {stage: "warmup"} · {stage: "fallback", reason} · {stage: "text", done, total} · {stage: "image"} ·
- * {stage: "caption"}.
+ * Progress stages: {stage: "download", file, loaded, total} · {stage: "convert", quant} · {stage: "compile",
+ * backend} · {stage: "warmup"} · {stage: "fallback", reason} · {stage: "text", done, total} · {stage: "image"} ·
+ * {stage: "vocabulary"} (the first caption of a model embeds the caption vocabulary, ~1,260 short texts).
  *
  * `templates.list` holds one template ("a photo of a {}.") or several, averaged as the CLIP prompt ensemble;
  * `templates.id` names the set in the text-embedding cache. `image.id` names an image for this model: a second
  * classify of the same id (new labels) reuses its embedding and caption instead of running the image tower again.
  * `timings` are milliseconds, null for what came from a cache; `image` covers decode + preprocessing + the image
- * tower (the wasm API does all three in one call). `caption` is what model.caption returns, or null when the
- * loaded build has no captioner.
+ * tower (the wasm API does all three in one call). Captions are a separate request so labels show at once: the
+ * first caption of a model embeds the vocabulary (seconds on a GPU, minutes on a CPU), which is then kept in
+ * IndexedDB (`captionCache`: "imported" when a stored one was loaded). A build without model.caption reports
+ * `captions: false` and answers caption requests with an error.
  */
 
 import init, { Model, convertCheckpoint, version } from '../pkg/webclip.js';
@@ -38,8 +41,8 @@ import { WebclipError, isGpuFailure, toWebclipError } from './errors.js';
 import { bundleMetadata, describeBundle } from './bundle-header.js';
 import { cachedModel, clearModels, download, formatBytes, listModels, revalidate, storeModel } from './model-store.js';
 import { HF_FILES, FOLDER_QUANT, resolveSource } from './source.js';
-import * as texts from './text-cache.js';
-import { ensemble, normalize, probabilities, ranked } from './zero-shot.js';
+import * as store from './embedding-store.js';
+import { ensemble, probabilities, ranked } from './zero-shot.js';
 import { fillTemplate, checkTemplates } from './labels.js';
 
 /** A 16×16 PNG: one image pass at load time builds the image tower's pipelines before the first real photo. */
@@ -200,9 +203,12 @@ async function load({ model: input, base, backend = 'auto' }, progress) {
     stored = !err;
   }
   const about = describeBundle(meta ?? {}, got.bytes);
+  const id = about.id ?? `${source.cacheKey}:${got.bytes.length}`;
+  const captions = typeof model.caption === 'function';
+  const captionCache = captions ? await importCaptionCache(model, id) : 'none';
   const info = {
     ...about,
-    id: about.id ?? `${source.cacheKey}:${got.bytes.length}`,
+    id,
     name: source.name,
     url: source.url,
     kind: source.kind,
@@ -213,13 +219,28 @@ async function load({ model: input, base, backend = 'auto' }, progress) {
     fallback,
     fromCache: got.fromCache,
     stored,
-    captions: typeof model.caption === 'function',
+    captions,
+    captionCache,
     webclip: version(),
     ms,
     warnings,
   };
-  current = { model, info, source, auto: backend === 'auto', bytes: stored ? null : got.bytes };
+  current = { model, info, source, auto: backend === 'auto', bytes: stored ? null : got.bytes,
+    vocabulary: captionCache === 'imported' };
   return info;
+}
+
+/** Loads the stored caption vocabulary of model `id` (one per model: any backend's is within 1e-5 of another's). */
+async function importCaptionCache(model, id) {
+  const bytes = await store.getCaptionCache(id).catch(() => null);
+  if (!bytes) return 'none';
+  try {
+    await model.importCaptionCache(bytes);
+    return 'imported';
+  } catch (e) {
+    console.warn(`webclip: the stored caption vocabulary was not used (${e.message ?? e}); it is embedded again`);
+    return 'none';
+  }
 }
 
 /** Runs `fn(model)`; when WebGPU fails mid-session ("auto" only), rebuilds the model on the CPU and runs it again. */
@@ -238,6 +259,7 @@ async function withFallback(fn, progress) {
     Object.assign(c.info, { backend: c.model.backend, fallback: reason });
     images.clear();
     labelSets.clear();
+    c.vocabulary = c.info.captions && (await importCaptionCache(c.model, c.info.id)) === 'imported';
     return fn(c.model);
   }
 }
@@ -258,8 +280,8 @@ async function labelEmbeddings({ labels, templates }, progress) {
 
   const t0 = performance.now();
   const backendKind = c.info.backend === 'cpu' ? 'cpu' : 'gpu';
-  const key = (label) => texts.textKey(c.info.id, backendKind, templates.id, label);
-  const stored = await texts.getMany(labels.map(key));
+  const key = (label) => store.textKey(c.info.id, backendKind, templates.id, label);
+  const stored = await store.getMany(labels.map(key));
   const missing = labels.filter((l) => !stored.has(key(l)));
   const per = Math.max(1, Math.floor(TEXT_BATCH / templates.list.length));
   for (let i = 0; i < missing.length; i += per) {
@@ -270,7 +292,7 @@ async function labelEmbeddings({ labels, templates }, progress) {
     const entries = chunk.map((l, j) =>
       [key(l), ensemble(out.slice(j * templates.list.length, (j + 1) * templates.list.length))]);
     entries.forEach(([k, v]) => stored.set(k, v));
-    await texts.putMany(entries);
+    await store.putMany(entries);
   }
   if (missing.length) progress({ stage: 'text', done: missing.length, total: missing.length });
   const vectors = labels.map((l) => stored.get(key(l)));
@@ -279,56 +301,77 @@ async function labelEmbeddings({ labels, templates }, progress) {
     ms: missing.length ? performance.now() - t0 : null };
 }
 
-async function classify({ image, labels, templates, caption = true }, progress) {
+async function classify({ image, labels, templates }, progress) {
   const text = await labelEmbeddings({ labels, templates }, progress);
   const c = needModel();
-  const timings = { image: null, text: text.ms, textComputed: text.computed, caption: null };
-  let seen = images.get(image.id);
-  if (!seen) {
-    progress({ stage: 'image' });
-    const t0 = performance.now();
-    let embedding;
-    try {
-      embedding = await withFallback((m) => m.embedImage(image.bytes, image.name), progress);
-    } catch (e) {
-      throw toWebclipError(e, 'image', image.name);
-    }
-    timings.image = performance.now() - t0;
-    seen = { embedding: normalize(embedding), caption: null };
-    remember(images, image.id, seen, KEEP_IMAGES);
-  }
-  if (caption && c.info.captions && !seen.caption) {
-    progress({ stage: 'caption' });
-    const t0 = performance.now();
-    try {
-      seen.caption = plainCaption(await withFallback((m) => m.caption(image.bytes, image.name), progress));
-    } catch (e) {
-      throw toWebclipError(e, 'image', image.name);
-    }
-    timings.caption = performance.now() - t0;
-  }
+  const timings = { image: null, text: text.ms, textComputed: text.computed };
+  const seen = await imageEmbedding(image, progress, timings);
   const probs = probabilities(seen.embedding, text.vectors, c.info.logitScale);
-  return { ranked: ranked(labels, probs), caption: seen.caption, timings, backend: c.info.backend,
-    fallback: c.info.fallback };
+  return { ranked: ranked(labels, probs), timings, backend: c.info.backend, fallback: c.info.fallback };
 }
 
-/** model.caption's answer as plain data: a string, or an object with caption/score/alternatives. */
+/** The image's remembered entry, running the image tower (timed into `timings.image`) when it is new. */
+async function imageEmbedding(image, progress, timings) {
+  let seen = images.get(image.id);
+  if (seen) return seen;
+  progress({ stage: 'image' });
+  const t0 = performance.now();
+  let embedding;
+  try {
+    embedding = await withFallback((m) => m.embedImage(image.bytes, image.name), progress);
+  } catch (e) {
+    throw toWebclipError(e, 'image', image.name);
+  }
+  timings.image = performance.now() - t0;
+  seen = { embedding, caption: null };
+  remember(images, image.id, seen, KEEP_IMAGES);
+  return seen;
+}
+
+async function caption({ image }, progress) {
+  const c = needModel();
+  if (!c.info.captions) {
+    throw new WebclipError('internal', `this build of webclip (${version()}) has no captioner (model.caption)`);
+  }
+  const seen = images.get(image.id);
+  if (seen?.caption) return { ...seen.caption, ms: null, vocabularyMs: null, backend: c.info.backend };
+  const building = !c.vocabulary;
+  if (building) progress({ stage: 'vocabulary' });
+  const t0 = performance.now();
+  let r;
+  try {
+    r = plainCaption(await withFallback((m) => m.caption(image.bytes, image.name), progress));
+  } catch (e) {
+    throw toWebclipError(e, 'image', image.name);
+  }
+  const ms = performance.now() - t0;
+  if (building) {
+    c.vocabulary = true;
+    // kept for the next visit; a failure only means embedding the vocabulary again then
+    c.model.exportCaptionCache().then((bytes) => store.putCaptionCache(c.info.id, bytes))
+      .catch((e) => console.warn(`webclip: caption vocabulary not stored: ${e.message ?? e}`));
+  }
+  if (seen) seen.caption = r;
+  return { ...r, ms, vocabularyMs: building ? ms : null, backend: c.info.backend, fallback: c.info.fallback };
+}
+
+/** model.caption's answer {caption, score, alternatives: [{caption, score}]} as plain data. */
 function plainCaption(r) {
-  if (typeof r === 'string') return { caption: r, score: null, alternatives: [] };
-  const obj = r instanceof Map ? Object.fromEntries(r) : r;
-  return JSON.parse(JSON.stringify(obj ?? null));
+  const plain = (o) => (o instanceof Map ? Object.fromEntries(o) : o);
+  const c = plain(r);
+  return { caption: String(c.caption), score: c.score, alternatives: (c.alternatives ?? []).map(plain) };
 }
 
 async function clear() {
   const models = await clearModels();
-  const textsRemoved = await texts.clear();
+  const textsRemoved = await store.clear();
   if (current) current.info.stored = false; // still loaded; downloaded again on the next visit
   return { models, texts: textsRemoved };
 }
 
 async function info() {
   const estimate = await navigator.storage?.estimate?.().catch(() => null);
-  return { models: await listModels(), texts: await texts.count(), usage: estimate?.usage ?? null,
+  return { models: await listModels(), texts: await store.count(), usage: estimate?.usage ?? null,
     quota: estimate?.quota ?? null, usageText: estimate ? formatBytes(estimate.usage) : null };
 }
 
@@ -341,6 +384,7 @@ const HANDLERS = {
     return { count: vectors.length, ...rest };
   },
   classify,
+  caption,
   clear,
   info,
 };

@@ -5,6 +5,7 @@ import { formatBytes } from '../lib/model-store.js';
 import { $, show } from './dom.js';
 import { addNotice, showNotice } from './notice.js';
 
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|warp/i;
 const STAGES = {
   compile: (p) => `Building the model on ${p.backend === 'gpu' ? 'WebGPU' : 'the CPU'}…`,
   convert: (p) => `Converting the Hugging Face checkpoint to ${p.quant} in this tab…`,
@@ -48,8 +49,11 @@ export const modelPanel = {
     show('fact-model', `${info.name} · ${info.quant} · ${formatBytes(info.bytes)} · ${info.towers === 'both'
       ? 'image + text' : info.towers} towers${arch}${info.fromCache ? ' · from the offline cache' : ''}`);
     const gpu = info.backend !== 'cpu';
-    show('fact-backend', gpu ? `WebGPU — ${info.backend.replace(/^gpu: /, '')}` : 'CPU — WebAssembly (SIMD)',
-      gpu ? 'ok' : 'warn');
+    // "gpu: <adapter> (webgpu, <device type>)": a cpu device type is WebGPU emulated in software (SwiftShader)
+    const software = gpu && (/, cpu\)$/.test(info.backend) || SOFTWARE.test(info.backend));
+    show('fact-backend', gpu ? `WebGPU — ${info.backend.replace(/^gpu: /, '')}` +
+      (software ? ' — a software adapter: WebGPU emulated on the CPU, slow' : '') : 'CPU — WebAssembly (SIMD)',
+      gpu && !software ? 'ok' : 'warn');
     $('fact-backend').title = `webclip ${info.webclip}; model id ${info.id}`;
     $('fact-backend').dataset.backend = gpu ? 'gpu' : 'cpu';
     const t = info.ms;

@@ -33,8 +33,8 @@ export function working(card, text) {
   card.querySelector('.working').hidden = false;
 }
 
-/** Shows a classify result: {ranked, caption, timings} and the backend that ran it. */
-export function showResult(card, { ranked, caption, timings }, backend) {
+/** Shows a classify result {ranked, timings, backend}. */
+export function showResult(card, { ranked, timings, backend }) {
   card.dataset.state = 'ok';
   card.querySelector('.working').hidden = true;
   card.querySelector('.notice')?.remove();
@@ -50,32 +50,51 @@ export function showResult(card, { ranked, caption, timings }, backend) {
       el('summary', {}, `${rest.length} more of ${ranked.length} labels`),
       el('ol', { class: 'labels', start: TOP + 1 }, ...rest.map(row)))));
   }
-  const cap = card.querySelector('.caption');
-  if (caption?.caption) {
-    cap.hidden = false;
-    cap.textContent = caption.caption;
-    cap.title = [caption.score != null ? `score ${Number(caption.score).toFixed(4)}` : null,
-      caption.alternatives?.length ? `runners-up: ${caption.alternatives.map(alt).join(' · ')}` : null]
-      .filter(Boolean).join('\n');
-    if (caption.score != null) cap.dataset.score = String(caption.score);
-  }
-  // a new label set reuses the image embedding and caption: keep showing what they cost when they were made
-  card.imageMs = timings.image ?? card.imageMs;
-  card.captionMs = timings.caption ?? card.captionMs;
-  card.querySelector('.timings').textContent =
-    timingText({ ...timings, image: card.imageMs, caption: card.captionMs }, backend);
+  // a new label set reuses the image embedding: keep showing what it cost when it was made
+  card.times = { ...card.times, ...timings, image: timings.image ?? card.times?.image, backend };
+  renderTimings(card);
 }
 
-const alt = (a) => (typeof a === 'string' ? a : a?.caption ?? JSON.stringify(a));
+/** The caption line while it is being written. */
+export function captionWorking(card, text) {
+  const cap = card.querySelector('.caption');
+  cap.hidden = false;
+  cap.dataset.state = 'wait';
+  cap.textContent = text;
+}
 
-function timingText(t, backend) {
+/** Shows {caption, score, alternatives, ms, vocabularyMs}; the runners-up are in the tooltip. */
+export function showCaption(card, c) {
+  const cap = card.querySelector('.caption');
+  cap.hidden = false;
+  cap.dataset.state = 'ok';
+  cap.textContent = c.caption;
+  cap.dataset.score = String(c.score);
+  cap.title = `cosine with the image ${Number(c.score).toFixed(4)}` + (c.alternatives?.length
+    ? `\nrunners-up:\n${c.alternatives.map((a) => `${a.caption} (${Number(a.score).toFixed(4)})`).join('\n')}` : '');
+  card.times = { ...card.times, caption: c.ms ?? card.times?.caption, vocabulary: c.vocabularyMs ?? card.times?.vocabulary };
+  renderTimings(card);
+}
+
+export function captionError(card, err) {
+  const cap = card.querySelector('.caption');
+  cap.hidden = false;
+  cap.dataset.state = 'error';
+  cap.textContent = `No caption: ${err.title ?? 'error'}: ${err.message}`;
+}
+
+function renderTimings(card) {
+  const t = card.times;
   const parts = [];
   if (t.image != null) parts.push(`image ${ms(t.image)} (decode + preprocess + image tower)`);
   parts.push(t.textComputed ? `text tower ${ms(t.text)} for ${t.textComputed} new label${t.textComputed > 1 ? 's' : ''}`
     : 'text: cached');
-  if (t.caption != null) parts.push(`caption ${ms(t.caption)}`);
-  parts.push(backend === 'cpu' ? 'on the CPU (wasm)' : `on ${backend.replace(/^gpu: /, 'WebGPU: ')}`);
-  return parts.join(' · ');
+  if (t.caption != null) {
+    parts.push(t.vocabulary != null ? `caption ${ms(t.caption)} (incl. embedding the caption vocabulary, once)`
+      : `caption ${ms(t.caption)}`);
+  }
+  parts.push(t.backend === 'cpu' ? 'on the CPU (wasm)' : `on ${t.backend.replace(/^gpu: /, 'WebGPU: ')}`);
+  card.querySelector('.timings').textContent = parts.join(' · ');
 }
 
 export function showCardError(card, err) {

@@ -1,0 +1,116 @@
+// The page's plain modules (www/lib/) in Node, no browser: label parsing, model URLs, error classification,
+// zero-shot math, bundle metadata, and the service worker's file list. `node --test tests/browser/page-lib.test.mjs`
+// (no build needed). The browser behaviour is in page.test.mjs.
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { bundleMetadata, describeBundle } from '../../www/lib/bundle-header.js';
+import { ERRORS, WebclipError, toWebclipError } from '../../www/lib/errors.js';
+import { checkTemplates, fillTemplate, parseLabels } from '../../www/lib/labels.js';
+import { DEFAULT_MODEL, resolveSource } from '../../www/lib/source.js';
+import { ensemble, normalize, probabilities, ranked, softmax } from '../../www/lib/zero-shot.js';
+
+const WWW = fileURLToPath(new URL('../../www/', import.meta.url));
+const PAGE = 'http://127.0.0.1:8080/index.html';
+
+test('labels: commas and new lines, trimmed, blanks and duplicates dropped', () => {
+  assert.deepEqual(parseLabels(' cat,dog\n\n  golden   retriever ,cat,, \nhot dog\r\n'),
+    ['cat', 'dog', 'golden retriever', 'hot dog']);
+  assert.deepEqual(parseLabels(' , \n '), []);
+  assert.equal(fillTemplate('a {} next to a {}.', 'cat'), 'a cat next to a cat.'); // as Rust's str::replace
+  assert.throws(() => checkTemplates(['a photo of a cat.']), (e) => e.code === 'template' && /has no \{\}/.test(e.message));
+  checkTemplates(['a photo of a {}.', '{}']);
+});
+
+test('model URLs: default bundle, bundles, folders and Hugging Face repositories', () => {
+  assert.deepEqual(resolveSource('', PAGE), { kind: 'bundle', url: `http://127.0.0.1:8080/${DEFAULT_MODEL}`,
+    name: DEFAULT_MODEL, cacheKey: `http://127.0.0.1:8080/${DEFAULT_MODEL}`, isDefault: true });
+  const b = resolveSource('models/clip%20b32.q8.webclip', PAGE);
+  assert.equal(b.kind, 'bundle');
+  assert.equal(b.name, 'clip b32.q8.webclip');
+  assert.equal(b.cacheKey, b.url);
+  const f = resolveSource('/hf/tiny/', PAGE);
+  assert.deepEqual([f.kind, f.url, f.name, f.cacheKey],
+    ['folder', 'http://127.0.0.1:8080/hf/tiny/', 'tiny', 'http://127.0.0.1:8080/hf/tiny/webclip-q8.webclip']);
+  for (const [input, url, name] of [
+    ['https://huggingface.co/openai/clip-vit-base-patch32',
+      'https://huggingface.co/openai/clip-vit-base-patch32/resolve/main/', 'openai/clip-vit-base-patch32'],
+    ['https://huggingface.co/openai/clip-vit-base-patch32/tree/refs%2Fpr%2F1',
+      'https://huggingface.co/openai/clip-vit-base-patch32/resolve/refs%2Fpr%2F1/', 'openai/clip-vit-base-patch32@refs%2Fpr%2F1'],
+    ['https://hf.co/wkcn/TinyCLIP-ViT-8M-16-Text-3M-YFCC15M/blob/main/config.json',
+      'https://huggingface.co/wkcn/TinyCLIP-ViT-8M-16-Text-3M-YFCC15M/resolve/main/', 'wkcn/TinyCLIP-ViT-8M-16-Text-3M-YFCC15M'],
+    ['hf:openai/clip-vit-large-patch14@v1.0', 'https://huggingface.co/openai/clip-vit-large-patch14/resolve/v1.0/',
+      'openai/clip-vit-large-patch14@v1.0'],
+  ]) {
+    const s = resolveSource(input, PAGE);
+    assert.deepEqual([s.kind, s.url, s.name], ['folder', url, name], input);
+  }
+  assert.throws(() => resolveSource('ftp://example.com/m.webclip', PAGE), /ftp: URLs cannot be downloaded/);
+});
+
+test('errors: raw failures become the documented codes', () => {
+  const damaged = 'm.webclip: __metadata__.payload_sha256: is \'ab\' but the tensor data hashes to cd: the file is ' +
+    'damaged (corrupted download); delete the cached file and download it again';
+  assert.equal(toWebclipError(new Error(damaged), 'model').code, 'corrupt-model');
+  const notImage = 'image notes.txt: not an image file: its first bytes (54 68) match no known image format';
+  assert.equal(toWebclipError(new Error(notImage), 'image').code, 'unsupported-image');
+  assert.equal(toWebclipError(new RangeError('Array buffer allocation failed'), 'download').code, 'out-of-memory');
+  assert.equal(toWebclipError(new Error('GPU out of memory while uploading (x)'), 'model').code, 'out-of-memory');
+  const trap = new WebAssembly.RuntimeError('unreachable');
+  assert.deepEqual([toWebclipError(trap, 'image').code, toWebclipError(trap, 'image').fatal], ['crashed', true]);
+  const oomTrap = new WebAssembly.RuntimeError('memory allocation of 1073741824 bytes failed');
+  assert.deepEqual(toWebclipError(oomTrap, 'model').toPlain().code, 'out-of-memory');
+  assert.equal(toWebclipError(new DOMException('full', 'QuotaExceededError'), 'store').code, 'quota');
+  assert.equal(toWebclipError(new TypeError('Failed to fetch'), 'download').code, 'network');
+  assert.equal(toWebclipError(new Error('something else'), 'text').code, 'internal');
+  const e = WebclipError.fromPlain(new WebclipError('quota', 'x').toPlain());
+  assert.deepEqual([e.code, e.title, e.hint], ['quota', ERRORS.quota.title, ERRORS.quota.hint]);
+  for (const [code, { title, hint }] of Object.entries(ERRORS)) {
+    assert.ok(title && hint && !title.endsWith('.'), `${code}: a title (no full stop) and what to do`);
+  }
+});
+
+test('zero-shot: softmax of scale · cosine; the ensemble is the normalised mean of normalised embeddings', () => {
+  const img = Float32Array.of(3, 4);
+  const texts = [Float32Array.of(1, 0), Float32Array.of(0, 1)].map(normalize);
+  const p = probabilities(img, texts, 10);
+  const want = softmax([10 * 0.6, 10 * 0.8]);
+  p.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-7));
+  assert.ok(Math.abs(p[0] + p[1] - 1) < 1e-12);
+  const e = ensemble([Float32Array.of(2, 0), Float32Array.of(0, 5)]);
+  assert.ok(Math.abs(e[0] - Math.SQRT1_2) < 1e-7 && Math.abs(e[1] - Math.SQRT1_2) < 1e-7);
+  assert.deepEqual(ensemble([Float32Array.of(0, 3)]), Float32Array.of(0, 1));
+  assert.deepEqual(ranked(['a', 'b', 'c'], [0.2, 0.4, 0.4]).map((r) => r.label), ['b', 'c', 'a']);
+  assert.throws(() => probabilities(img, [Float32Array.of(1, 0, 0)], 1), /3 values but the image embedding 2/);
+});
+
+test('bundle metadata: read from the header without trusting it', () => {
+  const meta = { format: 'webclip', payload_sha256: 'aa', header_sha256: 'bb', towers: 'both',
+    policy: JSON.stringify({ default: 'q4', keep_first_last_at_q8: true }), 'config.json': '{"projection_dim": 512}' };
+  const header = Buffer.from(JSON.stringify({ __metadata__: meta }));
+  const bytes = new Uint8Array(8 + header.length + 4);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+  bytes.set(header, 8);
+  const m = bundleMetadata(bytes);
+  assert.equal(m.format, 'webclip');
+  const d = describeBundle(m, bytes);
+  assert.deepEqual([d.id, d.quant, d.towers, d.bytes], ['aa:bb', 'q4+', 'both', bytes.length]);
+  assert.match(d.architecture, /512-d embeddings$/);
+  assert.equal(bundleMetadata(new TextEncoder().encode('<!doctype html><html>…')), null);
+  assert.equal(bundleMetadata(bytes.subarray(0, 20)), null);
+});
+
+test('the service worker stores every file the page loads (else the page breaks offline)', () => {
+  const sw = readFileSync(join(WWW, 'sw.js'), 'utf8');
+  const listed = new Set([...sw.match(/const SHELL = \[([^\]]*)\]/)[1].matchAll(/'([^']+)'/g)].map((m) => m[1]));
+  const needed = ['index.html', 'app.js', ...['lib', 'ui', 'presets'].flatMap((d) =>
+    readdirSync(join(WWW, d)).map((f) => `${d}/${f}`))];
+  const html = readFileSync(join(WWW, 'index.html'), 'utf8');
+  needed.push(...[...html.matchAll(/(?:href|src)="([\w./-]+\.(?:css|js))"/g)].map((m) => m[1]));
+  for (const f of needed) assert.ok(listed.has(f), `sw.js does not store ${f}`);
+  for (const f of ['pkg/webclip.js', 'pkg/webclip_bg.wasm', 'pkg/assets/prompts/imagenet_templates.json']) {
+    assert.ok(listed.has(f), `sw.js does not store ${f}`);
+  }
+});
