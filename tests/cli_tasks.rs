@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// Runs webclip with the caption cache in `cache`.
 fn run(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_webclip")).env("WEBCLIP_CACHE_DIR", cache).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_webclip")).env("WEBCLIP_VOCAB_CACHE", cache).args(args).output().unwrap()
 }
 
 fn keys(v: &Value) -> Vec<&str> {

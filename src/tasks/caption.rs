@@ -150,15 +150,19 @@ pub enum CacheUse {
     Uncached,
 }
 
-/// `$WEBCLIP_CACHE_DIR`, else `$XDG_CACHE_HOME/webclip`, else `~/.cache/webclip` (`%LOCALAPPDATA%\webclip` on
-/// Windows). None when none of these is set.
+/// `$WEBCLIP_VOCAB_CACHE`, else `$XDG_CACHE_HOME/webclip/vocab`, else `~/.cache/webclip/vocab`
+/// (`%LOCALAPPDATA%\webclip\vocab` on Windows). None when none of these is set. (`~/.cache/webclip` itself is
+/// where build.sh keeps its tools.)
 #[cfg(not(target_arch = "wasm32"))]
 pub fn cache_dir() -> Option<PathBuf> {
     let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    var("WEBCLIP_CACHE_DIR")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("webclip")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache/webclip")))
-        .or_else(|| var("LOCALAPPDATA").map(|d| d.join("webclip")))
+    var("WEBCLIP_VOCAB_CACHE").or_else(|| {
+        var("XDG_CACHE_HOME")
+            .map(|d| d.join("webclip"))
+            .or_else(|| var("HOME").map(|d| d.join(".cache/webclip")))
+            .or_else(|| var("LOCALAPPDATA").map(|d| d.join("webclip")))
+            .map(|d| d.join("vocab"))
+    })
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -25,7 +25,7 @@ pub struct CaptionArgs {
     /// comma-separated list
     #[arg(long)]
     pub subjects: Option<String>,
-    /// Neither read nor write the vocabulary cache ($WEBCLIP_CACHE_DIR, $XDG_CACHE_HOME/webclip or ~/.cache/webclip)
+    /// Neither read nor write the vocabulary cache ($WEBCLIP_VOCAB_CACHE, else ~/.cache/webclip/vocab)
     #[arg(long)]
     pub no_cache: bool,
     /// Also write the vocabulary embeddings to this file: what the page's `model.importCaptionCache(bytes)` takes,
