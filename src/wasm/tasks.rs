@@ -134,7 +134,7 @@ impl Model {
         future_to_promise(async move {
             let vocab = Vocabulary::builtin().map_err(js_value)?;
             let options = CaptionOptions::default();
-            let name = "the imported caption cache";
+            let name = "(imported)";
             let c = on!(engine, s => Composer::from_bytes_async(s, vocab, &bytes, name, options).await)
                 .map_err(js_value)?;
             *state.composer.borrow_mut() = Some(Rc::new(c));

@@ -118,7 +118,7 @@ impl PhraseTable {
     pub fn from_bytes(bytes: &[u8], name: &str, v: &Vocabulary) -> Result<(Self, Fingerprint)> {
         let bad = |detail: String| Error::Input(format!("caption cache {name}: {detail}"));
         let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| bad(format!("not a safetensors file ({e}); delete it and it is rebuilt")))?;
+            .map_err(|e| bad(format!("not a caption cache file: not a safetensors file ({e})")))?;
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let field = |k: &str| meta.get(k).map(String::as_str);
