@@ -24,6 +24,7 @@ let nextPhoto = 1;
 let loadSeq = 0;
 let labelsSeq = 0;
 let vocabularyReady = false; // the model's caption vocabulary is embedded (or was imported from IndexedDB)
+let captionBuilding = false; // the first caption is embedding the vocabulary: the worker is busy for a while
 
 const labels = setUpLabels(() => relabel());
 labels.set({ labels: query.get('labels')?.replaceAll(',', ', '), template: query.get('template') });
@@ -160,8 +161,9 @@ async function addPhotos(files) {
     const photo = { id, file, card: addCard(file, id), seq: 0 };
     photo.bytes = new Uint8Array(await file.arrayBuffer());
     photos.push(photo);
-    working(photo.card, page.state === 'ready' ? 'queued…' : page.state === 'loading' ? 'waiting for the model…'
-      : 'waiting for a model…');
+    working(photo.card, page.state !== 'ready' ? `waiting for ${page.state === 'loading' ? 'the' : 'a'} model…`
+      : captionBuilding ? 'queued behind the first caption, which embeds the caption vocabulary (once per model)…'
+        : 'queued…');
   }
   await pump();
 }
@@ -184,6 +186,7 @@ async function classify(photo, chosen) {
 async function caption(photo) {
   const first = 'writing a caption… (the first one of a model embeds the caption vocabulary: once, then it is kept)';
   captionWorking(photo.card, vocabularyReady ? 'writing a caption…' : first);
+  captionBuilding = !vocabularyReady;
   try {
     const r = await client.request('caption', { image: { id: photo.id, name: photo.file.name, bytes: photo.bytes } });
     vocabularyReady = true;
@@ -192,6 +195,8 @@ async function caption(photo) {
   } catch (e) {
     captionError(photo.card, e);
     if (e.fatal) loadModel(query.get('model') ?? '');
+  } finally {
+    captionBuilding = false;
   }
 }
 

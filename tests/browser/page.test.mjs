@@ -236,6 +236,7 @@ async function shoot(b, name) {
 
 /** The README's picture: the WebGPU page with four photos (WEBCLIP_UPDATE_SCREENSHOT=1 copies it into www/). */
 async function screenshot(b) {
+  await b.page.evaluate(() => document.activeElement?.blur());
   const shot = await shoot(b, 'webgpu');
   if (process.env.WEBCLIP_UPDATE_SCREENSHOT === '1') copyFileSync(shot, join(REPO, 'www/screenshot.png'));
   return shot;

@@ -36,23 +36,16 @@
  * `captions: false` and answers caption requests with an error.
  */
 
-import init, { Model, convertCheckpoint, version } from '../pkg/webclip.js';
+import init, { version } from '../pkg/webclip.js';
 import { WebclipError, isGpuFailure, toWebclipError } from './errors.js';
 import { bundleMetadata, describeBundle } from './bundle-header.js';
-import { cachedModel, clearModels, download, formatBytes, listModels, revalidate, storeModel } from './model-store.js';
-import { HF_FILES, FOLDER_QUANT, resolveSource } from './source.js';
+import { build, buildCpu, fetchBundle, warmUp } from './loader.js';
+import { cachedModel, clearModels, formatBytes, listModels, storeModel } from './model-store.js';
+import { resolveSource } from './source.js';
 import * as store from './embedding-store.js';
 import { ensemble, probabilities, ranked } from './zero-shot.js';
 import { fillTemplate, checkTemplates } from './labels.js';
 
-/** A 16×16 PNG: one image pass at load time builds the image tower's pipelines before the first real photo. */
-const WARMUP_PNG = Uint8Array.from(atob(
-  'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAABlklEQVR42hXRURVEIQhFUSMYgQhGMAIRiGCEE8EIRiACEYhABCLMG7/ZrMt1jMEcyGAN9k' +
-  'AHNjgDBnfwBj6IQQ5q0IMxJnMikzXZE53Y5EyY3Mmb+CQmOalJzw8IUxBhCVtQwYQjIFzhCS6EkEIJLR9YzIUs1mIvdGGLs2BxF2/hi1jkoha9PrCZG9ms' +
-  'zd7oxjZnw+Zu3sY3sclNbXp/QJmKKEvZiiqmHAXlKk9xJZRUSmn9gDENMZaxDTXMOAbGNZ7hRhhplNH2gcM8yGEd9kEPdjgHDvfwDn6IQx7q0OcD/wK/' +
-  'Sr4jv9hfkG/1N/x/Fx44BCQU9Pc94zIvclmXfdGLXc79j9/Lu/glLnmpS98PPOZDHuuxH/qwx3n/5ffxHv6IRz7q0e8DznTEWc521DHn+D/KdZ7jTjjp' +
-  'lNP+gWAGEqxgBxpYcOIf/AYv8CCCDCro+EAyE0lWshNNLDn5P/MmL/Ekkkwq6fxAMQspVrELLaw49S/lFq/wIoosquj6QDMbaVazG22sOf2v8Dav8Saa' +
-  'bKrp5geIAnAQC3NfwAAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0));
 const TEXT_BATCH = 64; // prompts per embedTexts call: progress stays fluid for 1000 labels × 80 templates
 const KEEP_IMAGES = 256; // image embeddings (and captions) remembered per model
 const KEEP_LABEL_SETS = 4;
@@ -75,90 +68,6 @@ const remember = (map, key, value, max) => {
   map.set(key, value);
   while (map.size > max) map.delete(map.keys().next().value);
 };
-
-// ---- loading ----
-
-async function fetchBundle(source, progress) {
-  const stored = await cachedModel(source.cacheKey).catch(() => null);
-  if (stored) {
-    // a converted folder is kept until "Clear cache"; a bundle is checked against the server (one HEAD) when online
-    const freshness = source.kind === 'bundle' ? await revalidate(source.url, stored) : 'unknown';
-    if (freshness !== 'changed') return { bytes: stored.bytes, fromCache: true };
-  }
-  if (source.kind === 'bundle') {
-    try {
-      const got = await download(source.url, (loaded, total) =>
-        progress({ stage: 'download', file: source.name, loaded, total }));
-      return { ...got, fromCache: false };
-    } catch (e) {
-      if (stored) return { bytes: stored.bytes, fromCache: true }; // the new version did not arrive: keep the old
-      if (e.code === 'not-found' && source.isDefault) {
-        throw new WebclipError('no-model', `there is no model at ${source.name} (${source.url}) yet`);
-      }
-      throw e;
-    }
-  }
-  // A Hugging Face CLIPModel folder: download its files, then convert to a q8 bundle here.
-  const files = {};
-  for (const file of HF_FILES) {
-    const url = new URL(file, source.url).href;
-    const got = await download(url, (loaded, total) => progress({ stage: 'download', file, loaded, total }),
-      { optional: file === 'preprocessor_config.json' }).catch((e) => {
-      if (e.code === 'not-found' && file === 'model.safetensors') {
-        throw new WebclipError('not-found', `${source.url} has no model.safetensors. The page converts single-file ` +
-          'safetensors checkpoints; for pytorch_model.bin or sharded weights, download the repository and run ' +
-          `webclip convert --model DIR --quant ${FOLDER_QUANT} --out www/models/default.webclip`);
-      }
-      throw e;
-    });
-    files[file] = got?.bytes;
-  }
-  progress({ stage: 'convert', quant: FOLDER_QUANT });
-  try {
-    const bytes = convertCheckpoint(files['config.json'], files['model.safetensors'], files['tokenizer.json'],
-      files['preprocessor_config.json'], FOLDER_QUANT, 'both');
-    return { bytes, fromCache: false };
-  } catch (e) {
-    throw toWebclipError(e, 'model');
-  }
-}
-
-/** A Model on `backend` ("auto": WebGPU, else the CPU with the reason) → {model, fallback}. */
-async function build(bytes, name, backend, progress) {
-  if (backend !== 'cpu') {
-    const why = !globalThis.navigator?.gpu ? 'this browser offers no WebGPU here (navigator.gpu is missing)' : null;
-    if (why && backend === 'gpu') throw new WebclipError('no-webgpu', why);
-    if (!why) {
-      progress({ stage: 'compile', backend: 'gpu' });
-      try {
-        return { model: await Model.fromBundle(bytes, name, 'gpu'), fallback: null };
-      } catch (e) {
-        if (backend === 'gpu') throw toWebclipError(e, 'model');
-        const reason = String(e.message ?? e);
-        progress({ stage: 'fallback', reason });
-        const cpu = await buildCpu(bytes, name, progress); // a damaged file fails here too, with its own message
-        return { model: cpu, fallback: reason };
-      }
-    }
-    progress({ stage: 'fallback', reason: why });
-    return { model: await buildCpu(bytes, name, progress), fallback: why };
-  }
-  return { model: await buildCpu(bytes, name, progress), fallback: null };
-}
-
-async function buildCpu(bytes, name, progress) {
-  progress({ stage: 'compile', backend: 'cpu' });
-  try {
-    return await Model.fromBundle(bytes, name, 'cpu');
-  } catch (e) {
-    throw toWebclipError(e, 'model');
-  }
-}
-
-async function warmUp(model) {
-  if (model.towers !== 'vision') await model.embedTexts(['a photo of a cat.']);
-  if (model.towers !== 'text') await model.embedImage(WARMUP_PNG, 'warm-up.png');
-}
 
 async function load({ model: input, base, backend = 'auto' }, progress) {
   await wasm();
@@ -186,7 +95,7 @@ async function load({ model: input, base, backend = 'auto' }, progress) {
   try {
     await warmUp(model);
   } catch (e) {
-    if (!(backend === 'auto' && isGpuFailure(e) && model.backend !== 'cpu')) throw toWebclipError(e, 'model');
+    if (!(backend === 'auto' && isGpuFailure(e) && model.backend !== 'cpu')) throw toWebclipError(e, 'warm-up');
     model.free();
     fallback = `WebGPU failed while warming up: ${e.message ?? e}`;
     progress({ stage: 'fallback', reason: fallback });
