@@ -32,7 +32,8 @@ use crate::tasks::zero_shot::normalize;
 use crate::Session;
 
 /// How wide the search is. Text passes per caption ≤ 4 · beam · shortlist.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
 pub struct CaptionOptions {
     /// candidates kept after each slot
     pub beam: usize,
@@ -116,6 +117,16 @@ impl Composer {
 
     /// The caption of an image from its embedding (any norm): text passes only for the beam's sentences.
     pub async fn caption_async<B: Backend>(&self, s: &Session<B>, image_embedding: &[f32]) -> Result<Caption> {
+        self.caption_with_async(s, image_embedding, self.options).await
+    }
+
+    /// [`Composer::caption_async`] with other search options than the composer's.
+    pub async fn caption_with_async<B: Backend>(
+        &self,
+        s: &Session<B>,
+        image_embedding: &[f32],
+        options: CaptionOptions,
+    ) -> Result<Caption> {
         if image_embedding.len() != self.table.dim {
             return Err(Error::Input(format!(
                 "image embedding has {} values, the caption vocabulary was embedded at {}",
@@ -123,7 +134,7 @@ impl Composer {
                 self.table.dim
             )));
         }
-        let mut search = beam::Beam::new(&self.vocab, &self.table, normalize(image_embedding), self.options);
+        let mut search = beam::Beam::new(&self.vocab, &self.table, normalize(image_embedding), options);
         while let Some(texts) = search.next_texts() {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             search.absorb(&s.embed_texts_async(&refs).await?);

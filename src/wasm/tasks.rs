@@ -2,6 +2,7 @@
 //!
 //! ```js
 //! const c = await model.caption(bytes, "cat.jpg");   // {caption, score, alternatives: [{caption, score}, …]}
+//! const fast = await model.caption(bytes, "cat.jpg", {beam: 1, shortlist: 2});  // 8 text passes instead of ≤ 36
 //! const t = await model.tag(bytes, "cat.jpg", ["cat", "sofa"], 0.5, true); // {tags: [{tag, score}, …], scores}
 //! const cache = await model.exportCaptionCache();   // Uint8Array: store it (IndexedDB) with the model
 //! await model.importCaptionCache(cache);            // next visit: no vocabulary pass (rejects another model's)
@@ -76,12 +77,21 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 #[wasm_bindgen]
 impl Model {
     /// Promise of the caption of an encoded image: `{caption, score, alternatives: [{caption, score}, …]}`, the
-    /// sentence CLIP scores highest among those the caption composer builds (see webclip's README).
-    pub fn caption(&self, bytes: Vec<u8>, name: String) -> js_sys::Promise {
+    /// sentence CLIP scores highest among those the caption composer builds (see webclip's README). `options`
+    /// (optional) `{beam: 3, shortlist: 3, alternatives: 4}`: text passes per caption ≤ 4 · beam · shortlist
+    /// (36; `{beam: 1, shortlist: 2}` makes 8, for slow devices).
+    pub fn caption(&self, bytes: Vec<u8>, name: String, options: Option<JsValue>) -> js_sys::Promise {
         let (engine, state) = (self.engine.clone(), state(&self.engine));
         future_to_promise(async move {
+            let options: CaptionOptions = match options.filter(|o| !o.is_undefined() && !o.is_null()) {
+                Some(o) => serde_wasm_bindgen::from_value(o).map_err(|e| {
+                    JsError::new(&format!("caption options: {e}; expected {{beam, shortlist, alternatives}}"))
+                })?,
+                None => CaptionOptions::default(),
+            };
+            let options = CaptionOptions { beam: options.beam.max(1), ..options };
             let composer = composer(&engine, &state).await?;
-            let c = on!(engine, s => caption(s, &composer, &bytes, &name).await).map_err(js_value)?;
+            let c = on!(engine, s => caption(s, &composer, &bytes, &name, options).await).map_err(js_value)?;
             to_js(&c)
         })
     }
@@ -160,9 +170,10 @@ async fn caption<B: Backend>(
     composer: &Composer,
     bytes: &[u8],
     name: &str,
+    options: CaptionOptions,
 ) -> crate::Result<crate::tasks::caption::Caption> {
     let image = super::image_embedding(s, bytes, name).await?;
-    composer.caption_async(s, &image).await
+    composer.caption_with_async(s, &image, options).await
 }
 
 /// Embeddings of `texts` (in order), from the model's prompt memory where possible; one pass for the rest.
