@@ -42,7 +42,10 @@ pub fn run<B: Backend>(session: &Session<B>, dir: &Path, out: &Path, dims: usize
     let keep: Vec<bool> = index.files.iter().map(|f| present.contains(f.as_str())).collect();
     index = retain(index, &keep);
     let removed = before - index.len();
-    let todo: Vec<&(String, std::path::PathBuf)> = files.iter().filter(|(r, _)| index.position(r).is_none()).collect();
+    let indexed: std::collections::HashSet<&str> = index.files.iter().map(String::as_str).collect();
+    let todo: Vec<&(String, std::path::PathBuf)> =
+        files.iter().filter(|(r, _)| !indexed.contains(r.as_str())).collect();
+    drop(indexed);
     let kept = index.len();
     eprintln!("index: {} images in {}, {kept} already indexed, {} to embed", files.len(), dir.display(), todo.len());
     let (started, mut added, mut failed, mut since_save) = (Instant::now(), 0usize, 0usize, 0usize);
