@@ -18,7 +18,11 @@ use webclip::weights::synth::{self, StoreDtype};
 use webclip::{Checkpoint, Error, Result, Session};
 
 #[derive(Parser)]
-#[command(name = "webclip", version, about = "CLIP image and text encoders: tokenize, embed, classify, bench, synth")]
+#[command(
+    name = "webclip",
+    version,
+    about = "CLIP image and text encoders: tokenize, embed, classify, caption, tag, index, search, convert, fidelity, bench, synth"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
