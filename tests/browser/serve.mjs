@@ -71,9 +71,9 @@ export function resolveUnder(root, urlPath) {
   return file === root || file.startsWith(root + sep) ? file : null;
 }
 
-async function handle(root, req, res) {
+async function handle(root, req, res, extraHeaders = {}) {
   const send = (status, body, headers = {}) => {
-    res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+    res.writeHead(status, { ...COMMON_HEADERS, ...extraHeaders, 'Content-Type': 'text/plain; charset=utf-8', ...headers });
     res.end(req.method === 'HEAD' ? undefined : body + '\n');
   };
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed', { Allow: 'GET, HEAD' });
@@ -92,6 +92,7 @@ async function handle(root, req, res) {
   const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
   const headers = {
     ...COMMON_HEADERS,
+    ...extraHeaders,
     'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
     'Accept-Ranges': 'bytes',
     'Last-Modified': info.mtime.toUTCString(),
@@ -117,11 +118,12 @@ async function handle(root, req, res) {
     .pipe(res);
 }
 
-/** Starts serving `root`; resolves to the listening http.Server (port 0 picks a free port: server.address().port). */
-export function serve({ root, port = 8080, host = '127.0.0.1', log = false }) {
+/** Starts serving `root`; resolves to the listening http.Server (port 0 picks a free port: server.address().port).
+ *  `headers` are added to every response (e.g. a Content-Security-Policy, as a host page would send). */
+export function serve({ root, port = 8080, host = '127.0.0.1', log = false, headers = {} }) {
   const absRoot = resolve(root);
   const server = createServer((req, res) => {
-    handle(absRoot, req, res)
+    handle(absRoot, req, res, headers)
       .catch((err) => {
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end(`internal error: ${err.message}\n`);

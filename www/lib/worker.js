@@ -22,6 +22,13 @@
  * | clear    | –                                                        | {models, texts}: how many entries were removed|
  * | info     | –                                                        | {models: [{url, bytes}], texts, usage, quota}|
  *
+ * For the JavaScript API (webclip.js) — embeddings as `webclip embed` prints them (unnormalised projections):
+ *
+ * | type        | fields                                                | result                                       |
+ * |-------------|-------------------------------------------------------|----------------------------------------------|
+ * | embed-image | image: {id, name, bytes: Uint8Array}                  | {embedding: Float32Array, ms, backend}       |
+ * | embed-text  | texts: string[] (the text itself, no template)        | {embeddings: Float32Array[], ms, backend}    |
+ *
  * Progress stages: {stage: "download", file, loaded, total} · {stage: "convert", quant} · {stage: "compile",
  * backend} · {stage: "warmup"} · {stage: "fallback", reason} · {stage: "text", done, total} · {stage: "image"} ·
  * {stage: "vocabulary"} (the first caption of a model embeds the caption vocabulary, ~1,260 short texts).
@@ -284,6 +291,29 @@ async function info() {
     quota: estimate?.quota ?? null, usageText: estimate ? formatBytes(estimate.usage) : null };
 }
 
+// ---- embeddings for the JavaScript API (webclip.js) ----
+
+async function embedImageRequest({ image }, progress) {
+  const c = needModel();
+  const timings = { image: null };
+  const seen = await imageEmbedding(image, progress, timings);
+  return { embedding: seen.embedding, ms: timings.image, backend: c.info.backend };
+}
+
+async function embedTextRequest({ texts }, progress) {
+  if (!Array.isArray(texts) || !texts.length || !texts.every((t) => typeof t === 'string')) {
+    throw new WebclipError('labels', 'embed-text needs texts: a non-empty array of strings');
+  }
+  const c = needModel();
+  const t0 = performance.now();
+  const embeddings = [];
+  for (let i = 0; i < texts.length; i += TEXT_BATCH) {
+    progress({ stage: 'text', done: i, total: texts.length });
+    embeddings.push(...await withFallback((m) => m.embedTexts(texts.slice(i, i + TEXT_BATCH)), progress));
+  }
+  return { embeddings, ms: performance.now() - t0, backend: c.info.backend };
+}
+
 // ---- dispatch ----
 
 const HANDLERS = {
@@ -296,6 +326,8 @@ const HANDLERS = {
   caption,
   clear,
   info,
+  'embed-image': embedImageRequest,
+  'embed-text': embedTextRequest,
 };
 
 let queue = Promise.resolve();
