@@ -20,9 +20,9 @@
 // when absent). Fixtures: a tiny synthetic CLIP (`webclip synth --preset tiny`) converted to q8.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM, CHROMIUM_ARGS, haveChromium } from './chromium.mjs';
@@ -294,6 +294,104 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       // the last handle disposed: no worker left running
       await b.page.waitForFunction(() => true);
       assert.equal(b.page.workers().length, 0, `workers still running: ${b.page.workers().map((w) => w.url())}`);
+    } catch (e) {
+      console.log(b.log.slice(-30).join('\n'));
+      throw e;
+    } finally {
+      await b.close();
+      server.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('strict CSP (scripts: self + wasm-unsafe-eval; styles: self): the docs example works, no violation', async () => {
+    const root = makeRoot({ models: join(dir, 'models') });
+    const { server, url } = await serveCounting(root, { 'Content-Security-Policy': STRICT_CSP });
+    const b = await launchBrowser();
+    try {
+      const response = await b.page.goto(url + 'docs-example.html');
+      assert.equal(response.headers()['content-security-policy'], STRICT_CSP);
+      await waitForEvent(b.page, 'webclip-ready', 'animals');
+      await waitForEvent(b.page, 'webclip-ready', 'materials');
+      await b.page.locator('#animals input[type=file]').setInputFiles(join(PHOTOS, 'chelsea.png'));
+      const res = await waitForEvent(b.page, 'webclip-result', 'animals');
+      assertRanking(res.detail.labels, classifyCli(bundle, 'chelsea.png', LABELS), 3, 'under CSP');
+      // the constructed stylesheet applies (a blocked <style> would leave the bars unstyled)
+      const accent = await b.page.locator('#animals .fill').first().evaluate((el) => getComputedStyle(el).backgroundColor);
+      assert.equal(accent, 'rgb(37, 99, 235)');
+      const violations = await b.page.evaluate(() => window.__violations);
+      assert.deepEqual(violations, [], 'no CSP violation');
+      assert.deepEqual(b.log.filter((l) => /Content Security Policy/i.test(l)), []);
+    } finally {
+      await b.close();
+      server.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('CSP control: without \'wasm-unsafe-eval\' the widget reports that the engine cannot start', async () => {
+    const root = makeRoot({ models: join(dir, 'models') });
+    const csp = STRICT_CSP.replace(" 'wasm-unsafe-eval'", '');
+    const { server, url } = await serveCounting(root, { 'Content-Security-Policy': csp });
+    const b = await launchBrowser();
+    try {
+      await b.page.goto(url + 'docs-example.html');
+      await b.page.waitForFunction(() => window.__events.some((e) => e.target === 'animals'), null, { timeout: WAIT });
+      const [err] = await events(b.page, 'webclip-error', 'animals');
+      assert.equal(err?.detail.code, 'no-wasm', JSON.stringify(err));
+      assert.match(await b.page.locator('#animals .status').textContent(), /engine/);
+    } finally {
+      await b.close();
+      server.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('npm pack: the tarball holds the API, element, worker, wasm and types, and loads on its own', async () => {
+    const packDir = join(dir, 'pack');
+    mkdirSync(packDir);
+    const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', packDir],
+      { cwd: WWW, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    const files = packed.files.map((f) => f.path).sort();
+    for (const f of ['package.json', 'webclip.js', 'webclip.d.ts', 'webclip-labeler.js', 'webclip-labeler.d.ts',
+      'lib/worker.js', 'lib/client.js', 'lib/image-input.js', 'pkg/webclip.js', 'pkg/webclip_bg.wasm',
+      'pkg/assets/prompts/imagenet_templates.json']) {
+      assert.ok(files.includes(f), `${f} is in the package: ${files.join(', ')}`);
+    }
+    for (const f of ['index.html', 'app.js', 'sw.js', 'screenshot.png']) assert.ok(!files.includes(f), `${f} is not`);
+
+    const site = join(dir, 'site');
+    const pkgDir = join(site, 'node_modules/webclip');
+    mkdirSync(pkgDir, { recursive: true });
+    execFileSync('tar', ['xzf', join(packDir, packed.filename), '-C', pkgDir, '--strip-components=1']);
+    // every target of the exports map exists
+    const manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+    for (const [key, target] of Object.entries(manifest.exports)) {
+      for (const path of typeof target === 'string' ? [target] : Object.values(target)) {
+        if (!path.includes('*')) assert.ok(existsSync(join(pkgDir, path)), `exports["${key}"] → ${path} exists`);
+      }
+    }
+    // every relative import in the package's modules resolves inside the package
+    for (const f of files.filter((f) => f.endsWith('.js'))) {
+      for (const [, spec] of readFileSync(join(pkgDir, f), 'utf8').matchAll(/\bfrom '(\.[^']+)'/g)) {
+        assert.ok(existsSync(join(pkgDir, dirname(f), spec)), `${f} imports ${spec}, which is in the package`);
+      }
+    }
+
+    const root = makeRoot({ models: join(dir, 'models'), photos: PHOTOS, consumer: join(REPO, 'tests/browser/pages'),
+      node_modules: join(site, 'node_modules') }, null);
+    const { server, url } = await serveCounting(root);
+    const b = await launchBrowser();
+    try {
+      await b.page.goto(url + 'consumer/npm-consumer.html');
+      await b.page.waitForFunction(() => document.getElementById('out').dataset.done, null, { timeout: WAIT });
+      const text = await b.page.locator('#out').textContent();
+      assert.equal(await b.page.locator('#out').getAttribute('data-done'), 'ok', text);
+      const r = JSON.parse(text);
+      assert.ok(r.defined, 'the element module from the package defines <webclip-labeler>');
+      assertRanking(r.labels, classifyCli(bundle, 'chelsea.png', ['cat', 'dog', 'car']), 3, 'from the package');
+      assert.ok(b.workers.every((w) => w.startsWith(url + 'node_modules/webclip/')), `workers: ${b.workers}`);
+      await waitForEvent(b.page, 'webclip-ready', 'widget'); // the element from the package works too
     } catch (e) {
       console.log(b.log.slice(-30).join('\n'));
       throw e;
