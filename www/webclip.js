@@ -14,7 +14,7 @@
 
 import { WebclipClient } from './lib/client.js';
 import { WebclipError } from './lib/errors.js';
-import { toImageBytes } from './lib/image-input.js';
+import { toImageBytes } from './webclip-image.js';
 import { ENSEMBLE, SINGLE_TEMPLATE, checkTemplates, loadList, parseLabels } from './lib/labels.js';
 import { resolveSource } from './lib/source.js';
 

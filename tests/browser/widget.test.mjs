@@ -354,7 +354,7 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       { cwd: WWW, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
     const files = packed.files.map((f) => f.path).sort();
     for (const f of ['package.json', 'webclip.js', 'webclip.d.ts', 'webclip-labeler.js', 'webclip-labeler.d.ts',
-      'lib/worker.js', 'lib/client.js', 'lib/image-input.js', 'pkg/webclip.js', 'pkg/webclip_bg.wasm',
+      'lib/worker.js', 'lib/client.js', 'webclip-image.js', 'pkg/webclip.js', 'pkg/webclip_bg.wasm',
       'pkg/assets/prompts/imagenet_templates.json']) {
       assert.ok(files.includes(f), `${f} is in the package: ${files.join(', ')}`);
     }
