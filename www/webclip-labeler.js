@@ -36,10 +36,12 @@ const CSS = `
 .status.error { color: var(--webclip-error, #b42318); }
 .status .hint { display: block; margin-top: 0.25em; color: var(--_muted); }
 progress { width: 100%; accent-color: var(--_accent); }
-ol { list-style: none; margin: 0; padding: 0; display: grid; gap: 0.3em; }
-li { display: grid; grid-template-columns: minmax(6em, max-content) 1fr 4em; gap: 0.6em; align-items: center; }
+ol { list-style: none; margin: 0; padding: 0; display: grid; grid-template-columns: max-content 1fr 4em;
+  gap: 0.3em 0.6em; }
+li { display: grid; grid-column: 1 / -1; grid-template-columns: subgrid; align-items: center; }
 .bar { height: 0.6em; border-radius: 0.3em; background: color-mix(in srgb, var(--_accent) 15%, transparent); }
-.fill { height: 100%; width: calc(var(--p, 0) * 100%); border-radius: inherit; background: var(--_accent); }
+.fill { display: block; height: 100%; width: calc(var(--p, 0) * 100%); border-radius: inherit;
+  background: var(--_accent); }
 .score { text-align: right; font-variant-numeric: tabular-nums; color: var(--_muted); }
 .caption { margin: 0; font-style: italic; }
 `;

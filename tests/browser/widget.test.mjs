@@ -188,6 +188,10 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
         ({ label: li.dataset.label, text: li.querySelector('.score').textContent })));
       assert.deepEqual(rows.map((r) => r.label), resA.detail.labels.map((l) => l.label));
       rows.forEach((r, i) => assert.match(r.text, /^\d+(\.\d)?%$/, `row ${i}`));
+      // each bar is filled in proportion to its score (CSSOM custom property, no style attribute)
+      const fills = await b.page.locator('#animals li').evaluateAll((lis) => lis.map((li) =>
+        li.querySelector('.fill').getBoundingClientRect().width / li.querySelector('.bar').getBoundingClientRect().width));
+      fills.forEach((f, i) => assertClose(f, resA.detail.labels[i].score, `bar ${i} fill`, 0.01));
       assert.equal(counts.get(`GET ${BUNDLE_PATH}`), 1, 'still one download after labelling');
 
       // styles: the page's `li {color: #8b0000}` stays outside; the widget adds nothing to the document; the
