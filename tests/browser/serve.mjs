@@ -73,7 +73,8 @@ export function resolveUnder(root, urlPath) {
 
 async function handle(root, req, res, extraHeaders = {}) {
   const send = (status, body, headers = {}) => {
-    res.writeHead(status, { ...COMMON_HEADERS, ...extraHeaders, 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+    res.writeHead(status,
+      { ...COMMON_HEADERS, ...extraHeaders, 'Content-Type': 'text/plain; charset=utf-8', ...headers });
     res.end(req.method === 'HEAD' ? undefined : body + '\n');
   };
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed', { Allow: 'GET, HEAD' });
