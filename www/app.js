@@ -21,6 +21,7 @@ const backend = ['auto', 'gpu', 'cpu'].includes(query.get('backend')) ? query.ge
 const client = new WebclipClient();
 const photos = []; // {id, file, bytes, card}, newest last
 let nextPhoto = 1;
+let modelInput = query.get('model') ?? ''; // what the model came from: "" is the default bundle
 let loadSeq = 0;
 let labelsSeq = 0;
 let vocabularyReady = false; // the model's caption vocabulary is embedded (or was imported from IndexedDB)
@@ -53,6 +54,7 @@ async function busy(fn) {
 }
 
 async function loadModel(input) {
+  modelInput = input;
   const seq = ++loadSeq;
   Object.assign(page, { state: 'loading', model: null, error: null });
   modelPanel.clearNotices();
@@ -179,7 +181,7 @@ async function classify(photo, chosen) {
     backendChanged(r);
   } catch (e) {
     showCardError(photo.card, e);
-    if (e.fatal) loadModel(query.get('model') ?? ''); // the worker was replaced: load the model again
+    if (e.fatal) loadModel(modelInput); // the worker was replaced: load the model again
   }
 }
 
@@ -194,7 +196,7 @@ async function caption(photo) {
     backendChanged(r);
   } catch (e) {
     captionError(photo.card, e);
-    if (e.fatal) loadModel(query.get('model') ?? '');
+    if (e.fatal) loadModel(modelInput);
   } finally {
     captionBuilding = false;
   }
@@ -256,5 +258,5 @@ if ('serviceWorker' in navigator) {
     modelPanel.offline(`no: the service worker could not be registered (${e.message})`, false);
   });
 }
-modelPanel.setUrl(query.get('model') ?? '');
-loadModel(query.get('model') ?? '');
+modelPanel.setUrl(modelInput);
+loadModel(modelInput);

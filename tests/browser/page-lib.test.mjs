@@ -2,7 +2,7 @@
 // zero-shot math, bundle metadata, and the service worker's file list. `node --test tests/browser/page-lib.test.mjs`
 // (no build needed). The browser behaviour is in page.test.mjs.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -102,15 +102,36 @@ test('bundle metadata: read from the header without trusting it', () => {
   assert.equal(bundleMetadata(bytes.subarray(0, 20)), null);
 });
 
+/** Every file index.html needs, found from its <script>/<link> through static imports, the worker URL and the
+ *  label-list URLs in lib/labels.js (paths relative to www/). */
+function pageFiles() {
+  const found = new Set();
+  const visit = (file) => {
+    if (found.has(file)) return;
+    found.add(file);
+    if (!file.endsWith('.js')) return;
+    const text = readFileSync(join(WWW, file), 'utf8');
+    const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+    const refs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'|new URL\('(\.{1,2}\/[^']+)', import\.meta\.url\)/g)];
+    for (const m of refs) visit(new URL(m[1] ?? m[2], `http://x/${dir}`).pathname.slice(1));
+    for (const m of text.matchAll(/url: '([\w/.-]+\.json)'/g)) found.add(m[1]); // fetched relative to the page
+  };
+  visit('index.html');
+  const html = readFileSync(join(WWW, 'index.html'), 'utf8');
+  for (const m of html.matchAll(/(?:href|src)="([\w./-]+\.(?:css|js))"/g)) visit(m[1]);
+  return found;
+}
+
 test('the service worker stores every file the page loads (else the page breaks offline)', () => {
   const sw = readFileSync(join(WWW, 'sw.js'), 'utf8');
   const listed = new Set([...sw.match(/const SHELL = \[([^\]]*)\]/)[1].matchAll(/'([^']+)'/g)].map((m) => m[1]));
-  const needed = ['index.html', 'app.js', ...['lib', 'ui', 'presets'].flatMap((d) =>
-    readdirSync(join(WWW, d)).map((f) => `${d}/${f}`))];
-  const html = readFileSync(join(WWW, 'index.html'), 'utf8');
-  needed.push(...[...html.matchAll(/(?:href|src)="([\w./-]+\.(?:css|js))"/g)].map((m) => m[1]));
-  for (const f of needed) assert.ok(listed.has(f), `sw.js does not store ${f}`);
-  for (const f of ['pkg/webclip.js', 'pkg/webclip_bg.wasm', 'pkg/assets/prompts/imagenet_templates.json']) {
-    assert.ok(listed.has(f), `sw.js does not store ${f}`);
+  const needed = pageFiles();
+  for (const f of ['lib/worker.js', 'lib/loader.js', 'pkg/webclip.js', 'presets/cifar100.json', 'style.css']) {
+    assert.ok(needed.has(f), `the import walk missed ${f}: fix pageFiles()`);
+  }
+  needed.add('pkg/webclip_bg.wasm'); // fetched by pkg/webclip.js through import.meta.url
+  for (const f of needed) assert.ok(listed.has(f), `sw.js does not store ${f}, which the page loads`);
+  for (const f of listed) {
+    if (f !== './') assert.ok(existsSync(join(WWW, f)) || f.startsWith('pkg/'), `sw.js lists ${f}, which does not exist`);
   }
 });

@@ -89,11 +89,11 @@ function makeFixtures(dir) {
   return { bundle, hf };
 }
 
-/** A served root: every entry of www/ linked (except models/), plus `extra` {name: path} links. */
-function makeRoot(extra) {
+/** A served root: every entry of www/ linked (except models/ and `leave`), plus `extra` {name: path} links. */
+function makeRoot(extra, leave = []) {
   const root = mkdtempSync(join(tmpdir(), 'webclip-page-root-'));
   for (const name of readdirSync(join(REPO, 'www'))) {
-    if (name !== 'models') symlinkSync(join(REPO, 'www', name), join(root, name));
+    if (name !== 'models' && !leave.includes(name)) symlinkSync(join(REPO, 'www', name), join(root, name));
   }
   for (const [name, path] of Object.entries(extra)) symlinkSync(path, join(root, name));
   return root;
@@ -543,6 +543,22 @@ suite('the webclip page in headless Chromium', {
         other.closeAllConnections();
         await new Promise((ok) => other.close(ok));
         rmSync(bare, { recursive: true, force: true });
+      }
+    });
+
+    test('a page served before ./build.sh (no pkg/) says how to build the engine', { timeout: WAIT }, async () => {
+      const unbuilt = makeRoot({}, ['pkg']);
+      const other = await serve({ root: unbuilt, port: 0 });
+      try {
+        const state = await openPage(b, `http://127.0.0.1:${other.address().port}/`);
+        assert.equal(state.error?.code, 'no-wasm', JSON.stringify(state.error));
+        const [n] = await noticeIn(b, '#model-notices');
+        assert.equal(n?.title, 'The webclip engine is not built');
+        assert.match(n.message, /pkg\/webclip\.js is missing \(HTTP 404\)/);
+      } finally {
+        other.closeAllConnections();
+        await new Promise((ok) => other.close(ok));
+        rmSync(unbuilt, { recursive: true, force: true });
       }
     });
   });
