@@ -11,6 +11,8 @@ const SHELL = [
   'lib/bundle-header.js', 'lib/client.js', 'lib/errors.js', 'lib/labels.js', 'lib/loader.js', 'lib/model-store.js',
   'lib/source.js', 'lib/embedding-store.js', 'lib/worker.js', 'lib/zero-shot.js',
   'ui/dom.js', 'ui/inputs.js', 'ui/labels-panel.js', 'ui/model-panel.js', 'ui/notice.js', 'ui/results.js',
+  'collection.html', 'collection.js', 'collection.css', // the collection view
+  'ui/collection/export.js', 'ui/collection/folder.js', 'ui/collection/store.js', 'ui/collection/view.js',
   'presets/cifar100.json', 'presets/common-objects.json', 'presets/scenes.json',
   'pkg/webclip.js', 'pkg/webclip_bg.wasm',
   'pkg/assets/prompts/imagenet_classnames.json', 'pkg/assets/prompts/imagenet_templates.json',

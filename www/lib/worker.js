@@ -29,6 +29,23 @@
  * | embed-image | image: {id, name, bytes: Uint8Array}                  | {embedding: Float32Array, ms, backend}       |
  * | embed-text  | texts: string[] (the text itself, no template)        | {embeddings: Float32Array[], ms, backend}    |
  *
+ * For the collection view (collection.html): multi-label tags and a search index the page keeps (IndexedDB).
+ *
+ * | type   | fields                                                      | result                                     |
+ * |--------|-------------------------------------------------------------|--------------------------------------------|
+ * | tag    | image: {id, name, bytes}, labels: string[], threshold,      | {tags: [{tag, score}] (≥ threshold, best   |
+ * |        | crops: bool, dims: index dims (0: all)                      | first), scores: number[] (label order),    |
+ * |        |                                                             | vector: Int8Array (dims), scale, ms,       |
+ * |        |                                                             | backend}                                   |
+ * | search | query: {text}, {image: {id, name, bytes}} or              | {hits: [{index, score}] (best first),      |
+ * |        | {vector: Int8Array, scale} (a stored row),                  | ms}: score = cosine(query, row)            |
+ * |        | vectors: Int8Array (n × dims rows), dims, top               |                                            |
+ *
+ * `tag` scores as `webclip tag` (model.tag: "a photo of a {tag}." against "a photo.", sigmoid) and quantizes the
+ * image embedding as `webclip index` (quantizeEmbedding). The embedding is a second image pass (model.tag does not
+ * return it), kept like any image's, so a caption of the same image.id reuses it. A text query is embedded as
+ * `webclip search` does (the text itself, no template).
+ *
  * Progress stages: {stage: "download", file, loaded, total} · {stage: "convert", quant} · {stage: "compile",
  * backend} · {stage: "warmup"} · {stage: "fallback", reason} · {stage: "text", done, total} · {stage: "image"} ·
  * {stage: "vocabulary"} (the first caption of a model embeds the caption vocabulary, ~1,260 short texts).
@@ -43,7 +60,7 @@
  * `captions: false` and answers caption requests with an error.
  */
 
-import init, { version } from '../pkg/webclip.js';
+import init, { quantizeEmbedding, searchIndex, version } from '../pkg/webclip.js';
 import { WebclipError, isGpuFailure, toWebclipError } from './errors.js';
 import { bundleMetadata, describeBundle } from './bundle-header.js';
 import { build, buildCpu, fetchBundle, warmUp } from './loader.js';
@@ -314,6 +331,49 @@ async function embedTextRequest({ texts }, progress) {
   return { embeddings, ms: performance.now() - t0, backend: c.info.backend };
 }
 
+// ---- collection: tags and a search index (collection.html) ----
+
+async function tagRequest({ image, labels, threshold = 0.5, crops = false, dims = 0 }, progress) {
+  if (!Array.isArray(labels) || !labels.length || !labels.every((l) => typeof l === 'string' && l.trim())) {
+    throw new WebclipError('labels', 'tag needs labels: a non-empty array of tags');
+  }
+  const c = needModel();
+  if (typeof c.model.tag !== 'function') {
+    throw new WebclipError('internal', `this build of webclip (${version()}) has no tagger (model.tag)`);
+  }
+  const t0 = performance.now();
+  let r;
+  try {
+    progress({ stage: 'image' });
+    r = await withFallback((m) => m.tag(image.bytes, image.name, labels, threshold, crops), progress);
+  } catch (e) {
+    throw toWebclipError(e, 'image', image.name);
+  }
+  const seen = await imageEmbedding(image, progress, {});
+  const { vector, scale } = quantizeEmbedding(seen.embedding, dims);
+  const plain = (o) => (o instanceof Map ? Object.fromEntries(o) : o);
+  const tags = [...(plain(r).tags ?? [])].map(plain).map((t) => ({ tag: String(t.tag), score: t.score }));
+  return { tags, scores: Array.from(plain(r).scores), vector, scale, ms: performance.now() - t0,
+    backend: c.info.backend };
+}
+
+async function searchRequest({ query, vectors, dims, top = 10 }, progress) {
+  needModel();
+  const t0 = performance.now();
+  let q;
+  if (typeof query?.text === 'string' && query.text.trim()) {
+    [q] = await withFallback((m) => m.embedTexts([query.text]), progress);
+  } else if (query?.image?.bytes) {
+    q = (await imageEmbedding(query.image, progress, {})).embedding; // the tag request's, when it is remembered
+  } else if (query?.vector instanceof Int8Array) {
+    q = Float32Array.from(query.vector, (x) => x * (query.scale ?? 1)); // a stored photo: any norm will do
+  } else {
+    throw new WebclipError('internal', 'search needs query: {text} (non-empty), {image} or {vector: Int8Array, scale}');
+  }
+  const hits = vectors.length ? searchIndex(q, vectors, dims, top) : [];
+  return { hits: hits.map((h) => (h instanceof Map ? Object.fromEntries(h) : h)), ms: performance.now() - t0 };
+}
+
 // ---- dispatch ----
 
 const HANDLERS = {
@@ -328,6 +388,8 @@ const HANDLERS = {
   info,
   'embed-image': embedImageRequest,
   'embed-text': embedTextRequest,
+  tag: tagRequest,
+  search: searchRequest,
 };
 
 let queue = Promise.resolve();
