@@ -11,7 +11,8 @@
 // - the threshold slider: the tags a card shows at another threshold are the CLI's scores filtered at it;
 // - `webclip index DIR` + `webclip search "query"` and `--like PHOTO`: the page ranks the same files in the same
 //   order wherever two CLI scores differ by more than the tolerance, scores within it;
-// - after a reload (no photos at hand) the collection, its tags and its index come back from IndexedDB.
+// - the captions toggle: each card's caption is `webclip caption`'s, and the CSV carries it;
+// - after a reload (no photos at hand) the collection, its tags, captions and index come back from IndexedDB.
 // Tolerance: 1e-4 absolute on tag scores and search cosines (2e-3 for "similar photos" after a reload, where the
 // query is the photo's stored int8 vector instead of its embedding). The page runs the wasm CPU path (?backend=cpu): the
 // same Rust code as the CLI (measured differences ~1e-7), but a tag score is sigmoid(exp(logit_scale) · Δcos), so a
@@ -94,6 +95,7 @@ suite('the collection view in headless Chromium', { skip }, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'webclip-collection-'));
+    process.env.WEBCLIP_VOCAB_CACHE = join(dir, 'vocab'); // the CLI's caption vocabulary cache: ours, removed after
     mkdirSync(join(dir, 'models'));
     webclip(['synth', '--preset', 'tiny', '--seed', '0', '--out', join(dir, 'hf')]);
     bundle = join(dir, 'models/default.webclip');
@@ -240,6 +242,29 @@ suite('the collection view in headless Chromium', { skip }, () => {
     t.diagnostic(`"${QUERIES[0]}": ${JSON.stringify(await searchText(QUERIES[0]))}`);
   });
 
+  test('the captions toggle writes the caption `webclip caption` writes for every photo, and exports it', {
+    timeout: WAIT * 2,
+  }, async (t) => {
+    const files = Object.keys(cli.tags).sort();
+    const want = Object.fromEntries(jsonLines(webclip(['caption', '--model', bundle, ...files.map((f) => join(folder, f))]))
+      .map((c, i) => [files[i], c]));
+    await b.page.check('#captions');
+    await b.page.waitForFunction((n) => window.webclipCollection.captions === n && window.webclipCollection.busy === 0,
+      files.length, { timeout: WAIT * 2 }).catch(async (e) => {
+      throw new Error(`captions did not finish (${e.message.split('\n')[0]}; ` +
+        `${JSON.stringify(await b.page.evaluate(() => window.webclipCollection))})${why()}`);
+    });
+    const shown = await cards();
+    for (const f of files) assert.equal(shown[f].caption, want[f].caption, `${f}: caption`);
+    const [dl] = await Promise.all([b.page.waitForEvent('download'), b.page.click('#export-csv')]);
+    const rows = csvRecords(readFileSync(await dl.path(), 'utf8')).slice(1);
+    for (const r of rows) {
+      assert.equal(r[2], want[r[0]].caption, `${r[0]}: exported caption`);
+      assert.ok(Math.abs(Number(r[3]) - want[r[0]].score) <= TOL + 5e-5, `${r[0]}: caption_score ${r[3]} vs ${want[r[0]].score}`);
+    }
+    t.diagnostic(`${files[0]}: "${shown[files[0]].caption}"`);
+  });
+
   test('a reload keeps the collection, its tags and its index (IndexedDB)', { timeout: WAIT }, async () => {
     const before = await cards();
     const state = await open();
@@ -248,6 +273,7 @@ suite('the collection view in headless Chromium', { skip }, () => {
     assert.deepEqual(Object.keys(after), Object.keys(before));
     for (const file of Object.keys(cli.tags)) {
       assert.deepEqual(after[file].tags.map((x) => x.tag), cli.tags[file].tags.map((x) => x.tag), `${file} after reload`);
+      assert.equal(after[file].caption, before[file].caption, `${file}: caption after reload`);
     }
     sameRanking(await searchText(QUERIES[1]), cli.search[QUERIES[1]], `search "${QUERIES[1]}" after a reload`);
     // the photo itself is gone: its stored int8 vector is the query (cosine ≥ 0.999 to the f32 one, so scores move
