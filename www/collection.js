@@ -59,9 +59,10 @@ function summarize() {
   Object.assign(state, { items: all.length, labels, captions: all.filter((it) => it.caption != null).length });
   $('items-section').hidden = !all.length;
   $('search-section').hidden = !all.some((it) => it.vector);
-  const other = all.length - tagged.length - all.filter((it) => it.error || !it.scores).length;
+  const other = all.filter((it) => it.scores && !sameLabels(it.labels, labels)).length;
   show('items-status', `${tagged.length} photo(s) tagged with ${labels.length} tag(s)` +
-    (other ? `; ${other} tagged with other tags (not exported)` : '') + ` · ${indexRows().length} in the search index`);
+    (other ? `; ${other} tagged with other tags (not exported)` : '') +
+    ` · ${indexRows().length} in the search index`);
 }
 
 // ---- the model ----
@@ -119,11 +120,13 @@ async function restore(id) {
 
 async function tagFolder({ images }) {
   if (state.state !== 'ready') {
-    showNotice($('folder-notices'), new WebclipError('no-model', 'the model is not loaded yet: wait for it, then drop the folder again'));
+    showNotice($('folder-notices'),
+      new WebclipError('no-model', 'the model is not loaded yet: wait for it, then drop the folder again'));
     return;
   }
   if (!images.length) {
-    showNotice($('folder-notices'), new WebclipError('unsupported-image', 'the folder holds no JPEG, PNG, WebP or GIF files'));
+    showNotice($('folder-notices'),
+      new WebclipError('unsupported-image', 'the folder holds no JPEG, PNG, WebP or GIF files'));
     return;
   }
   showNotice($('folder-notices'), null);
@@ -147,10 +150,12 @@ function run() {
       return;
     }
     labels = wanted;
+    $('run-stop').hidden = false;
     for (const it of sorted()) render(it);
     const todo = sorted().filter((it) => it.source && !(it.scores && sameLabels(it.labels, labels)));
     await tagAll(todo);
     if ($('captions').checked) await captionAll(sorted().filter((it) => it.source && it.caption == null && it.scores));
+    $('run-stop').hidden = true;
     summarize();
   }));
   return running;
@@ -164,7 +169,8 @@ async function tagAll(todo) {
   const started = performance.now();
   const tick = () => {
     $('run-bar').value = todo.length ? state.done / todo.length : 1;
-    show('run-text', `Tagging: ${progressText(state.done, todo.length, state.failed, (performance.now() - started) / 1000)}`);
+    const seconds = (performance.now() - started) / 1000;
+    show('run-text', `Tagging: ${progressText(state.done, todo.length, state.failed, seconds)}`);
   };
   tick();
   for (const it of todo) {
@@ -199,10 +205,11 @@ async function captionAll(todo) {
     it.captionState = 'wait';
     render(it);
     show('run-text', `Captions: ${progressText(done, todo.length, 0, (performance.now() - started) / 1000)}` +
-      (done === 0 && !state.model.captionCache?.startsWith?.('imported') ? ' (the first one embeds the vocabulary)' : ''));
+      (done === 0 && state.model.captionCache !== 'imported' ? ' (the first one embeds the vocabulary)' : ''));
     try {
       const bytes = new Uint8Array(await it.source.arrayBuffer());
-      const c = await client.request('caption', { image: { id: imageId(it), name: it.file, bytes } }, { transfer: [bytes.buffer] });
+      const c = await client.request('caption', { image: { id: imageId(it), name: it.file, bytes } },
+        { transfer: [bytes.buffer] });
       Object.assign(it, { caption: c.caption, captionScore: c.score });
       await store.put([record(it)]);
     } catch (e) {
@@ -245,7 +252,8 @@ async function search(q, what) {
       const { hits, ms } = await client.request('search', { query: q, vectors, dims, top: TOP });
       renderHits($('hits'), hits, rows);
       state.search = { what, hits: hits.map((h) => ({ file: rows[h.index].file, score: h.score })) };
-      show('search-status', `${what}: ${hits.length} of ${rows.length} photos, best first (cosine) · ${Math.round(ms)} ms`, 'ok');
+      show('search-status',
+        `${what}: ${hits.length} of ${rows.length} photos, best first (cosine) · ${Math.round(ms)} ms`, 'ok');
     } catch (e) {
       show('search-status', `Search failed: ${e.message}`, 'error');
     }

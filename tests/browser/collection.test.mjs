@@ -14,15 +14,17 @@
 // - the captions toggle: each card's caption is `webclip caption`'s, and the CSV carries it;
 // - after a reload (no photos at hand) the collection, its tags, captions and index come back from IndexedDB.
 // Tolerance: 1e-4 absolute on tag scores and search cosines (2e-3 for "similar photos" after a reload, where the
-// query is the photo's stored int8 vector instead of its embedding). The page runs the wasm CPU path (?backend=cpu): the
-// same Rust code as the CLI (measured differences ~1e-7), but a tag score is sigmoid(exp(logit_scale) · Δcos), so a
-// cosine difference is magnified up to exp(logit_scale)/4 times; 1e-4 leaves room for that and for summation order.
+// query is the photo's stored int8 vector instead of its embedding). The page runs the wasm CPU path
+// (?backend=cpu): the same Rust code as the CLI (measured difference: 0 on this model), but a tag score is
+// sigmoid(exp(logit_scale) · Δcos), which magnifies a cosine difference up to exp(logit_scale)/4 times; 1e-4
+// leaves room for that and for another summation order.
 // A folder drop (webkitGetAsEntry) cannot be synthesised with real directories, so the walk over FileSystemEntry
 // trees (ui/collection/folder.js) is checked on mock entries in the page.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync }
-  from 'node:fs';
+import {
+  copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -34,6 +36,7 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const WWW = join(REPO, 'www');
 const PHOTOS = join(REPO, '../shared/assets/photos');
 const BIN = join(REPO, 'target/debug/webclip');
+const ARTIFACTS = join(REPO, 'tests/artifacts');
 const LABELS = ['cat', 'dog', 'car', 'rocket', 'cup of coffee', 'astronaut', 'flower'];
 const FOLDER = { 'chelsea.png': 'chelsea.png', 'coffee.png': 'coffee.png', 'rocket.jpg': 'rocket.jpg',
   'space/astronaut.png': 'astronaut.png' };
@@ -147,15 +150,16 @@ suite('the collection view in headless Chromium', { skip }, () => {
   /** What the cards show: file → {state, tags: [{tag, score}]}. */
   const cards = () => b.page.$$eval('#items > li.item', (lis) => Object.fromEntries(lis.map((li) => [li.dataset.file, {
     state: li.dataset.state,
-    tags: [...li.querySelectorAll('.tags li[data-tag]')].map((t) => ({ tag: t.dataset.tag, score: Number(t.dataset.score) })),
+    tags: [...li.querySelectorAll('.tags li[data-tag]')]
+      .map((t) => ({ tag: t.dataset.tag, score: Number(t.dataset.score) })),
     caption: li.querySelector('.caption[data-state="ok"]')?.textContent ?? null,
   }])));
 
   async function searchText(q) {
     await b.page.fill('#search-text', q);
     await b.page.click('#search-form button[type="submit"]');
-    await b.page.waitForFunction((w) => window.webclipCollection.search?.what === w && window.webclipCollection.busy === 0,
-      `“${q}”`, { timeout: WAIT });
+    await b.page.waitForFunction((w) => window.webclipCollection.search?.what === w
+      && window.webclipCollection.busy === 0, `“${q}”`, { timeout: WAIT });
     return b.page.evaluate(() => window.webclipCollection.search.hits);
   }
 
@@ -178,7 +182,8 @@ suite('the collection view in headless Chromium', { skip }, () => {
         assert.deepEqual(shown[file].tags.map((x) => x.tag), want.tags.map((x) => x.tag), `${file}: tags`);
         for (const x of shown[file].tags) {
           worst = Math.max(worst, Math.abs(x.score - want.scores[x.tag]));
-          assert.ok(Math.abs(x.score - want.scores[x.tag]) <= TOL, `${file}: ${x.tag} ${x.score} vs ${want.scores[x.tag]}`);
+          assert.ok(Math.abs(x.score - want.scores[x.tag]) <= TOL,
+            `${file}: ${x.tag} ${x.score} vs ${want.scores[x.tag]}`);
         }
       }
       t.diagnostic(`max |page - CLI| over the tags shown: ${worst.toExponential(2)}`);
@@ -246,8 +251,8 @@ suite('the collection view in headless Chromium', { skip }, () => {
     timeout: WAIT * 2,
   }, async (t) => {
     const files = Object.keys(cli.tags).sort();
-    const want = Object.fromEntries(jsonLines(webclip(['caption', '--model', bundle, ...files.map((f) => join(folder, f))]))
-      .map((c, i) => [files[i], c]));
+    const out = webclip(['caption', '--model', bundle, ...files.map((f) => join(folder, f))]);
+    const want = Object.fromEntries(jsonLines(out).map((c, i) => [files[i], c]));
     await b.page.check('#captions');
     await b.page.waitForFunction((n) => window.webclipCollection.captions === n && window.webclipCollection.busy === 0,
       files.length, { timeout: WAIT * 2 }).catch(async (e) => {
@@ -260,9 +265,13 @@ suite('the collection view in headless Chromium', { skip }, () => {
     const rows = csvRecords(readFileSync(await dl.path(), 'utf8')).slice(1);
     for (const r of rows) {
       assert.equal(r[2], want[r[0]].caption, `${r[0]}: exported caption`);
-      assert.ok(Math.abs(Number(r[3]) - want[r[0]].score) <= TOL + 5e-5, `${r[0]}: caption_score ${r[3]} vs ${want[r[0]].score}`);
+      assert.ok(Math.abs(Number(r[3]) - want[r[0]].score) <= TOL + 5e-5,
+        `${r[0]}: caption_score ${r[3]} vs ${want[r[0]].score}`);
     }
-    t.diagnostic(`${files[0]}: "${shown[files[0]].caption}"`);
+    await searchText(QUERIES[0]);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await b.page.screenshot({ path: join(ARTIFACTS, 'collection.png'), fullPage: true });
+    t.diagnostic(`${files[0]}: "${shown[files[0]].caption}"; screenshot: tests/artifacts/collection.png`);
   });
 
   test('a reload keeps the collection, its tags and its index (IndexedDB)', { timeout: WAIT }, async () => {
@@ -272,7 +281,8 @@ suite('the collection view in headless Chromium', { skip }, () => {
     const after = await cards();
     assert.deepEqual(Object.keys(after), Object.keys(before));
     for (const file of Object.keys(cli.tags)) {
-      assert.deepEqual(after[file].tags.map((x) => x.tag), cli.tags[file].tags.map((x) => x.tag), `${file} after reload`);
+      assert.deepEqual(after[file].tags.map((x) => x.tag), cli.tags[file].tags.map((x) => x.tag),
+        `${file} after reload`);
       assert.equal(after[file].caption, before[file].caption, `${file}: caption after reload`);
     }
     sameRanking(await searchText(QUERIES[1]), cli.search[QUERIES[1]], `search "${QUERIES[1]}" after a reload`);

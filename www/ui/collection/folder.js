@@ -18,7 +18,8 @@ export function fromInput(fileList) {
     const p = f.webkitRelativePath || f.name;
     return p.includes('/') ? p.slice(p.indexOf('/') + 1) : p;
   };
-  return { folder: folderName(files[0]?.webkitRelativePath), images: imagesOnly(files.map((file) => ({ path: relative(file), file }))) };
+  const images = imagesOnly(files.map((file) => ({ path: relative(file), file })));
+  return { folder: folderName(files[0]?.webkitRelativePath), images };
 }
 
 const folderName = (p) => (p && p.includes('/') ? p.slice(0, p.indexOf('/')) : '');

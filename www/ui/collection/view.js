@@ -8,11 +8,13 @@ import { tagsAbove } from './export.js';
 export function renderItem(item, labels, threshold, onSimilar) {
   const current = item.scores && sameLabels(item.labels, labels);
   const tags = current ? tagsAbove(labels, item.scores, threshold) : [];
-  const li = el('li', { class: 'item', dataset: { file: item.file, state: item.error ? 'error' : item.scores ? 'ok' : 'wait' } },
+  const state = item.error ? 'error' : item.scores ? 'ok' : 'wait';
+  const li = el('li', { class: 'item', dataset: { file: item.file, state } },
     item.thumbUrl ? el('img', { class: 'thumb', src: item.thumbUrl, alt: '' })
       : el('div', { class: 'thumb none' }, item.scores ? 'no preview' : '…'),
     el('h3', {}, item.file),
-    item.error && el('p', { class: 'error', dataset: { code: item.error.code } }, `${item.error.title}: ${item.error.message}`),
+    item.error && el('p', { class: 'error', dataset: { code: item.error.code } },
+      `${item.error.title}: ${item.error.message}`),
     item.scores && !current && el('p', { class: 'note' }, 'tagged with other tags: drop the folder again to retag'),
     current && el('ol', { class: 'tags' }, tags.length
       ? tags.map((t) => el('li', { dataset: { tag: t.tag, score: String(t.score) } }, t.tag,
@@ -21,7 +23,8 @@ export function renderItem(item, labels, threshold, onSimilar) {
     item.caption != null && el('p', { class: 'caption', dataset: { state: 'ok', score: String(item.captionScore) } },
       item.caption),
     item.captionState === 'wait' && el('p', { class: 'caption', dataset: { state: 'wait' } }, 'writing a caption…'),
-    item.vector && el('button', { type: 'button', class: 'similar', onclick: () => onSimilar(item) }, 'Similar photos'));
+    item.vector && el('button', { type: 'button', class: 'similar', onclick: () => onSimilar(item) },
+      'Similar photos'));
   item.li?.replaceWith(li);
   item.li = li;
   return li;
@@ -34,7 +37,8 @@ export function renderHits(list, hits, rows) {
   list.replaceChildren(...hits.map(({ index, score }) => {
     const it = rows[index];
     return el('li', { class: 'hit', dataset: { file: it.file, score: String(score) } },
-      it.thumbUrl ? el('img', { class: 'thumb', src: it.thumbUrl, alt: '' }) : el('div', { class: 'thumb none' }, 'no preview'),
+      it.thumbUrl ? el('img', { class: 'thumb', src: it.thumbUrl, alt: '' })
+        : el('div', { class: 'thumb none' }, 'no preview'),
       el('h3', {}, it.file), el('span', { class: 'score' }, score.toFixed(3)));
   }));
 }
@@ -44,7 +48,8 @@ export async function thumbnail(file, size = 200) {
   try {
     const bitmap = await createImageBitmap(file);
     const k = size / Math.max(bitmap.width, bitmap.height, 1);
-    const canvas = new OffscreenCanvas(Math.max(1, Math.round(bitmap.width * k)), Math.max(1, Math.round(bitmap.height * k)));
+    const side = (n) => Math.max(1, Math.round(n * k));
+    const canvas = new OffscreenCanvas(side(bitmap.width), side(bitmap.height));
     canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
     bitmap.close();
     return await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
@@ -57,6 +62,8 @@ export async function thumbnail(file, size = 200) {
 export function progressText(done, total, failed, seconds) {
   const rate = done / Math.max(seconds, 1e-3);
   const left = total - done;
-  const eta = done && left ? ` · about ${left / rate >= 90 ? `${Math.round(left / rate / 60)} min` : `${Math.ceil(left / rate)} s`} left` : '';
-  return `${done} / ${total} photos${failed ? ` (${failed} failed)` : ''}${done ? ` · ${rate.toFixed(2)} photos/s` : ''}${eta}`;
+  const s = left / rate;
+  const eta = done && left ? ` · about ${s >= 90 ? `${Math.round(s / 60)} min` : `${Math.ceil(s)} s`} left` : '';
+  const speed = done ? ` · ${rate.toFixed(2)} photos/s` : '';
+  return `${done} / ${total} photos${failed ? ` (${failed} failed)` : ''}${speed}${eta}`;
 }
