@@ -546,6 +546,23 @@ suite('the webclip page in headless Chromium', {
       }
     });
 
+    test('storage too small for the model: it still runs, and the page says why it will not work offline', {
+      timeout: WAIT,
+    }, async () => {
+      await startServer(); // a new origin, whose quota DevTools can shrink below the model's size
+      const cdp = await b.context.newCDPSession(b.page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: base, quotaSize: 1024 * 1024 });
+      const state = await openPage(b, `${base}/`);
+      assert.equal(state.state, 'ready', JSON.stringify(state.error));
+      assert.equal(state.model.stored, false);
+      const notices = await noticeIn(b, '#model-notices');
+      const quota = notices.find((n) => n.code === 'quota');
+      assert.equal(quota?.title, 'Not saved for offline use: browser storage is full', JSON.stringify(notices));
+      // Chromium's estimate() ignores the DevTools override, so it is the write itself that fails here
+      assert.match(quota.message, /^the browser refused to store the model \(4\.2 MB\): the storage quota is exceeded/);
+      assert.match(await b.page.textContent('#fact-offline'), /^no: the model is not stored/);
+    });
+
     test('a page served before ./build.sh (no pkg/) says how to build the engine', { timeout: WAIT }, async () => {
       const unbuilt = makeRoot({}, ['pkg']);
       const other = await serve({ root: unbuilt, port: 0 });

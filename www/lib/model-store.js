@@ -106,9 +106,10 @@ export async function storeModel(key, bytes, { etag, lastModified } = {}) {
     return new WebclipError('quota', 'this browser offers no Cache Storage here (private window?): nothing is kept');
   }
   const estimate = await navigator.storage?.estimate?.().catch(() => null);
+  const size = formatBytes(bytes.length);
   if (estimate?.quota && estimate.usage + bytes.length > estimate.quota) {
-    return new WebclipError('quota', `the model needs ${formatBytes(bytes.length)}, but only ` +
-      `${formatBytes(estimate.quota - estimate.usage)} of this site's ${formatBytes(estimate.quota)} are free`);
+    return new WebclipError('quota', `the model (${size}) does not fit: this site may store ` +
+      `${formatBytes(estimate.quota)} and already uses ${formatBytes(estimate.usage)}`);
   }
   const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length),
     'X-Webclip-Stored': new Date().toISOString() };
@@ -119,8 +120,10 @@ export async function storeModel(key, bytes, { etag, lastModified } = {}) {
     await cache.put(key, new Response(bytes, { headers }));
     return null;
   } catch (e) {
-    const err = toWebclipError(e, 'store', `storing ${formatBytes(bytes.length)}`);
-    return err.code === 'quota' ? err : new WebclipError('quota', `the model could not be stored: ${e.message ?? e}`);
+    const why = toWebclipError(e, 'store').code === 'quota' ? 'the storage quota is exceeded (low disk space and ' +
+      'private windows allow much less than the browser\'s estimate' +
+      (estimate?.quota ? ` of ${formatBytes(estimate.quota)}` : '') + ')' : String(e.message ?? e);
+    return new WebclipError('quota', `the browser refused to store the model (${size}): ${why}`);
   }
 }
 
