@@ -15,6 +15,7 @@ import {
   addCard, captionError, captionWorking, clearCards, showCaption, showCardError, showResult, working,
 } from './ui/results.js';
 
+const SW_WAIT_MS = 20_000; // installing stores the page and the engine (~5 MB): seconds on a slow connection
 const page = (window.webclipPage = { state: 'starting', model: null, error: null, offline: false, busy: 0 });
 const query = new URLSearchParams(location.search);
 const backend = ['auto', 'gpu', 'cpu'].includes(query.get('backend')) ? query.get('backend') : 'auto';
@@ -175,7 +176,7 @@ async function classify(photo, chosen) {
   try {
     const r = await client.request('classify', {
       image: { id: photo.id, name: photo.file.name, bytes: photo.bytes },
-      labels: chosen.labels, templates: chosen.templates, caption: true,
+      labels: chosen.labels, templates: chosen.templates,
     }, { onProgress: (p) => p.stage === 'text' && working(photo.card, `text tower: ${p.done} of ${p.total} labels…`) });
     showResult(photo.card, r);
     backendChanged(r);
@@ -241,10 +242,11 @@ async function checkOffline() {
     modelPanel.offline('no: the model is not stored on this device (see the notice above)', false);
     return;
   }
-  try {
-    await navigator.serviceWorker.ready;
-  } catch (e) {
-    modelPanel.offline(`no: the service worker did not start (${e.message})`, false);
+  const installed = await Promise.race([navigator.serviceWorker.ready.then(() => true),
+    new Promise((ok) => setTimeout(() => ok(false), SW_WAIT_MS))]);
+  if (!installed) {
+    modelPanel.offline('no: the service worker has not finished installing (a file it stores may be missing: ' +
+      'see the console)', false);
     return;
   }
   navigator.storage?.persist?.().catch(() => {}); // ask the browser not to evict the model under pressure
