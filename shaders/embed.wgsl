@@ -3,8 +3,8 @@
 //
 // embed_tokens_{f32,f16,q8,q4}:   y[t, d] = position[t mod seq, d] + token[ids[t], d]      (CLIPTextEmbeddings)
 //   0 p uniform TokenParams { n, seq, dim, row0, rows, first, wpr, bpr }   1 ids (batch·seq) u32
-//   2 table (rows, wpr) u32: token rows [row0, row0 + rows), packed as linear.wgsl's weights (one entry point per
-//     kind; a gathered value is dequantized on the fly) — a table over the storage-binding limit is split in chunks,
+//   2 table (rows, wpr) u32: token rows [row0, row0 + rows), packed (packed.wgsl, prepended at load time; one entry
+//     point per kind; a gathered value is dequantized on the fly) — a table over the storage-binding limit is split in chunks,
 //     one dispatch each; the first (first = 1) writes position + its tokens, later ones add their tokens to y
 //   3 position (context, dim) f32   4 y rw (batch·seq, dim)   5 table_scales (rows·bpr) f16 pairs (q8/q4; else dummy)
 //
@@ -27,11 +27,6 @@ struct ClassParams { n: u32, seq_out: u32, dim: u32 }
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> table_scales: array<u32>;
 
-const KIND_F32: u32 = 0u;
-const KIND_F16: u32 = 1u;
-const KIND_Q8: u32 = 2u;
-const KIND_Q4: u32 = 3u;
-
 fn index(wg: vec3<u32>, nwg: vec3<u32>, t: u32) -> u32 {
     return (wg.y * nwg.x + wg.x) * 256u + t;
 }
@@ -42,16 +37,14 @@ fn table_value(kind: u32, r: u32, d: u32) -> f32 {
         return bitcast<f32>(table[r * tp.wpr + d]);
     }
     if (kind == KIND_F16) {
-        let pair = unpack2x16float(table[r * tp.wpr + d / 2u]);
-        return select(pair.x, pair.y, (d & 1u) == 1u);
+        return half_at(table[r * tp.wpr + d / 2u], d);
     }
     let s = r * tp.bpr + d / 32u;
-    let scales = unpack2x16float(table_scales[s / 2u]);
-    let scale = select(scales.x, scales.y, (s & 1u) == 1u);
+    let scale = half_at(table_scales[s / 2u], s);
     if (kind == KIND_Q8) {
-        return f32(extractBits(bitcast<i32>(table[r * tp.wpr + d / 4u]), 8u * (d % 4u), 8u)) * scale;
+        return q8_at(table[r * tp.wpr + d / 4u], d % 4u) * scale;
     }
-    return (f32(extractBits(table[r * tp.wpr + d / 8u], 4u * (d % 8u), 4u)) - 8.0) * scale;
+    return q4_at(table[r * tp.wpr + d / 8u], d % 8u) * scale;
 }
 
 fn embed_tokens(kind: u32, e: u32) {

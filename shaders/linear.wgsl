@@ -9,15 +9,8 @@
 //   4  residual  storage, read   (m, n)                                added after the activation (dummy unless bit 1)
 //   5  y         storage, rw     (m, n)
 //   6  scales    storage, read   (n·bpr) f16, as u32 pairs             q8/q4 block scales (a dummy for f32/f16)
-// Entry points, one per weight kind: linear_f32, linear_f16, linear_q8, linear_q4.
+// Entry points, one per weight kind: linear_f32, linear_f16, linear_q8, linear_q4 (the packed layout: packed.wgsl).
 // Dispatch: (ceil(n / 64), ceil(m / 64), 1); workgroup 16 × 16 = 256 invocations.
-//
-// Packed weight W[o, kk] (the layout PackedMatrix documents; wpr = u32 words per row, bpr = 32-blocks per row):
-//   f32  bitcast<f32>(w[o·wpr + kk])
-//   f16  unpack2x16float(w[o·wpr + kk/2])[kk % 2]
-//   q8   i8 in byte kk % 4 of w[o·wpr + kk/4], times scale[o·bpr + kk/32]
-//   q4   (nibble kk % 8 of w[o·wpr + kk/8]) − 8, times scale[o·bpr + kk/32]
-// Rows are padded to whole words (q8/q4: whole blocks of 32), the padding decodes to 0.
 //
 // Each workgroup computes a 64 × 64 tile of y; each invocation a 4 × 4 register block: rows ty + 16·i, columns
 // tx + 16·j (strided, so neighbouring invocations write neighbouring columns). x and W are both k-contiguous, so a
@@ -26,21 +19,9 @@
 // words), one for half the invocations for q4 (64 × 2), two for f16 (64 × 8) — so the inner loop is the same f32
 // FMA loop for every kind, accumulating in f32. Out-of-range rows, columns and k are loaded as zero and never
 // written: any m, n, k works.
-// The activation functions come from activation.wgsl, prepended at load time.
+// activation.wgsl and packed.wgsl are prepended at load time.
 
-struct Params {
-    m: u32,
-    k: u32,
-    n: u32,
-    flags: u32,
-    wpr: u32, // u32 words per weight row
-    bpr: u32, // scale blocks per weight row (q8/q4)
-}
-
-const KIND_F32: u32 = 0u;
-const KIND_F16: u32 = 1u;
-const KIND_Q8: u32 = 2u;
-const KIND_Q4: u32 = 3u;
+struct Params { m: u32, k: u32, n: u32, flags: u32, wpr: u32, bpr: u32 } // wpr: u32 words, bpr: 32-blocks per row
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
@@ -60,8 +41,7 @@ var<workgroup> ws: array<f32, 1088>; // TILE · STRIDE: rows of W (= output colu
 /// The scale of the 32-block holding weight (o, kk).
 fn block_scale(o: u32, kk: u32) -> f32 {
     let s = o * p.bpr + kk / 32u;
-    let pair = unpack2x16float(scales[s / 2u]);
-    return select(pair.x, pair.y, (s & 1u) == 1u);
+    return half_at(scales[s / 2u], s);
 }
 
 /// Stages W[col0 .. col0 + 64, k0 .. k0 + 16] into ws, dequantized; zero outside (n, k).
@@ -80,61 +60,42 @@ fn stage_w(kind: u32, t: u32, col0: u32, k0: u32) {
             let e = t + 256u * i;
             let r = e / 8u;
             let kk = 2u * (e % 8u);
-            var v = vec2<f32>(0.0, 0.0);
-            if (k0 + kk < p.k && col0 + r < p.n) { v = unpack2x16float(w[(col0 + r) * p.wpr + (k0 + kk) / 2u]); }
-            ws[r * STRIDE + kk] = v.x;
-            ws[r * STRIDE + kk + 1u] = v.y;
+            var word = 0u;
+            if (k0 + kk < p.k && col0 + r < p.n) { word = w[(col0 + r) * p.wpr + (k0 + kk) / 2u]; }
+            ws[r * STRIDE + kk] = half_at(word, 0u);
+            ws[r * STRIDE + kk + 1u] = half_at(word, 1u);
         }
-    } else if (kind == KIND_Q8) {
-        let r = t / 4u;
-        let kk = 4u * (t % 4u);
-        var word = 0u;
-        var d = 0.0;
-        if (k0 + kk < p.k && col0 + r < p.n) {
-            word = w[(col0 + r) * p.wpr + (k0 + kk) / 4u];
-            d = block_scale(col0 + r, k0 + kk);
-        }
-        for (var j = 0u; j < 4u; j++) {
-            ws[r * STRIDE + kk + j] = f32(extractBits(bitcast<i32>(word), 8u * j, 8u)) * d;
-        }
-    } else if (t < 128u) { // KIND_Q4: 64 rows × 2 words
-        let r = t / 2u;
-        let kk = 8u * (t % 2u);
-        var word = 0x88888888u; // eight q = 8: zeros
-        var d = 0.0;
-        if (k0 + kk < p.k && col0 + r < p.n) {
-            word = w[(col0 + r) * p.wpr + (k0 + kk) / 8u];
-            d = block_scale(col0 + r, k0 + kk);
-        }
-        for (var j = 0u; j < 8u; j++) {
-            ws[r * STRIDE + kk + j] = (f32(extractBits(word, 4u * j, 4u)) - 8.0) * d;
+    } else { // q8: 64 rows × 4 words, one per invocation; q4: 64 rows × 2 words, invocations 0..127
+        let per_row = select(2u, 4u, kind == KIND_Q8);
+        let per_word = 16u / per_row; // values in a word: 4 (q8) or 8 (q4)
+        let r = t / per_row;
+        let kk = per_word * (t % per_row);
+        if (r < TILE) {
+            var word = 0u;
+            var d = 0.0; // out of range: zeros
+            if (k0 + kk < p.k && col0 + r < p.n) {
+                word = w[(col0 + r) * p.wpr + (k0 + kk) / per_word];
+                d = block_scale(col0 + r, k0 + kk);
+            }
+            for (var j = 0u; j < per_word; j++) {
+                ws[r * STRIDE + kk + j] = select(q4_at(word, j), q8_at(word, j), kind == KIND_Q8) * d;
+            }
         }
     }
 }
 
 @compute @workgroup_size(16, 16, 1)
 fn linear_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-              @builtin(local_invocation_index) t: u32) {
-    linear(KIND_F32, wg, lid, t);
-}
-
+              @builtin(local_invocation_index) t: u32) { linear(KIND_F32, wg, lid, t); }
 @compute @workgroup_size(16, 16, 1)
 fn linear_f16(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-              @builtin(local_invocation_index) t: u32) {
-    linear(KIND_F16, wg, lid, t);
-}
-
+              @builtin(local_invocation_index) t: u32) { linear(KIND_F16, wg, lid, t); }
 @compute @workgroup_size(16, 16, 1)
 fn linear_q8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-             @builtin(local_invocation_index) t: u32) {
-    linear(KIND_Q8, wg, lid, t);
-}
-
+             @builtin(local_invocation_index) t: u32) { linear(KIND_Q8, wg, lid, t); }
 @compute @workgroup_size(16, 16, 1)
 fn linear_q4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-             @builtin(local_invocation_index) t: u32) {
-    linear(KIND_Q4, wg, lid, t);
-}
+             @builtin(local_invocation_index) t: u32) { linear(KIND_Q4, wg, lid, t); }
 
 fn linear(kind: u32, wg: vec3<u32>, lid: vec3<u32>, t: u32) {
     let row0 = wg.y * TILE;

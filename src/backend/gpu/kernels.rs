@@ -7,6 +7,8 @@ use crate::quant::Kind;
 
 /// shaders/activation.wgsl: functions only, prepended to the families that apply an activation.
 const ACTIVATION: &str = include_str!("../../../shaders/activation.wgsl");
+/// shaders/packed.wgsl: functions only, prepended to the families that read packed (f16/q8/q4) weights.
+const PACKED: &str = include_str!("../../../shaders/packed.wgsl");
 
 /// The op families, one WGSL file each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,7 +57,9 @@ impl Family {
             Family::Similarity => include_str!("../../../shaders/similarity.wgsl"),
         };
         match self {
-            Family::Linear | Family::Elementwise => format!("{ACTIVATION}\n{own}"),
+            Family::Linear => format!("{ACTIVATION}\n{PACKED}\n{own}"),
+            Family::Embed => format!("{PACKED}\n{own}"),
+            Family::Elementwise => format!("{ACTIVATION}\n{own}"),
             _ => own.to_string(),
         }
     }
