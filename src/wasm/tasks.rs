@@ -83,15 +83,31 @@ impl Model {
     pub fn caption(&self, bytes: Vec<u8>, name: String, options: Option<JsValue>) -> js_sys::Promise {
         let (engine, state) = (self.engine.clone(), state(&self.engine));
         future_to_promise(async move {
-            let options: CaptionOptions = match options.filter(|o| !o.is_undefined() && !o.is_null()) {
-                Some(o) => serde_wasm_bindgen::from_value(o).map_err(|e| {
-                    JsError::new(&format!("caption options: {e}; expected {{beam, shortlist, alternatives}}"))
-                })?,
-                None => CaptionOptions::default(),
-            };
-            let options = CaptionOptions { beam: options.beam.max(1), ..options };
+            let options = caption_options(options)?;
             let composer = composer(&engine, &state).await?;
             let c = on!(engine, s => caption(s, &composer, &bytes, &name, options).await).map_err(js_value)?;
+            to_js(&c)
+        })
+    }
+
+    /// [`Model::caption`] of an image already embedded (`embedImage`'s Float32Array): no image pass, only the
+    /// composer's matrix-vector products and its few text passes.
+    #[wasm_bindgen(js_name = captionEmbedding)]
+    pub fn caption_embedding(&self, embedding: Vec<f32>, options: Option<JsValue>) -> js_sys::Promise {
+        let (engine, state) = (self.engine.clone(), state(&self.engine));
+        future_to_promise(async move {
+            let dim = on!(engine, s => s.model.config.projection_dim);
+            if embedding.len() != dim {
+                let got = embedding.len();
+                return Err(JsError::new(&format!(
+                    "captionEmbedding: the embedding has {got} values but this model's have {dim}: pass what \
+                     embedImage returned for this model"
+                ))
+                .into());
+            }
+            let options = caption_options(options)?;
+            let composer = composer(&engine, &state).await?;
+            let c = on!(engine, s => composer.caption_with_async(s, &embedding, options).await).map_err(js_value)?;
             to_js(&c)
         })
     }
@@ -163,6 +179,16 @@ async fn composer(engine: &Rc<Engine>, state: &State) -> Result<Rc<Composer>, Js
     let options = CaptionOptions::default();
     let built = on!(*engine, s => Composer::build_async(s, vocab, options).await).map_err(js_value)?;
     Ok(state.composer.borrow_mut().get_or_insert_with(|| Rc::new(built)).clone())
+}
+
+/// The optional `{beam, shortlist, alternatives}` of a caption call.
+fn caption_options(options: Option<JsValue>) -> Result<CaptionOptions, JsValue> {
+    let options: CaptionOptions = match options.filter(|o| !o.is_undefined() && !o.is_null()) {
+        Some(o) => serde_wasm_bindgen::from_value(o)
+            .map_err(|e| JsError::new(&format!("caption options: {e}; expected {{beam, shortlist, alternatives}}")))?,
+        None => CaptionOptions::default(),
+    };
+    Ok(CaptionOptions { beam: options.beam.max(1), ..options })
 }
 
 async fn caption<B: Backend>(

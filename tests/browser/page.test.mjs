@@ -214,8 +214,9 @@ function compare(shown, want, tol, what) {
   return worst;
 }
 
-/** Every photo card that has labels also shows a caption (written after the labels, one photo at a time). */
-async function checkCaptions(b, names) {
+/** Every photo card that has labels also shows a caption (written after the labels, one photo at a time): the
+ *  sentence `webclip caption` gives for the file on `bundle`. */
+async function checkCaptions(b, names, bundle) {
   for (const name of names) {
     await b.page.waitForFunction((n) => {
       const c = [...document.querySelectorAll('#results > li.result')].find((x) => x.dataset.name === n);
@@ -227,6 +228,9 @@ async function checkCaptions(b, names) {
     const shown = await card(b, name);
     assert.ok(shown.caption && shown.caption.trim().split(/\s+/).length >= 2, `${name}: no caption shown ` +
       `(${JSON.stringify(shown.caption)})`);
+    // the page captions from the embedding it already has (captionEmbedding): the CLI's sentence for the file
+    const [want] = jsonLines(webclip(['caption', '--model', bundle, join(PHOTOS, name)]));
+    assert.equal(shown.caption.trim(), want.caption, `${name}: the page's caption differs from \`webclip caption\``);
   }
 }
 const NO_CAPTION = !haveCaption && 'this wasm build has no model.caption (issue 6)';
@@ -356,7 +360,7 @@ suite('the webclip page in headless Chromium', {
 
     test('every photo gets a caption', { timeout: WAIT * 2, skip: (!havePhotos && 'no photos') || NO_CAPTION },
       async (t) => {
-        await checkCaptions(b, ['chelsea.png', 'rocket.jpg', 'coffee.png', 'astronaut.png']);
+        await checkCaptions(b, ['chelsea.png', 'rocket.jpg', 'coffee.png', 'astronaut.png'], fixtures.bundle);
         t.diagnostic(`screenshot: ${await screenshot(b)}`);
       });
 
@@ -386,7 +390,7 @@ suite('the webclip page in headless Chromium', {
       await b.page.setInputFiles('#files', join(PHOTOS, 'chelsea.png'));
       const shown = await card(b, 'chelsea.png');
       run.offline = compare(shown, cli['chelsea.png'], TOL.gpu, 'offline chelsea.png');
-      if (haveCaption) await checkCaptions(b, ['chelsea.png']);
+      if (haveCaption) await checkCaptions(b, ['chelsea.png'], fixtures.bundle);
       await shoot(b, 'offline');
       t.diagnostic(`offline reload: ${shown.timings}`);
     });
@@ -421,7 +425,7 @@ suite('the webclip page in headless Chromium', {
     });
 
     test('every photo gets a caption', { timeout: WAIT * 2, skip: (!havePhotos && 'no photos') || NO_CAPTION }, async () => {
-      await checkCaptions(b, ['chelsea.png', 'rocket.jpg']);
+      await checkCaptions(b, ['chelsea.png', 'rocket.jpg'], fixtures.bundle);
     });
 
     test('the 80-template ensemble equals the standard recipe on CLI embeddings', {

@@ -273,7 +273,9 @@ async function caption({ image }, progress) {
   const t0 = performance.now();
   let r;
   try {
-    r = plainCaption(await withFallback((m) => m.caption(image.bytes, image.name), progress));
+    // an image the page already classified has its embedding: no second image pass
+    r = plainCaption(await withFallback((m) => (seen?.embedding && m.captionEmbedding
+      ? m.captionEmbedding(seen.embedding) : m.caption(image.bytes, image.name)), progress));
   } catch (e) {
     throw toWebclipError(e, 'image', image.name);
   }
