@@ -68,6 +68,8 @@ fn state(engine: &Rc<Engine>) -> Rc<State> {
 struct Tags {
     tags: Vec<Tag>,
     scores: Vec<f32>,
+    /// the whole image's embedding (unnormalised, as embedImage gives it): for a search index, no second pass
+    embedding: Vec<f32>,
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
@@ -113,7 +115,7 @@ impl Model {
     }
 
     /// Promise of the multi-label tags of an encoded image: `{tags: [{tag, score}, …] (score ≥ threshold, best
-    /// first), scores: [one per label, in order]}`. `crops` (default false) also scores a 2x2 grid of crops and
+    /// first), scores: [one per label, in order], embedding: [the whole image's embedding]}`. `crops` (default false) also scores a 2x2 grid of crops and
     /// keeps each tag's best (finds small objects; 5 image passes).
     pub fn tag(
         &self,
@@ -137,7 +139,8 @@ impl Model {
             let crops = crops.unwrap_or(false);
             let views = on!(engine, s => view_embeddings(s, &bytes, &name, crops).await).map_err(js_value)?;
             let scores = tagger.scores(&views);
-            to_js(&Tags { tags: tagger.tags(&scores, threshold), scores })
+            let embedding = views.into_iter().next().unwrap_or_default();
+            to_js(&Tags { tags: tagger.tags(&scores, threshold), scores, embedding })
         })
     }
 

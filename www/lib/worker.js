@@ -42,8 +42,8 @@
  * |        | vectors: Int8Array (n × dims rows), dims, top               |                                            |
  *
  * `tag` scores as `webclip tag` (model.tag: "a photo of a {tag}." against "a photo.", sigmoid) and quantizes the
- * image embedding as `webclip index` (quantizeEmbedding). The embedding is a second image pass (model.tag does not
- * return it), kept like any image's, so a caption of the same image.id reuses it. A text query is embedded as
+ * image embedding as `webclip index` (quantizeEmbedding). The embedding is the one model.tag computed for the whole
+ * image (no second pass), kept like any image's, so a caption of the same image.id reuses it. A text query is embedded as
  * `webclip search` does (the text itself, no template).
  *
  * Progress stages: {stage: "download", file, loaded, total} · {stage: "convert", quant} · {stage: "compile",
@@ -351,9 +351,14 @@ async function tagRequest({ image, labels, threshold = 0.5, crops = false, dims 
   } catch (e) {
     throw toWebclipError(e, 'image', image.name);
   }
+  const plain = (o) => (o instanceof Map ? Object.fromEntries(o) : o);
+  // model.tag returns the whole image's embedding (older builds did not: then a second image pass)
+  const given = plain(r).embedding;
+  if (given?.length && !images.has(image.id)) {
+    remember(images, image.id, { embedding: Float32Array.from(given), caption: null }, KEEP_IMAGES);
+  }
   const seen = await imageEmbedding(image, progress, {});
   const { vector, scale } = quantizeEmbedding(seen.embedding, dims);
-  const plain = (o) => (o instanceof Map ? Object.fromEntries(o) : o);
   const tags = [...(plain(r).tags ?? [])].map(plain).map((t) => ({ tag: String(t.tag), score: t.score }));
   return { tags, scores: Array.from(plain(r).scores), vector, scale, ms: performance.now() - t0,
     backend: c.info.backend };
