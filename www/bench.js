@@ -1,7 +1,10 @@
 // webclip bench in the browser: per-tower latency and GFLOP/s of a model on WebGPU and/or the CPU (wasm), with the
 // fields of the native `webclip bench` JSON (src/bin/webclip/bench.rs) plus the user agent. Query parameters fill
-// the form: ?model=URL&backend=gpu|cpu|both&batch=N&runs=N. window.webclipBench holds the state for tests.
+// the form: ?model=URL&backend=gpu|cpu|both&batch=N&runs=N, URL a Hugging Face folder (ending in /) or a webclip
+// bundle (.webclip: f32/f16/q8/q4 weights). window.webclipBench holds the state for tests.
 // No inline scripts anywhere, so the page can run under a strict Content-Security-Policy.
+
+import { bundleMetadata, describeBundle } from './lib/bundle-header.js';
 
 const $ = (id) => document.getElementById(id);
 const MAKE_MODEL =
@@ -92,6 +95,13 @@ async function fetchBytes(url, optional = false) {
 }
 
 async function fetchModel(base) {
+  if (new URL(base, location.href).pathname.endsWith('.webclip')) {
+    const bundle = await fetchBytes(base);
+    const meta = bundleMetadata(bundle);
+    if (!meta?.['config.json']) throw new Error(`${base} is not a webclip bundle (no config.json in its header)`);
+    const { quant } = describeBundle(meta, bundle);
+    return { bundle, name: base, weights: quant, json: JSON.parse(meta['config.json']) };
+  }
   const url = (name) => new URL(name, base).href;
   const [config, weights, tokenizer, preprocessor] = await Promise.all([
     fetchBytes(url('config.json')),
@@ -100,6 +110,12 @@ async function fetchModel(base) {
     fetchBytes(url('preprocessor_config.json'), true), // optional: OpenAI CLIP defaults
   ]);
   return { config, weights, tokenizer, preprocessor, json: JSON.parse(new TextDecoder().decode(config)) };
+}
+
+/** The model on `backend`: a bundle through Model.fromBundle, HF files through Model.load. */
+function loadModel(files, backend) {
+  if (files.bundle) return wc.Model.fromBundle(files.bundle, files.name, backend);
+  return wc.Model.load(files.config, files.weights, files.tokenizer, files.preprocessor, backend);
 }
 
 /** A PNG of `size`² fixed pseudo-random pixels (the CLI's xorshift), encoded once. */
@@ -197,7 +213,7 @@ function checked(embedding, what) {
 async function runBackend(backend, files, png, opts, adapter) {
   const c = clipConfig(files.json);
   const t0 = performance.now();
-  const model = await wc.Model.load(files.config, files.weights, files.tokenizer, files.preprocessor, backend);
+  const model = await loadModel(files, backend);
   const loadMs = performance.now() - t0;
   try {
     const engine = model.backend;
@@ -239,6 +255,7 @@ async function runBackend(backend, files, png, opts, adapter) {
       user_agent: navigator.userAgent,
       webclip: wc.version(),
       model: opts.model,
+      weights: files.bundle ? files.weights : 'f32 (Hugging Face folder)',
       load_ms: round(loadMs, 1),
       text_tokens_from: tokensFrom,
       notes: [
@@ -262,7 +279,8 @@ function options() {
   };
   const model = $('model').value.trim() || 'models/tiny/';
   return {
-    model: new URL(model.endsWith('/') ? model : model + '/', location.href).href,
+    // a folder (HF files) gets its trailing slash; a .webclip bundle is a file
+    model: new URL(model.endsWith('/') || model.endsWith('.webclip') ? model : model + '/', location.href).href,
     backend: $('backend').value,
     batch: int('batch', 1, 64),
     runs: int('runs', 1, 1000),

@@ -4,7 +4,7 @@
 // Serves www/ beside a tiny synthetic model (`webclip synth --preset tiny --seed 0`, made with target/debug/webclip,
 // built by `cargo build --bin webclip` when missing), opens bench.html?model=…&backend=both&batch=1&runs=2, presses
 // Run and reads the JSON the page prints: both backends must report finite positive timings and GFLOP/s and name
-// their adapter. Skips (loudly) only when Chromium is not installed; a Chromium without WebGPU FAILS.
+// their adapter; then the same with the model's q4 bundle (?model=….webclip). Skips (loudly) only when Chromium is not installed; a Chromium without WebGPU FAILS.
 // SwiftShader is a software adapter: the numbers it prints are CPU numbers, not GPU numbers.
 // Artifacts: tests/artifacts/browser-bench.png and browser-bench.json.
 import assert from 'node:assert/strict';
@@ -32,6 +32,24 @@ function synthTinyModel(out) {
     execFileSync('cargo', ['build', '--bin', 'webclip'], { cwd: REPO, stdio: 'inherit' });
   }
   execFileSync(BIN, ['synth', '--preset', 'tiny', '--seed', '0', '--out', out], { cwd: REPO, stdio: 'pipe' });
+  // and its q4 bundle: bench.html takes a .webclip URL too
+  execFileSync(BIN, ['convert', '--model', out, '--quant', 'q4', '--out', `${out}.q4.webclip`], { stdio: 'pipe' });
+}
+
+/** Opens bench.html at `url`, presses Run, returns the printed JSON reports. */
+async function runBench(page, url, why) {
+  await page.goto(url);
+  await page.waitForFunction(() => window.webclipBench?.state === 'ready', null, { timeout: 30_000 })
+    .catch(async (e) => {
+      const state = await page.evaluate(() => JSON.stringify(window.webclipBench)).catch(() => '?');
+      throw new Error(`bench.html did not get ready (${e.message.split('\n')[0]}; state ${state})${why()}`);
+    });
+  await page.click('#run');
+  await page.waitForFunction(() => ['done', 'error'].includes(window.webclipBench.state), null, { timeout: 120_000 })
+    .catch((e) => { throw new Error(`bench.html did not finish in 120 s (${e.message.split('\n')[0]})${why()}`); });
+  const { state, error } = await page.evaluate(() => window.webclipBench);
+  assert.equal(state, 'done', `bench.html failed: ${error}${why()}`);
+  return JSON.parse(await page.textContent('#json'));
 }
 
 test('bench.html times both backends on a tiny model', {
@@ -56,18 +74,7 @@ test('bench.html times both backends on a tiny model', {
     page.on('console', (m) => pageLog.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => pageLog.push(`[pageerror] ${e.message}`));
     const why = () => `\n page console:\n  ${pageLog.slice(-20).join('\n  ')}`;
-    await page.goto(url);
-    await page.waitForFunction(() => window.webclipBench?.state === 'ready', null, { timeout: 30_000 })
-      .catch(async (e) => {
-        const state = await page.evaluate(() => JSON.stringify(window.webclipBench)).catch(() => '?');
-        throw new Error(`bench.html did not get ready (${e.message.split('\n')[0]}; state ${state})${why()}`);
-      });
-    await page.click('#run');
-    await page.waitForFunction(() => ['done', 'error'].includes(window.webclipBench.state), null, { timeout: 120_000 })
-      .catch((e) => { throw new Error(`bench.html did not finish in 120 s (${e.message.split('\n')[0]})${why()}`); });
-    const { state, error } = await page.evaluate(() => window.webclipBench);
-    assert.equal(state, 'done', `bench.html failed: ${error}${why()}`);
-    const printed = JSON.parse(await page.textContent('#json'));
+    const printed = await runBench(page, url, why);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
 
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -105,6 +112,19 @@ test('bench.html times both backends on a tiny model', {
       assert.match(shown, /software \(CPU\) adapter — not GPU numbers/);
     }
     t.diagnostic(`bench.html done in ${secs} s (browser start to JSON)`);
+    assert.equal(cpu.weights, 'f32 (Hugging Face folder)');
+
+    // the same tiny model as a q4 bundle (Model.fromBundle), both backends: q4 kernels timed, weights named
+    const bundleUrl = `${base}/www/bench.html?model=${encodeURIComponent('/models/tiny.q4.webclip')}` +
+      '&backend=both&batch=1&runs=1';
+    const q4 = await runBench(page, bundleUrl, why);
+    assert.equal(q4.length, 2, `expected two reports, got ${JSON.stringify(q4)}`);
+    for (const r of q4) {
+      assert.ok(!r.error, `q4 ${r.backend}: ${r.error}${why()}`);
+      assert.equal(r.weights, 'q4');
+      assert.ok(r.vision.median_ms > 0 && r.text.median_ms > 0, `q4 ${r.backend}: ${JSON.stringify(r)}`);
+      t.diagnostic(`q4 bundle | ${r.backend} | image ${r.vision.median_ms} ms | text ${r.text.median_ms} ms`);
+    }
   } finally {
     await context?.close().catch(() => {});
     await new Promise((ok) => (server ? server.close(ok) : ok()));
