@@ -22,13 +22,19 @@ pub struct Session<B: Backend> {
 
 impl<B: Backend> Session<B> {
     pub fn new(backend: B, checkpoint: Checkpoint) -> Result<Self> {
+        Self::with_checkpoint(backend, &checkpoint)
+    }
+
+    /// [`Session::new`] without consuming the checkpoint (the weights are uploaded or packed from it; it can still
+    /// be converted or build another session afterwards).
+    pub fn with_checkpoint(backend: B, checkpoint: &Checkpoint) -> Result<Self> {
         let context = checkpoint.config.text.max_position_embeddings;
         let tokenizer = match &checkpoint.tokenizer_json {
             Some(json) => ClipTokenizer::from_json(json, context)?,
             None => bundled_tokenizer(context)?,
         };
         let model = Clip::load(&backend, checkpoint.tensors.as_ref(), &checkpoint.config, checkpoint.towers)?;
-        Ok(Session { backend, model, tokenizer, preprocess: checkpoint.preprocess })
+        Ok(Session { backend, model, tokenizer, preprocess: checkpoint.preprocess.clone() })
     }
 
     /// Decodes and preprocesses an encoded image file (JPEG, PNG, WebP, GIF).

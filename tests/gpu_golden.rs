@@ -166,8 +166,7 @@ fn quantized_bundles_on_gpu_match_the_cpu_backend() {
     let (_, want_i) = golden(&c.tensors, "image_embeds");
     for (quant, min_cos) in [("f16", 0.9999), ("q8", 0.999), ("q4", 0.9)] {
         let policy = Policy::preset(quant).unwrap();
-        let bytes =
-            Bundle::write(ck.tensors.as_ref(), &ck.config, None, &ck.preprocess, &policy, Towers::Both).unwrap();
+        let bytes = ck.to_bundle(&policy, Towers::Both).unwrap();
         let open = || Bundle::parse(quant, bytes.clone()).unwrap().into_checkpoint();
         let g = Session::new(gpu.clone(), open()).unwrap();
         pollster::block_on(gpu.check("uploading the weights")).unwrap();

@@ -38,6 +38,22 @@ impl Dims {
     }
 }
 
+/// An op's precondition: `Error::Input(what())` when it does not hold (bad input is an error, never a panic).
+pub(crate) fn check(cond: bool, what: impl FnOnce() -> String) -> Result<()> {
+    if cond {
+        Ok(())
+    } else {
+        Err(crate::error::Error::Input(what()))
+    }
+}
+
+/// A linear layer's bias, if any, has one value per output (row of `weight`).
+pub(crate) fn check_bias(name: &str, weight: &PackedMatrix, bias: Option<&HostTensor>) -> Result<()> {
+    bias.map_or(Ok(()), |b| {
+        check(b.len() == weight.rows, || format!("{name}: {} bias values for {} outputs", b.len(), weight.rows))
+    })
+}
+
 #[allow(async_fn_in_trait)] // the model is generic over the backend, never `dyn`; no `Send` bound is wanted on wasm
 pub trait Backend {
     /// An activation tensor `(batch, seq, dim)`.

@@ -48,12 +48,11 @@ pub fn convert_checkpoint(
     quant: &str,
     towers: &str,
 ) -> Result<Vec<u8>, JsError> {
-    use crate::weights::bundle::{Bundle, Towers};
+    use crate::weights::bundle::Towers;
     let policy = crate::quant::Policy::preset(quant).map_err(js)?;
     let towers = Towers::parse(towers).map_err(js)?;
     let ck = checkpoint(config, weights, tokenizer, preprocessor.as_deref()).map_err(js)?;
-    Bundle::write(ck.tensors.as_ref(), &ck.config, ck.tokenizer_json.as_deref(), &ck.preprocess, &policy, towers)
-        .map_err(js)
+    ck.to_bundle(&policy, towers).map_err(js)
 }
 
 /// One session on either backend; `on!` runs the same code on whichever it is.

@@ -381,6 +381,12 @@ impl Bundle {
         names
     }
 
+    /// Bytes of the weights in the data section: everything but the header and the deflated tokenizer.
+    pub fn weights_len(&self) -> usize {
+        let tokenizer = self.raw(TOKENIZER_TENSOR).map_or(0, <[u8]>::len);
+        self.bytes.len() - self.data_start - tokenizer
+    }
+
     /// File size in bytes.
     pub fn len(&self) -> usize {
         self.bytes.len()

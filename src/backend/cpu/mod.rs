@@ -6,7 +6,7 @@
 mod matmul;
 mod ops;
 
-use super::{Backend, Dims};
+use super::{check, check_bias, Backend, Dims};
 use crate::error::{Error, Result};
 use crate::model::Activation;
 use crate::quant::{Kind, PackedMatrix};
@@ -49,14 +49,6 @@ impl CpuTable {
 #[derive(Default, Clone, Copy)]
 pub struct Cpu;
 
-fn check(cond: bool, what: impl FnOnce() -> String) -> Result<()> {
-    if cond {
-        Ok(())
-    } else {
-        Err(Error::Input(what()))
-    }
-}
-
 impl Backend for Cpu {
     type Tensor = CpuTensor;
     type Linear = CpuLinear;
@@ -68,11 +60,7 @@ impl Backend for Cpu {
     }
 
     fn linear(&self, name: &str, weight: PackedMatrix, bias: Option<HostTensor>) -> Result<CpuLinear> {
-        if let Some(b) = &bias {
-            check(b.data.len() == weight.rows, || {
-                format!("{name}: {} bias values for {} outputs", b.len(), weight.rows)
-            })?;
-        }
+        check_bias(name, &weight, bias.as_ref())?;
         Ok(CpuLinear { out_features: weight.rows, in_features: weight.cols, weight, bias: bias.map(|b| b.data) })
     }
 

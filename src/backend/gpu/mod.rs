@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub use device::{required_limits, AdapterSummary};
 pub use kernels::Family;
 
-use super::Dims;
+use super::{check, Dims};
 use crate::error::{Error, Result};
 use crate::model::Activation;
 use crate::quant::{Kind, PackedMatrix};
@@ -284,14 +284,6 @@ impl Gpu {
             [groups[0] as u32, groups[1] as u32, 1],
         )?;
         Ok(y)
-    }
-}
-
-fn check(cond: bool, what: impl FnOnce() -> String) -> Result<()> {
-    if cond {
-        Ok(())
-    } else {
-        Err(Error::Input(what()))
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{act_kind, check, Gpu, GpuLinear, GpuTable, GpuTensor, GpuVector, Kernel, MAX_HEAD_DIM};
-use crate::backend::{Backend, Dims};
+use super::{act_kind, Gpu, GpuLinear, GpuTable, GpuTensor, GpuVector, Kernel, MAX_HEAD_DIM};
+use crate::backend::{check, check_bias, Backend, Dims};
 use crate::error::{Error, Result};
 use crate::model::Activation;
 use crate::quant::{Kind, PackedMatrix};
@@ -22,11 +22,7 @@ impl Backend for Gpu {
     }
 
     fn linear(&self, name: &str, weight: PackedMatrix, bias: Option<HostTensor>) -> Result<GpuLinear> {
-        if let Some(b) = &bias {
-            check(b.data.len() == weight.rows, || {
-                format!("{name}: {} bias values for {} outputs", b.len(), weight.rows)
-            })?;
-        }
+        check_bias(name, &weight, bias.as_ref())?;
         let bias = bias.map(|b| self.weight(&b.name, bytemuck::cast_slice(&b.data))).transpose()?;
         Ok(GpuLinear {
             out_features: weight.rows,

@@ -9,7 +9,7 @@ use webclip::backend::cpu::Cpu;
 use webclip::fidelity::{probe_images, Agreement, Embeddings, TowerFidelity, PROBE_TEXTS};
 use webclip::image::Pixels;
 use webclip::quant::Policy;
-use webclip::weights::bundle::{plan, Bundle, Towers};
+use webclip::weights::bundle::{Bundle, Towers};
 use webclip::{Checkpoint, Error, Result, Session};
 
 const MB: f64 = 1e6;
@@ -25,23 +25,14 @@ pub fn convert(model: &Path, quant: &str, policy: &Policy, out: &Path, towers: T
             towers.name()
         )));
     }
-    let planned = plan(&checkpoint.config, policy, towers)?;
-    let weights: usize = planned.iter().map(|p| p.bytes()).sum();
     eprintln!("converting {} → {} ({}: {})", model.display(), out.display(), quant, policy.describe());
     let started = Instant::now();
-    let bytes = Bundle::write(
-        checkpoint.tensors.as_ref(),
-        &checkpoint.config,
-        checkpoint.tokenizer_json.as_deref(),
-        &checkpoint.preprocess,
-        policy,
-        towers,
-    )?;
+    let bytes = checkpoint.to_bundle(policy, towers)?;
     std::fs::write(out, &bytes).map_err(|e| Error::io(out, e))?;
     let seconds = started.elapsed().as_secs_f64();
 
     let bundle = Bundle::parse(out.display().to_string(), bytes)?;
-    let size = bundle.len();
+    let (size, weights) = (bundle.len(), bundle.weights_len());
     let candidate = Session::new(Cpu, bundle.into_checkpoint())?;
     let reference = Session::new(Cpu, checkpoint)?;
     let report = probe_fidelity(&reference, &candidate)?;
@@ -103,7 +94,7 @@ pub fn fidelity(
             checkpoint.towers.name()
         )));
     }
-    let reference = Session::new(Cpu, Checkpoint::open(model)?)?;
+    let reference = Session::with_checkpoint(Cpu, &checkpoint)?;
     let (pixels, image_source) = match images {
         Some(dir) => (read_images(&reference, dir)?, dir.display().to_string()),
         None => {
@@ -124,26 +115,9 @@ pub fn fidelity(
     let (want_t, want_i) = (want.texts.unwrap_or_default(), want.images.unwrap_or_default());
     for quant in quants {
         let policy = Policy::preset(quant)?;
-        let size = |towers| -> Result<usize> {
-            Ok(Bundle::write(
-                checkpoint.tensors.as_ref(),
-                &checkpoint.config,
-                checkpoint.tokenizer_json.as_deref(),
-                &checkpoint.preprocess,
-                &policy,
-                towers,
-            )?
-            .len())
-        };
+        let size = |towers| checkpoint.to_bundle(&policy, towers).map(|b| b.len());
         let (text_only, vision_only) = (size(Towers::Text)?, size(Towers::Vision)?);
-        let bytes = Bundle::write(
-            checkpoint.tensors.as_ref(),
-            &checkpoint.config,
-            checkpoint.tokenizer_json.as_deref(),
-            &checkpoint.preprocess,
-            &policy,
-            Towers::Both,
-        )?;
+        let bytes = checkpoint.to_bundle(&policy, Towers::Both)?;
         let both = bytes.len();
         let candidate = Session::new(Cpu, Bundle::parse(format!("{quant} bundle"), bytes)?.into_checkpoint())?;
         let started = Instant::now();

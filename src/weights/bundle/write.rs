@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
 use crate::model::{Clip, ClipConfig};
 use crate::quant::{Kind, PackedMatrix, Policy};
-use crate::weights::{HostTensor, TensorSource};
+use crate::weights::{Checkpoint, HostTensor, TensorSource};
 
 /// One parameter as the policy stores it.
 #[derive(Clone, Debug, PartialEq)]
@@ -168,6 +168,14 @@ impl Bundle {
             out.extend(bytes);
         }
         Ok(out)
+    }
+}
+
+impl Checkpoint {
+    /// This checkpoint as a bundle of `towers`, each parameter stored as `policy` says ([`Bundle::write`]).
+    pub fn to_bundle(&self, policy: &Policy, towers: Towers) -> Result<Vec<u8>> {
+        let tokenizer = self.tokenizer_json.as_deref();
+        Bundle::write(self.tensors.as_ref(), &self.config, tokenizer, &self.preprocess, policy, towers)
     }
 }
 
