@@ -5,6 +5,7 @@
 // window.webclipCollection mirrors the state for tests and the console.
 
 import { WebclipClient } from './lib/client.js';
+import { dropZone } from './lib/drop-zone.js';
 import { WebclipError } from './lib/errors.js';
 import { parseLabels } from './lib/labels.js';
 import { $, show } from './ui/dom.js';
@@ -269,15 +270,8 @@ $('folder').addEventListener('change', (ev) => {
 });
 const drop = $('drop');
 drop.addEventListener('keydown', (ev) => (ev.key === 'Enter' || ev.key === ' ') && $('folder').click());
-drop.addEventListener('dragover', (ev) => {
-  ev.preventDefault();
-  drop.classList.add('over');
-});
-drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', (ev) => {
-  ev.preventDefault();
-  drop.classList.remove('over');
-  const entries = entriesOf(ev.dataTransfer); // read during the event: the item list is emptied after it
+dropZone(drop, (dataTransfer) => {
+  const entries = entriesOf(dataTransfer); // read during the event: the item list is emptied after it
   busy(async () => tagFolder(await fromEntries(entries)));
 });
 $('threshold').addEventListener('input', () => {

@@ -15,6 +15,7 @@
  * so a strict Content-Security-Policy without 'unsafe-inline' is fine.
  */
 
+import { dropZone } from './lib/drop-zone.js';
 import { WebclipError, load } from './webclip.js';
 
 const CSS = `
@@ -91,17 +92,9 @@ export class WebclipLabeler extends HTMLElement {
     this.#ui = { drop: $('.drop'), input: $('input'), preview: $('img'), status: $('.status'),
       progress: $('progress'), results: $('ol'), caption: $('.caption') };
     this.#ui.input.addEventListener('change', () => this.#ui.input.files[0] && this.label(this.#ui.input.files[0]));
-    const { drop } = this.#ui;
-    drop.addEventListener('dragover', (e) => {
-      e.preventDefault();
-      drop.classList.add('over');
-    });
-    drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-    drop.addEventListener('drop', (e) => {
-      e.preventDefault();
-      drop.classList.remove('over');
-      const file = [...(e.dataTransfer?.files ?? [])].find((f) => f.type.startsWith('image/')) ??
-        e.dataTransfer?.files?.[0];
+    dropZone(this.#ui.drop, (dataTransfer) => {
+      const files = [...(dataTransfer?.files ?? [])];
+      const file = files.find((f) => f.type.startsWith('image/')) ?? files[0];
       if (file) this.label(file);
     });
   }

@@ -7,34 +7,15 @@
 //   ~1,260 vocabulary texts are embedded once, not on every visit.
 // Without IndexedDB (some private windows) every call works and nothing is kept.
 
+import { openDatabase, request } from './idb.js';
+
 const DB = 'webclip';
 const STORE = 'text-embeddings';
 const CAPTIONS = 'caption-caches';
 let opening = null;
 
-function request(req) {
-  return new Promise((ok, fail) => {
-    req.onsuccess = () => ok(req.result);
-    req.onerror = () => fail(req.error);
-  });
-}
-
 function open() {
-  opening ??= (async () => {
-    if (typeof indexedDB === 'undefined') return null;
-    try {
-      const req = indexedDB.open(DB, 2);
-      req.onupgradeneeded = () => {
-        for (const name of [STORE, CAPTIONS]) {
-          if (!req.result.objectStoreNames.contains(name)) req.result.createObjectStore(name);
-        }
-      };
-      return await request(req);
-    } catch (e) {
-      console.warn(`webclip: IndexedDB unavailable, text embeddings will not be kept: ${e?.message ?? e}`);
-      return null;
-    }
-  })();
+  opening ??= openDatabase(DB, 2, [STORE, CAPTIONS], 'text embeddings');
   return opening;
 }
 

@@ -2,6 +2,7 @@
 // Every source ends in onFiles([File]); the files are read and decoded by the engine, so a file that is not an
 // image reaches it too and gets its precise message (what the decoder found) instead of being dropped silently.
 
+import { dropZone } from '../lib/drop-zone.js';
 import { WebclipError } from '../lib/errors.js';
 import { $ } from './dom.js';
 import { showNotice } from './notice.js';
@@ -23,17 +24,8 @@ export function setUpInputs(onFiles) {
       picker.click();
     }
   });
-  for (const type of ['dragenter', 'dragover']) {
-    drop.addEventListener(type, (ev) => {
-      ev.preventDefault();
-      drop.classList.add('over');
-    });
-  }
-  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (ev) => {
-    ev.preventDefault();
-    drop.classList.remove('over');
-    const files = [...(ev.dataTransfer?.files ?? [])];
+  dropZone(drop, (dataTransfer) => {
+    const files = [...(dataTransfer?.files ?? [])];
     if (files.length) onFiles(files);
     else showNotice($('input-notices'), new WebclipError('unsupported-image', 'what was dropped holds no file ' +
       '(an image dragged from another page arrives as a link: save it first, then drop the file)'));

@@ -6,27 +6,14 @@
 // MODEL_ID is the bundle identity (its hashes): another model's vectors are never mixed in. Without IndexedDB
 // (some private windows) everything works for the visit and nothing is kept.
 
+import { openDatabase, request } from '../../lib/idb.js';
+
 const DB = 'webclip-collection';
 const ITEMS = 'items';
 let opening = null;
 
-const request = (req) => new Promise((ok, fail) => {
-  req.onsuccess = () => ok(req.result);
-  req.onerror = () => fail(req.error);
-});
-
 function open() {
-  opening ??= (async () => {
-    if (typeof indexedDB === 'undefined') return null;
-    try {
-      const req = indexedDB.open(DB, 1);
-      req.onupgradeneeded = () => req.result.createObjectStore(ITEMS);
-      return await request(req);
-    } catch (e) {
-      console.warn(`webclip: IndexedDB unavailable, the collection will not be kept: ${e?.message ?? e}`);
-      return null;
-    }
-  })();
+  opening ??= openDatabase(DB, 1, [ITEMS], 'the collection');
   return opening;
 }
 
