@@ -83,6 +83,23 @@ async function serveCounting(root, headers = {}) {
   return { server, counts, url: `http://127.0.0.1:${server.address().port}/` };
 }
 
+/** Serves `root` (with `headers`), opens a fresh browser and runs `body({b, counts, url})`; on failure prints the
+ *  page's last console lines; always closes the browser and the server and removes `root`. */
+async function inBrowser(root, headers, body) {
+  const { server, counts, url } = await serveCounting(root, headers);
+  const b = await launchBrowser();
+  try {
+    return await body({ b, counts, url });
+  } catch (e) {
+    console.log(b.log.slice(-30).join('\n'));
+    throw e;
+  } finally {
+    await b.close();
+    server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 // ---- browser ----
 
 /** A fresh profile each time (no Cache Storage from another test), no WebGPU adapter: the CPU path. */
@@ -162,9 +179,7 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
 
   test('docs example: two widgets, one download, one worker, results as the CLI, events, no CSS leaks', async () => {
     const root = makeRoot({ models: join(dir, 'models') });
-    const { server, counts, url } = await serveCounting(root);
-    const b = await launchBrowser();
-    try {
+    await inBrowser(root, {}, async ({ b, counts, url }) => {
       await b.page.goto(url + 'docs-example.html');
       const readyA = await waitForEvent(b.page, 'webclip-ready', 'animals');
       await waitForEvent(b.page, 'webclip-ready', 'materials');
@@ -233,22 +248,13 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       assertClose(cap.detail.score, cli.score, 'caption score', 1e-4);
       assert.equal(await b.page.locator('#animals .caption').textContent(), cli.caption);
       assert.equal(counts.get(`GET ${BUNDLE_PATH}`), 1);
-    } catch (e) {
-      console.log(b.log.slice(-30).join('\n'));
-      throw e;
-    } finally {
-      await b.close();
-      server.close();
-      rmSync(root, { recursive: true, force: true });
-    }
+    });
   });
 
   test('API from a plain module script: the CLI\'s numbers for every kind of image; errors; dispose', async () => {
     const root = makeRoot({ models: join(dir, 'models'), photos: PHOTOS,
       'api-test': join(REPO, 'tests/browser/pages') });
-    const { server, counts, url } = await serveCounting(root);
-    const b = await launchBrowser();
-    try {
+    await inBrowser(root, {}, async ({ b, counts, url }) => {
       await b.page.goto(url + 'api-test/api.html');
       await b.page.waitForFunction(() => document.getElementById('out').dataset.done, null, { timeout: WAIT });
       const text = await b.page.locator('#out').textContent();
@@ -298,21 +304,12 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       // the last handle disposed: no worker left running
       await b.page.waitForFunction(() => true);
       assert.equal(b.page.workers().length, 0, `workers still running: ${b.page.workers().map((w) => w.url())}`);
-    } catch (e) {
-      console.log(b.log.slice(-30).join('\n'));
-      throw e;
-    } finally {
-      await b.close();
-      server.close();
-      rmSync(root, { recursive: true, force: true });
-    }
+    });
   });
 
   test('strict CSP (scripts: self + wasm-unsafe-eval; styles: self): the docs example works, no violation', async () => {
     const root = makeRoot({ models: join(dir, 'models') });
-    const { server, url } = await serveCounting(root, { 'Content-Security-Policy': STRICT_CSP });
-    const b = await launchBrowser();
-    try {
+    await inBrowser(root, { 'Content-Security-Policy': STRICT_CSP }, async ({ b, url }) => {
       const response = await b.page.goto(url + 'docs-example.html');
       assert.equal(response.headers()['content-security-policy'], STRICT_CSP);
       await waitForEvent(b.page, 'webclip-ready', 'animals');
@@ -326,29 +323,19 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       const violations = await b.page.evaluate(() => window.__violations);
       assert.deepEqual(violations, [], 'no CSP violation');
       assert.deepEqual(b.log.filter((l) => /Content Security Policy/i.test(l)), []);
-    } finally {
-      await b.close();
-      server.close();
-      rmSync(root, { recursive: true, force: true });
-    }
+    });
   });
 
   test('CSP control: without \'wasm-unsafe-eval\' the widget reports that the engine cannot start', async () => {
     const root = makeRoot({ models: join(dir, 'models') });
     const csp = STRICT_CSP.replace(" 'wasm-unsafe-eval'", '');
-    const { server, url } = await serveCounting(root, { 'Content-Security-Policy': csp });
-    const b = await launchBrowser();
-    try {
+    await inBrowser(root, { 'Content-Security-Policy': csp }, async ({ b, url }) => {
       await b.page.goto(url + 'docs-example.html');
       await b.page.waitForFunction(() => window.__events.some((e) => e.target === 'animals'), null, { timeout: WAIT });
       const [err] = await events(b.page, 'webclip-error', 'animals');
       assert.equal(err?.detail.code, 'no-wasm', JSON.stringify(err));
       assert.match(await b.page.locator('#animals .status').textContent(), /engine/);
-    } finally {
-      await b.close();
-      server.close();
-      rmSync(root, { recursive: true, force: true });
-    }
+    });
   });
 
   test('npm pack: the tarball holds the API, element, worker, wasm and types, and loads on its own', async () => {
@@ -384,9 +371,7 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
 
     const root = makeRoot({ models: join(dir, 'models'), photos: PHOTOS, consumer: join(REPO, 'tests/browser/pages'),
       node_modules: join(site, 'node_modules') }, null);
-    const { server, url } = await serveCounting(root);
-    const b = await launchBrowser();
-    try {
+    await inBrowser(root, {}, async ({ b, url }) => {
       await b.page.goto(url + 'consumer/npm-consumer.html');
       await b.page.waitForFunction(() => document.getElementById('out').dataset.done, null, { timeout: WAIT });
       const text = await b.page.locator('#out').textContent();
@@ -396,13 +381,6 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       assertRanking(r.labels, classifyCli(bundle, 'chelsea.png', ['cat', 'dog', 'car']), 3, 'from the package');
       assert.ok(b.workers.every((w) => w.startsWith(url + 'node_modules/webclip/')), `workers: ${b.workers}`);
       await waitForEvent(b.page, 'webclip-ready', 'widget'); // the element from the package works too
-    } catch (e) {
-      console.log(b.log.slice(-30).join('\n'));
-      throw e;
-    } finally {
-      await b.close();
-      server.close();
-      rmSync(root, { recursive: true, force: true });
-    }
+    });
   });
 });
