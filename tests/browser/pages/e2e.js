@@ -36,6 +36,14 @@ function row(fixture, backend, part) {
   return tr.cells;
 }
 
+/** Fills a run's row: the engine that ran, how many items (omitted for a load), milliseconds. */
+function showRun(fixture, backend, part, engine, items, ms) {
+  const cells = row(fixture, backend, part);
+  cells[2].textContent = engine;
+  if (items !== undefined) cells[4].textContent = String(items);
+  cells[5].textContent = ms.toFixed(0);
+}
+
 function entry(fixture, backend) {
   const e = models.get(`${fixture}/${backend}`);
   if (!e) throw new Error(`no model for ${fixture} on ${backend}: call load() first`);
@@ -87,9 +95,7 @@ const api = {
     models.set(`${fixture}/${backend}`, { model, goldens });
     const ms = performance.now() - t0;
     const engine = model.backend;
-    const cells = row(fixture, backend, 'load');
-    cells[2].textContent = engine;
-    cells[5].textContent = ms.toFixed(0);
+    showRun(fixture, backend, 'load', engine, undefined, ms);
     log(`${fixture} on ${backend}: loaded as "${engine}" in ${ms.toFixed(0)} ms`);
     return { engine, ms };
   },
@@ -105,10 +111,7 @@ const api = {
       out.push({ text, ids, embedding });
     }
     const ms = performance.now() - t0;
-    const cells = row(fixture, backend, 'texts');
-    cells[2].textContent = model.backend;
-    cells[4].textContent = String(out.length);
-    cells[5].textContent = ms.toFixed(0);
+    showRun(fixture, backend, 'texts', model.backend, out.length, ms);
     log(`${fixture} on ${backend}: ${out.length} text embeddings in ${ms.toFixed(0)} ms`);
     return { ms, texts: out };
   },
@@ -132,10 +135,7 @@ const api = {
       out.push({ photo, embedding, probs });
     }
     const ms = performance.now() - t0;
-    const cells = row(fixture, backend, 'images');
-    cells[2].textContent = model.backend;
-    cells[4].textContent = String(out.length);
-    cells[5].textContent = ms.toFixed(0);
+    showRun(fixture, backend, 'images', model.backend, out.length, ms);
     log(`${fixture} on ${backend}: ${out.length} image embeddings + classifications in ${ms.toFixed(0)} ms`);
     return { ms, labels, images: out };
   },
@@ -159,10 +159,7 @@ const api = {
       imageEmbeddings.push(Array.from(await model.embedImage(await fetchBytes(photosBase + photo), photo)));
     }
     const ms = performance.now() - t0;
-    const cells = row(key, backend, 'bundle');
-    cells[2].textContent = model.backend;
-    cells[4].textContent = `${texts.length} + ${photos.length}`;
-    cells[5].textContent = ms.toFixed(0);
+    showRun(key, backend, 'bundle', model.backend, `${texts.length} + ${photos.length}`, ms);
     return { ms, texts: textEmbeddings, images: imageEmbeddings };
   },
 
