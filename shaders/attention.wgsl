@@ -1,20 +1,23 @@
 // attention: out[b, i, h, :] = Σ_j softmax_j(q[b, i, h, :] · k[b, j, h, :] · scale) · v[b, j, h, :]
-//            j over every key, or j ≤ i when causal; scale = 1 / √head_dim        (CLIPAttention, no dropout)
+//            i over q_len queries, j over every one of kv_len keys, or j ≤ i when causal (then q_len = kv_len);
+//            scale = 1 / √head_dim              (CLIPAttention, SiglipAttention, nn.MultiheadAttention; no dropout)
 //
 // Bindings (group 0):
-//   0  p    uniform         Params { seq, dim, heads, head_dim, causal, scale }
-//   1  q    storage, read   (batch, seq, heads · head_dim) row-major, head h at columns [h·head_dim, (h+1)·head_dim)
-//   2  k    storage, read   (batch, seq, heads · head_dim)
-//   3  v    storage, read   (batch, seq, heads · head_dim)
-//   4  out  storage, rw     (batch, seq, heads · head_dim)
-// Dispatch: (seq, heads, batch), one workgroup of 64 per (query i, head h, sequence b).
+//   0  p    uniform         Params { q_len, kv_len, dim, heads, head_dim, causal, scale }
+//   1  q    storage, read   (batch, q_len, heads · head_dim) row-major, head h at columns [h·head_dim, (h+1)·head_dim)
+//   2  k    storage, read   (batch, kv_len, heads · head_dim)
+//   3  v    storage, read   (batch, kv_len, heads · head_dim)
+//   4  out  storage, rw     (batch, q_len, heads · head_dim)
+// Dispatch: (q_len, heads, batch), one workgroup of 64 per (query i, head h, sequence b).
 //
 // Keys are taken 64 at a time with an online softmax (running max m and sum l, the partial output rescaled by
 // exp(m_old − m_new)), so any sequence length works with fixed workgroup memory. Invocation t scores key c0 + t, and
-// accumulates output features t, t + 64, t + 128, t + 192: head_dim ≤ 256 (CLIP uses 64).
+// accumulates output features t, t + 64, t + 128, t + 192: head_dim ≤ 256 (CLIP uses 64, SigLIP So400m 72; any
+// size works, a power of two is not needed).
 
 struct Params {
-    seq: u32,
+    q_len: u32,
+    kv_len: u32,
     dim: u32,
     heads: u32,
     head_dim: u32,
@@ -53,12 +56,13 @@ fn reduce(t: u32, v: f32, is_max: bool) -> f32 {
 fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let i = wg.x;
     let h = wg.y;
-    let seq_base = wg.z * p.seq;     // first token of this sequence
+    let q_base = wg.z * p.q_len;     // first query of this sequence
+    let kv_base = wg.z * p.kv_len;   // first key of this sequence
     let col = h * p.head_dim;
-    for (var d = t; d < p.head_dim; d += WG) { qs[d] = q[(seq_base + i) * p.dim + col + d]; }
+    for (var d = t; d < p.head_dim; d += WG) { qs[d] = q[(q_base + i) * p.dim + col + d]; }
     workgroupBarrier();
 
-    var keys = p.seq;
+    var keys = p.kv_len;
     if (p.causal != 0u) { keys = i + 1u; }
     var m = 0.0;                        // running max (valid once the first chunk is in)
     var l = 0.0;                        // running Σ exp(score − m)
@@ -67,7 +71,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
         let j = c0 + t;
         var s = -3.0e38;
         if (j < keys) {
-            let kr = (seq_base + j) * p.dim + col;
+            let kr = (kv_base + j) * p.dim + col;
             var dot = 0.0;
             for (var d = 0u; d < p.head_dim; d++) { dot = fma(qs[d], k[kr + d], dot); }
             s = dot * p.scale;
@@ -89,7 +93,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
             let d = t + u * WG;
             if (d < p.head_dim) {
                 var a = acc[u] * rescale;
-                for (var jj = 0u; jj < n; jj++) { a = fma(probs[jj], v[(seq_base + c0 + jj) * p.dim + col + d], a); }
+                for (var jj = 0u; jj < n; jj++) { a = fma(probs[jj], v[(kv_base + c0 + jj) * p.dim + col + d], a); }
                 acc[u] = a;
             }
         }
@@ -97,6 +101,6 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     }
     for (var u = 0u; u < 4u; u++) {
         let d = t + u * WG;
-        if (d < p.head_dim) { out[(seq_base + i) * p.dim + col + d] = acc[u] / l; }
+        if (d < p.head_dim) { out[(q_base + i) * p.dim + col + d] = acc[u] / l; }
     }
 }

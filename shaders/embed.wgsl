@@ -12,13 +12,15 @@
 //   0 p uniform PatchParams { n, channels, height, width, patch_size }   1 pixels (batch, C, H, W)   4 y rw (batch, G, C·P·P)
 //   The patch is flattened in (c, ky, kx) order: Conv2d(C, D, P, stride P) becomes a linear layer on (D, C·P·P).
 //
-// prepend_class:  y[b, 0, :] = class + position[0];  y[b, s, :] = x[b, s − 1, :] + position[s]   (CLIPVisionEmbeddings)
-//   0 p uniform ClassParams { n, seq_out, dim }   1 x (batch, seq_out − 1, dim)   2 class (dim)
-//   3 position (seq_out, dim)   4 y rw (batch, seq_out, dim)
+// add_positions, with a prefix row (prefix = 1; CLIPVisionEmbeddings' class token):
+//                  y[b, 0, :] = prefix + position[0];  y[b, s, :] = x[b, s − 1, :] + position[s]
+//                without (prefix = 0; SiglipVisionEmbeddings):  y[b, s, :] = x[b, s, :] + position[s]
+//   0 p uniform PositionParams { n, seq_out, dim, prefix }   1 x (batch, seq_out − prefix, dim)
+//   2 prefix row (dim; any buffer when prefix = 0)   3 position (seq_out, dim)   4 y rw (batch, seq_out, dim)
 
 struct TokenParams { n: u32, seq: u32, dim: u32, row0: u32, rows: u32, first: u32, wpr: u32, bpr: u32 }
 struct PatchParams { n: u32, channels: u32, height: u32, width: u32, patch_size: u32 }
-struct ClassParams { n: u32, seq_out: u32, dim: u32 }
+struct PositionParams { n: u32, seq_out: u32, dim: u32, prefix: u32 }
 
 @group(0) @binding(0) var<uniform> tp: TokenParams;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
@@ -104,19 +106,23 @@ fn patchify(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     y[e] = pixels[((b * pp.channels + c) * pp.height + py) * pp.width + px];
 }
 
-@group(0) @binding(0) var<uniform> cp: ClassParams;
+@group(0) @binding(0) var<uniform> cp: PositionParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> class_embedding: array<f32>;
+@group(0) @binding(2) var<storage, read> prefix_row: array<f32>;
 
 @compute @workgroup_size(256, 1, 1)
-fn prepend_class(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn add_positions(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) t: u32) {
     let e = index(wg, nwg, t);
     if (e >= cp.n) { return; }
     let d = e % cp.dim;
     let s = (e / cp.dim) % cp.seq_out;
     let b = e / (cp.dim * cp.seq_out);
-    var v = class_embedding[d];
-    if (s > 0u) { v = x[(b * (cp.seq_out - 1u) + s - 1u) * cp.dim + d]; }
+    var v = 0.0;
+    if (s < cp.prefix) {
+        v = prefix_row[d];
+    } else {
+        v = x[(b * (cp.seq_out - cp.prefix) + s - cp.prefix) * cp.dim + d];
+    }
     y[e] = v + position[s * cp.dim + d];
 }

@@ -6,18 +6,23 @@
 //   0 np uniform RowParams { rows, cols }   1 x (rows, cols)   3 y rw (rows, cols)
 //   Dispatch: (rows, 1, 1) over the grid; workgroup 64: a tree sum of squares in workgroup memory, then a division.
 //
-// logits:     y[i, j] = scale · a[i, :] · b[j, :]                          (logit_scale.exp() · image · textᵀ)
-//   0 lp uniform LogitParams { n_a, n_b, dim, scale (f32 bits) }   1 a (n_a, dim)   2 b (n_b, dim)   3 y rw (n_a, n_b)
+// logits:     y[i, j] = scale · a[i, :] · b[j, :] + bias     (CLIP: logit_scale.exp() · image · textᵀ, bias 0;
+//                                                             SigLIP: + logit_bias)
+//   0 lp uniform LogitParams { n_a, n_b, dim, scale (f32 bits), bias (f32 bits) }   1 a (n_a, dim)   2 b (n_b, dim)   3 y rw (n_a, n_b)
 //   Dispatch: ceil(n_a · n_b / 256) workgroups over the grid; one invocation per logit (dim ≤ a few thousand).
 //
 // softmax:    y[r, :] = exp(x[r, :] − max) / Σ exp(x[r, :] − max)
 //   0 np uniform RowParams { rows, cols }   1 x (rows, cols)   3 y rw (rows, cols)
 //   Dispatch: (rows, 1, 1) over the grid; workgroup 64: tree max, tree sum, then the division.
 //
+// sigmoid:    y[r, c] = 1 / (1 + exp(−x[r, c]))                           (SigLIP's per-label probabilities)
+//   0 np uniform RowParams { rows, cols }   1 x (rows, cols)   3 y rw (rows, cols)
+//   Dispatch: (rows, 1, 1) over the grid; workgroup 64 strides over the row.
+//
 // Grids: workgroup (x, y) of a (min(·, 65535), ceil(· / 65535), 1) dispatch is flattened to one index.
 
 struct RowParams { rows: u32, cols: u32 }
-struct LogitParams { n_a: u32, n_b: u32, dim: u32, scale: u32 }
+struct LogitParams { n_a: u32, n_b: u32, dim: u32, scale: u32, bias: u32 }
 
 @group(0) @binding(0) var<uniform> np: RowParams;
 @group(0) @binding(0) var<uniform> lp: LogitParams;
@@ -74,7 +79,7 @@ fn logits(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     for (var d = 0u; d < lp.dim; d++) {
         s = fma(a[i * lp.dim + d], b[j * lp.dim + d], s);
     }
-    y[e] = bitcast<f32>(lp.scale) * s;
+    y[e] = fma(bitcast<f32>(lp.scale), s, bitcast<f32>(lp.bias));
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -92,5 +97,16 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     let inv = 1.0 / reduce(t, 0u);
     for (var c = t; c < np.cols; c += 64u) {
         y[r * np.cols + c] = exp(x[r * np.cols + c] - row_max) * inv;
+    }
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn sigmoid(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) t: u32) {
+    let r = wg.y * nwg.x + wg.x;
+    if (r >= np.rows) { return; }
+    for (var c = t; c < np.cols; c += 64u) {
+        // exp(−x) overflows to +inf for x < −88: 1 / inf = 0, the right limit
+        y[r * np.cols + c] = 1.0 / (1.0 + exp(-x[r * np.cols + c]));
     }
 }

@@ -5,7 +5,6 @@
 use serde::Serialize;
 
 use crate::image::Pixels;
-use crate::tasks::zero_shot;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::{backend::Backend, error::Result, Session};
 
@@ -36,7 +35,7 @@ pub struct TowerFidelity {
 impl TowerFidelity {
     /// Pairs `reference[i]` with `candidate[i]`.
     pub fn measure(reference: &[Vec<f32>], candidate: &[Vec<f32>]) -> Self {
-        let cos: Vec<f64> = reference.iter().zip(candidate).map(|(a, b)| zero_shot::cosine(a, b) as f64).collect();
+        let cos: Vec<f64> = reference.iter().zip(candidate).map(|(a, b)| crate::tensor::cosine(a, b) as f64).collect();
         let n = cos.len().max(1) as f64;
         TowerFidelity {
             inputs: cos.len(),
@@ -67,7 +66,7 @@ impl Agreement {
     pub fn measure(reference: (&[Vec<f32>], &[Vec<f32>]), candidate: (&[Vec<f32>], &[Vec<f32>])) -> Self {
         // label indices by descending cosine (ties: the first label first) and the scores
         let ranking = |image: &Vec<f32>, labels: &[Vec<f32>]| {
-            let scores: Vec<f32> = labels.iter().map(|t| zero_shot::cosine(image, t)).collect();
+            let scores: Vec<f32> = labels.iter().map(|t| crate::tensor::cosine(image, t)).collect();
             let mut order: Vec<usize> = (0..scores.len()).collect();
             order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
             (order, scores)

@@ -20,6 +20,7 @@ pub mod image;
 pub mod model;
 pub mod quant;
 pub mod session;
+pub mod tensor;
 pub mod tasks;
 pub mod tokenizer;
 pub mod weights;

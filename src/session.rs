@@ -1,9 +1,9 @@
-//! A loaded model ready to answer: backend + CLIP weights + tokenizer + image preprocessing.
+//! A loaded model ready to answer: backend + weights (any family) + tokenizer + image preprocessing.
 
 use crate::backend::{Backend, Dims};
 use crate::error::Result;
 use crate::image::{Pixels, PreprocessConfig};
-use crate::model::Clip;
+use crate::model::{Model, Scorer};
 use crate::tokenizer::ClipTokenizer;
 use crate::weights::Checkpoint;
 
@@ -15,7 +15,7 @@ const TEXT_BATCH: usize = 32;
 
 pub struct Session<B: Backend> {
     pub backend: B,
-    pub model: Clip<B>,
+    pub model: Model<B>,
     pub tokenizer: ClipTokenizer,
     pub preprocess: PreprocessConfig,
 }
@@ -28,12 +28,12 @@ impl<B: Backend> Session<B> {
     /// [`Session::new`] without consuming the checkpoint (the weights are uploaded or packed from it; it can still
     /// be converted or build another session afterwards).
     pub fn with_checkpoint(backend: B, checkpoint: &Checkpoint) -> Result<Self> {
-        let context = checkpoint.config.text.max_position_embeddings;
+        let context = checkpoint.config.text_context();
         let tokenizer = match &checkpoint.tokenizer_json {
             Some(json) => ClipTokenizer::from_json(json, context)?,
             None => bundled_tokenizer(context)?,
         };
-        let model = Clip::load(&backend, checkpoint.tensors.as_ref(), &checkpoint.config, checkpoint.towers)?;
+        let model = Model::load(&backend, checkpoint.tensors.as_ref(), &checkpoint.config, checkpoint.towers)?;
         Ok(Session { backend, model, tokenizer, preprocess: checkpoint.preprocess.clone() })
     }
 
@@ -44,7 +44,7 @@ impl<B: Backend> Session<B> {
 
     /// Image embeddings `(n, P)`, unnormalised: one forward pass (and one readback) per batch.
     pub async fn embed_images_async(&self, images: &[Pixels]) -> Result<Vec<Vec<f32>>> {
-        let per_pass = self.per_pass(self.model.image_activation_bytes(), IMAGE_BATCH);
+        let per_pass = self.per_pass(self.model.config.image_activation_bytes(), IMAGE_BATCH);
         let mut out = Vec::with_capacity(images.len());
         for chunk in images.chunks(per_pass) {
             let flat: Vec<f32> = chunk.iter().flat_map(|p| p.data.iter().copied()).collect();
@@ -55,7 +55,7 @@ impl<B: Backend> Session<B> {
 
     /// Text embeddings `(n, P)`, unnormalised.
     pub async fn embed_texts_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let per_pass = self.per_pass(self.model.text_activation_bytes(), TEXT_BATCH);
+        let per_pass = self.per_pass(self.model.config.text_activation_bytes(), TEXT_BATCH);
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(per_pass) {
             let ids = self.tokenizer.encode_batch(chunk)?;
@@ -64,24 +64,31 @@ impl<B: Backend> Session<B> {
         Ok(out)
     }
 
-    /// Zero-shot probabilities `(n, labels)` of each image over the label embeddings `texts` (from
-    /// [`Session::embed_texts_async`]): softmax of `exp(logit_scale) · cos(image, text)`, computed on the backend
-    /// after the vision tower (normalize, logits, softmax), so a GPU reads back only the probabilities.
+    /// Zero-shot scores `(n, labels)` of each image over the label embeddings `texts` (from
+    /// [`Session::embed_texts_async`]), as the family scores them ([`Session::scorer`]): CLIP's softmax of
+    /// `exp(logit_scale) · cos(image, text)` over the labels, SigLIP's per-label `sigmoid(exp(logit_scale) · cos +
+    /// logit_bias)`. Computed on the backend after the vision tower (normalize, logits, softmax or sigmoid), so a GPU
+    /// reads back only the scores.
     pub async fn classify_async(&self, images: &[Pixels], texts: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        let dim = self.model.config.projection_dim;
+        let dim = self.model.config.embedding_dim();
         if texts.is_empty() || texts.iter().any(|t| t.len() != dim) {
             return Err(crate::Error::Input(format!("classify: need at least one label embedding of length {dim}")));
         }
         let flat: Vec<f32> = texts.iter().flatten().copied().collect();
         let labels = self.backend.normalize(&self.backend.upload(&flat, Dims::new(texts.len(), 1, dim))?)?;
-        let per_pass = self.per_pass(self.model.image_activation_bytes(), IMAGE_BATCH);
+        let per_pass = self.per_pass(self.model.config.image_activation_bytes(), IMAGE_BATCH);
         let mut out = Vec::with_capacity(images.len());
         for chunk in images.chunks(per_pass) {
             let pixels: Vec<f32> = chunk.iter().flat_map(|p| p.data.iter().copied()).collect();
-            let features = self.model.image_features(&self.backend, &pixels, chunk.len())?;
-            let logits = self.backend.logits(&self.backend.normalize(&features)?, &labels, self.logit_scale())?;
-            let probs = self.backend.read(&self.backend.softmax(&logits)?).await?;
-            out.extend(probs.chunks_exact(texts.len()).map(<[f32]>::to_vec));
+            let features = self.backend.normalize(&self.model.image_features(&self.backend, &pixels, chunk.len())?)?;
+            let scores = match self.scorer() {
+                Scorer::Softmax { scale } => self.backend.softmax(&self.backend.logits(&features, &labels, scale, 0.0)?)?,
+                Scorer::Sigmoid { scale, bias } => {
+                    self.backend.sigmoid(&self.backend.logits(&features, &labels, scale, bias)?)?
+                }
+            };
+            let scores = self.backend.read(&scores).await?;
+            out.extend(scores.chunks_exact(texts.len()).map(<[f32]>::to_vec));
         }
         Ok(out)
     }
@@ -109,9 +116,14 @@ impl<B: Backend> Session<B> {
         (self.backend.max_tensor_bytes() / bytes_per_item.max(1)).clamp(1, cap)
     }
 
-    /// `exp(logit_scale)`, the temperature CLIP was trained with.
+    /// `exp(logit_scale)`, the temperature the model was trained with.
     pub fn logit_scale(&self) -> f32 {
         self.model.logit_scale.exp()
+    }
+
+    /// How this model turns cosines into scores (softmax for CLIP, per-label sigmoid for SigLIP).
+    pub fn scorer(&self) -> Scorer {
+        self.model.scorer()
     }
 }
 

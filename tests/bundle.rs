@@ -18,7 +18,7 @@ use webclip::quant::{Kind, PackedMatrix, Policy};
 use webclip::tokenizer::ClipTokenizer;
 use webclip::weights::bundle::{self, Bundle, Towers};
 use webclip::weights::synth::{self, StoreDtype};
-use webclip::weights::{HostTensor, TensorSource};
+use webclip::tensor::{HostTensor, TensorSource};
 use webclip::{Checkpoint, Session};
 
 /// The `tiny` preset (64 wide, full vocabulary) with 4 layers per tower, so that `q4+` has q4 layers in the middle;
@@ -114,7 +114,7 @@ fn quantized_bundle_stores_what_the_reference_packs() {
         seen[kind as usize] += 1;
         assert_eq!(b.kind(&t.name), Some(kind), "{}", t.name);
         let got = b.tensor(&t.name, &t.shape).unwrap().data;
-        let reference = PackedMatrix::pack(t, kind).unwrap();
+        let reference = t.pack(kind).unwrap();
         assert_eq!(got, reference.dequantize(), "{} ({kind})", t.name);
         if kind.is_quantized() {
             let packed = b.packed(&t.name).unwrap();

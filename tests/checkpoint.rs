@@ -7,7 +7,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use webclip::backend::cpu::Cpu;
 use webclip::model::ClipConfig;
 use webclip::weights::synth::{self, StoreDtype};
-use webclip::weights::HostTensor;
+use webclip::tensor::HostTensor;
 use webclip::{Checkpoint, Error, Session};
 
 /// A very small CLIP so each test builds its own in milliseconds.
@@ -120,7 +120,7 @@ fn f16_bf16_and_sharded_checkpoints_give_the_same_model() {
         let st = synth::safetensors_bytes(&t, dtype).unwrap();
         let ck = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("m.safetensors".into(), st)], None, None);
         let e = Session::new(Cpu, ck.unwrap()).unwrap().embed_texts(&["two dogs"]).unwrap().remove(0);
-        let cos = webclip::tasks::zero_shot::cosine(&e, &reference);
+        let cos = webclip::tensor::cosine(&e, &reference);
         assert!(cos > 0.99, "{dtype:?}: cosine {cos} to f32"); // rounded weights: close, not equal
     }
 

@@ -27,7 +27,7 @@ use webclip::backend::gpu::{Gpu, GpuOptions};
 use webclip::backend::{Backend, Dims};
 use webclip::model::Activation;
 use webclip::quant::{Kind, PackedMatrix};
-use webclip::weights::HostTensor;
+use webclip::tensor::HostTensor;
 
 const EPS: f64 = f32::EPSILON as f64;
 

@@ -15,7 +15,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, StudentT};
 use webclip::model::ClipConfig;
 use webclip::quant::{dequantize_row, quantize_row, BlockQ4, BlockQ8, Kind, PackedMatrix, Policy, QuantBlock, BLOCK};
-use webclip::weights::{synth, HostTensor};
+use webclip::tensor::HostTensor;
+use webclip::weights::synth;
 
 const SLACK: f32 = 1.0 / (1 << 20) as f32;
 
@@ -184,7 +185,7 @@ fn packed_matrix_matches_the_block_reference_and_row_dot() {
         let t = random_matrix(rows, cols, (rows * cols) as u64);
         let x: Vec<f32> = (0..cols).map(|k| ((k * 37 % 11) as f32 - 5.0) / 5.0).collect();
         for kind in Kind::ALL {
-            let m = PackedMatrix::pack(&t, kind).unwrap();
+            let m = t.pack(kind).unwrap();
             assert_eq!((m.rows, m.cols, m.words.len()), (rows, cols, rows * kind.words_per_row(cols)));
             assert_eq!(m.scales.len(), rows * kind.blocks_per_row(cols));
             assert_eq!(m.bytes(), 4 * m.words.len() + 2 * m.scales.len().next_multiple_of(2));
@@ -215,11 +216,11 @@ fn packed_matrix_matches_the_block_reference_and_row_dot() {
 fn packed_matrix_flattens_conv_weights_and_rejects_bad_input() {
     let mut t = random_matrix(4, 3 * 2 * 2, 3);
     t.shape = vec![4, 3, 2, 2];
-    let m = PackedMatrix::pack(&t, Kind::Q8).unwrap();
+    let m = t.pack(Kind::Q8).unwrap();
     assert_eq!((m.rows, m.cols), (4, 12));
     t.data[5] = f32::NAN;
     t.name = "vision_model.embeddings.patch_embedding.weight".into();
-    let err = PackedMatrix::pack(&t, Kind::Q4).unwrap_err().to_string();
+    let err = t.pack(Kind::Q4).unwrap_err().to_string();
     assert!(err.contains("patch_embedding.weight") && err.contains("non-finite") && err.contains("index 5"), "{err}");
     let err = PackedMatrix::from_parts(Kind::Q4, 2, 64, vec![0; 15], vec![f16::ZERO; 4]).unwrap_err().to_string();
     assert!(err.contains("16 words") && err.contains("got 15"), "{err}");
@@ -313,7 +314,7 @@ fn cpu_matmul_on_packed_weights_matches_row_dot() {
     let x: Vec<f32> = (0..m * k).map(|i| ((i * 29 % 83) as f32 - 41.0) / 41.0).collect();
     for kind in Kind::ALL {
         let t = random_matrix(n, k, 5);
-        let w = PackedMatrix::pack(&t, kind).unwrap();
+        let w = t.pack(kind).unwrap();
         let lin = Cpu.linear("w", w.clone(), None).unwrap();
         let y = pollster::block_on(Cpu.read(&Cpu.matmul(&Cpu.upload(&x, Dims::new(1, m, k)).unwrap(), &lin).unwrap()))
             .unwrap();
@@ -335,7 +336,7 @@ fn cpu_matmul_on_packed_weights_matches_row_dot() {
 #[test]
 fn fast_row_dequantization_equals_the_reference() {
     for kind in Kind::ALL {
-        let w = PackedMatrix::pack(&random_matrix(6, 77, 9), kind).unwrap();
+        let w = random_matrix(6, 77, 9).pack(kind).unwrap();
         let mut buf = vec![f32::NAN; w.padded_cols()];
         for o in 0..6 {
             w.dequantize_row_into(o, &mut buf);

@@ -11,9 +11,39 @@ pub mod cpu;
 pub mod gpu;
 
 use crate::error::Result;
-use crate::model::Activation;
 use crate::quant::PackedMatrix;
-use crate::weights::HostTensor;
+use crate::tensor::HostTensor;
+
+/// An elementwise activation (HF `hidden_act`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// `x * sigmoid(1.702 x)` — OpenAI CLIP.
+    QuickGelu,
+    /// exact erf GELU — HF `"gelu"`.
+    Gelu,
+    /// tanh approximation — HF `"gelu_new"`, `"gelu_pytorch_tanh"`, `"gelu_fast"`.
+    GeluTanh,
+}
+
+impl Activation {
+    /// The activation HF calls `name`, if supported.
+    pub fn from_hf_name(name: &str) -> Option<Self> {
+        match name {
+            "quick_gelu" => Some(Activation::QuickGelu),
+            "gelu" | "gelu_python" => Some(Activation::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Activation::GeluTanh),
+            _ => None,
+        }
+    }
+
+    pub fn hf_name(self) -> &'static str {
+        match self {
+            Activation::QuickGelu => "quick_gelu",
+            Activation::Gelu => "gelu",
+            Activation::GeluTanh => "gelu_pytorch_tanh",
+        }
+    }
+}
 
 /// `(batch, seq, dim)` of an activation tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +77,15 @@ pub(crate) fn check(cond: bool, what: impl FnOnce() -> String) -> Result<()> {
     }
 }
 
+/// `attention`'s shapes: q `(batch, q_len, D)`, k and v `(batch, kv_len, D)`, `D` a multiple of `heads`, and
+/// `q_len == kv_len` when causal.
+pub(crate) fn check_attention(q: Dims, k: Dims, v: Dims, heads: usize, causal: bool) -> Result<()> {
+    let shapes = q.batch == k.batch && q.dim == k.dim && k == v && heads > 0 && q.dim % heads == 0;
+    check(shapes && (!causal || q.seq == k.seq), || {
+        format!("attention: q {q:?}, k {k:?}, v {v:?}, {heads} heads{}", if causal { ", causal" } else { "" })
+    })
+}
+
 /// A linear layer's bias, if any, has one value per output (row of `weight`).
 pub(crate) fn check_bias(name: &str, weight: &PackedMatrix, bias: Option<&HostTensor>) -> Result<()> {
     bias.map_or(Ok(()), |b| {
@@ -54,10 +93,10 @@ pub(crate) fn check_bias(name: &str, weight: &PackedMatrix, bias: Option<&HostTe
     })
 }
 
-#[allow(async_fn_in_trait)] // the model is generic over the backend, never `dyn`; no `Send` bound is wanted on wasm
-pub trait Backend {
-    /// An activation tensor `(batch, seq, dim)`.
-    type Tensor;
+/// Where a model's parameters go when it is loaded: each backend keeps them in its own form (the GPU uploads them
+/// once). Split from [`Backend`] so that a model can be "loaded" without any backend at all — to list its
+/// parameters (`model::parameters`) with no memory spent on them.
+pub trait Weights {
     /// A linear layer: weight `(out, in)` as HF stores it (f32, f16, q8 or q4), optional bias `(out)`.
     type Linear;
     /// A 1-D parameter (layer-norm weight/bias, class embedding).
@@ -65,15 +104,21 @@ pub trait Backend {
     /// A 2-D table `(rows, dim)` (any weight kind): token and position embeddings, rows gathered by id.
     type Table;
 
-    /// Human-readable name for logs and JSON output ("cpu", the adapter name).
-    fn name(&self) -> String;
-
     /// Weight `name` `(out, in)` in its stored kind: the matmul reads f16/q8/q4 weights as they are and
     /// dequantizes in registers, accumulating in f32.
     fn linear(&self, name: &str, weight: PackedMatrix, bias: Option<HostTensor>) -> Result<Self::Linear>;
     fn vector(&self, v: HostTensor) -> Result<Self::Vector>;
     /// Table `name` `(rows, dim)` in its stored kind: gathered rows are dequantized on the fly.
     fn table(&self, name: &str, t: PackedMatrix) -> Result<Self::Table>;
+}
+
+#[allow(async_fn_in_trait)] // the model is generic over the backend, never `dyn`; no `Send` bound is wanted on wasm
+pub trait Backend: Weights {
+    /// An activation tensor `(batch, seq, dim)`.
+    type Tensor;
+
+    /// Human-readable name for logs and JSON output ("cpu", the adapter name).
+    fn name(&self) -> String;
 
     /// Host data → tensor.
     fn upload(&self, data: &[f32], dims: Dims) -> Result<Self::Tensor>;
@@ -104,8 +149,15 @@ pub trait Backend {
         width: usize,
         patch: usize,
     ) -> Result<Self::Tensor>;
-    /// `[class; x] + positions` → `(batch, seq + 1, dim)`.
-    fn prepend_class(&self, x: &Self::Tensor, class: &Self::Vector, positions: &Self::Table) -> Result<Self::Tensor>;
+    /// `[prefix; x] + positions` → `(batch, seq', dim)`: with a `prefix` row (CLIP's class embedding) it comes first
+    /// in every sequence and `seq' = seq + 1`, else `seq' = seq`; row `s` of `positions` is added to token `s`.
+    /// `positions` must have exactly `seq'` rows.
+    fn add_positions(
+        &self,
+        x: &Self::Tensor,
+        prefix: Option<&Self::Vector>,
+        positions: &Self::Table,
+    ) -> Result<Self::Tensor>;
     /// LayerNorm over `dim`.
     fn layer_norm(
         &self,
@@ -128,8 +180,9 @@ pub trait Backend {
     fn activation(&self, x: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
     /// `a + b`, same dims (residual connections).
     fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
-    /// Multi-head scaled dot-product attention of `q, k, v` `(batch, seq, heads·head_dim)`;
-    /// `causal` masks keys after the query position (text tower).
+    /// Multi-head scaled dot-product attention: queries `q` `(batch, q_len, heads·head_dim)` over keys and values
+    /// `k, v` `(batch, kv_len, heads·head_dim)` → `(batch, q_len, heads·head_dim)`; `causal` (needs
+    /// `q_len == kv_len`) masks keys after the query position.
     fn attention(
         &self,
         q: &Self::Tensor,
@@ -142,9 +195,11 @@ pub trait Backend {
     fn gather_rows(&self, x: &Self::Tensor, rows: &[usize]) -> Result<Self::Tensor>;
     /// Each row (over `dim`) to unit L2 length: `x / max(‖x‖₂, 1e-12)`.
     fn normalize(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
-    /// `scale · aᵢ · bⱼ` for every row `i` of `a` and `j` of `b` (same `dim`) → `(1, rows(a), rows(b))`: with unit
-    /// rows and `scale = exp(logit_scale)`, CLIP's `logits_per_image`.
-    fn logits(&self, a: &Self::Tensor, b: &Self::Tensor, scale: f32) -> Result<Self::Tensor>;
+    /// `scale · aᵢ · bⱼ + bias` for every row `i` of `a` and `j` of `b` (same `dim`) → `(1, rows(a), rows(b))`: with
+    /// unit rows, `logits_per_image` (CLIP: `scale = exp(logit_scale)`, `bias = 0`; SigLIP adds its `logit_bias`).
+    fn logits(&self, a: &Self::Tensor, b: &Self::Tensor, scale: f32, bias: f32) -> Result<Self::Tensor>;
     /// Softmax over `dim` of each row.
     fn softmax(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `1 / (1 + e^-x)` elementwise.
+    fn sigmoid(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
 }

@@ -10,10 +10,10 @@ use webclip::backend::cpu::Cpu;
 use webclip::backend::gpu::Gpu;
 use webclip::backend::Backend;
 use webclip::image::Pixels;
-use webclip::model::ClipConfig;
+use webclip::model::ModelConfig;
 use webclip::tasks::zero_shot;
 use webclip::tokenizer::ClipTokenizer;
-use webclip::weights::bundle::Towers;
+use webclip::model::Towers;
 use webclip::weights::synth::{self, StoreDtype};
 use webclip::{Checkpoint, Error, Result, Session};
 
@@ -301,7 +301,7 @@ fn run(cli: Cli) -> Result<bool> {
                 (_, true) => Towers::Vision,
                 _ => Towers::Both,
             };
-            let mut policy = webclip::quant::Policy::preset(&quant)?;
+            let mut policy = webclip::weights::bundle::Policy::preset(&quant)?;
             if let Some(kind) = token_embedding {
                 policy.token_embedding = Some(webclip::quant::Kind::parse(&kind)?);
             }
@@ -469,7 +469,7 @@ fn device_json(session: &AnySession) -> serde_json::Value {
 fn load_tokenizer(model: &Path) -> Result<ClipTokenizer> {
     if model.is_file() {
         let checkpoint = Checkpoint::open(model)?;
-        let context = checkpoint.config.text.max_position_embeddings;
+        let context = checkpoint.config.text_context();
         return match checkpoint.tokenizer_json {
             Some(json) => ClipTokenizer::from_json(&json, context),
             None => Err(Error::Input(format!("{} is a vision-only bundle: it has no tokenizer", model.display()))),
@@ -479,8 +479,7 @@ fn load_tokenizer(model: &Path) -> Result<ClipTokenizer> {
         let path = model.join(name);
         std::fs::read(&path).map_err(|_| Error::MissingFile { path })
     };
-    let config = ClipConfig::from_json(&read("config.json")?)?;
-    let context = config.text.max_position_embeddings;
+    let context = ModelConfig::from_json(&read("config.json")?)?.text_context();
     match read("tokenizer.json") {
         Ok(json) => ClipTokenizer::from_json(&json, context),
         Err(_) => ClipTokenizer::bundled(context),

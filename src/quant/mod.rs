@@ -1,5 +1,6 @@
 //! Weight formats: f32, f16 and two block-quantized ones, q8 and q4; plain scalar reference (de)quantizers; the
-//! packed layout the GPU kernels read; and the per-tensor policy that picks a format for every CLIP parameter.
+//! packed layout the GPU kernels read. (Which parameter gets which format is the bundle's policy:
+//! `weights::bundle::Policy`.)
 //! No I/O here: the bundle file (src/weights/bundle.rs) stores what this module produces.
 //!
 //! # Block formats (the reference, byte by byte)
@@ -32,11 +33,11 @@
 
 mod block;
 mod packed;
-mod policy;
+
 
 pub use block::{dequantize_row, quantize_row, BlockQ4, BlockQ8, QuantBlock, BLOCK};
 pub use packed::PackedMatrix;
-pub use policy::Policy;
+
 
 use crate::error::{Error, Result};
 

@@ -5,7 +5,6 @@ use half::f16;
 use super::block::{quantize_row, BlockQ4, BlockQ8, QuantBlock, BLOCK};
 use super::Kind;
 use crate::error::{Error, Result};
-use crate::weights::HostTensor;
 
 /// A weight matrix `(rows, cols)` — `(out, in)` as HF stores linear weights; the token embedding `(vocab, D)`; the
 /// patch conv `(D, C·p·p)` — packed for kernels computing `y[o] = Σ_k x[k]·W[o,k]` or gathering rows.
@@ -37,24 +36,6 @@ pub struct PackedMatrix {
 }
 
 impl PackedMatrix {
-    /// Packs a tensor: 2-D and up as `(shape[0], product of the rest)`, 1-D as one row. Non-finite weights are an
-    /// error naming the tensor.
-    pub fn pack(t: &HostTensor, kind: Kind) -> Result<Self> {
-        let n: usize = t.shape.iter().product();
-        let rows = if t.shape.len() >= 2 { t.shape[0] } else { 1 };
-        if n != t.data.len() {
-            return Err(Error::Input(format!("tensor '{}': shape {:?} but {} values", t.name, t.shape, t.data.len())));
-        }
-        if let Some((i, v)) = t.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::Input(format!(
-                "tensor '{}' has a non-finite value ({v}) at index {i}: the checkpoint is damaged; download it \
-                 again or re-save it",
-                t.name
-            )));
-        }
-        Ok(Self::from_rows(kind, rows, n.checked_div(rows).unwrap_or(0), &t.data))
-    }
-
     /// Packs `data`, `(rows, cols)` row-major.
     pub fn from_rows(kind: Kind, rows: usize, cols: usize, data: &[f32]) -> Self {
         let mut words = Vec::with_capacity(rows * kind.words_per_row(cols));
@@ -72,6 +53,18 @@ impl PackedMatrix {
             }
         }
         PackedMatrix { kind, rows, cols, words, scales }
+    }
+
+    /// Rows `start .. start + rows` as a matrix of their own (rows are independent in every kind: their words and
+    /// scales are contiguous). Splits a fused projection such as `nn.MultiheadAttention`'s `in_proj_weight`.
+    pub fn slice_rows(&self, start: usize, rows: usize) -> Result<Self> {
+        if start + rows > self.rows {
+            return Err(Error::Input(format!("rows {start}..{} of a {}-row matrix", start + rows, self.rows)));
+        }
+        let (w, s) = (self.words_per_row(), self.blocks_per_row());
+        let words = self.words[start * w..(start + rows) * w].to_vec();
+        let scales = self.scales[start * s..(start + rows) * s].to_vec();
+        Self::from_parts(self.kind, rows, self.cols, words, scales)
     }
 
     /// A matrix from stored parts, lengths checked.

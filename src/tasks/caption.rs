@@ -28,7 +28,7 @@ pub use vocab::Vocabulary;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::tasks::fingerprint::Fingerprint;
-use crate::tasks::zero_shot::normalize;
+use crate::tensor::normalize;
 use crate::Session;
 
 /// How wide the search is. Text passes per caption ≤ 4 · beam · shortlist.
@@ -91,7 +91,7 @@ impl Composer {
         let prompts = prompts(&vocab);
         let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
         let embeddings = s.embed_texts_async(&refs).await?;
-        let table = PhraseTable::new(&vocab, s.model.config.projection_dim, &embeddings)?;
+        let table = PhraseTable::new(&vocab, s.model.config.embedding_dim(), &embeddings)?;
         Ok(Composer { vocab, table, fingerprint, options })
     }
 

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::image::{Pixels, RgbImage};
-use crate::tasks::zero_shot::{cosine, normalize};
+use crate::tensor::{cosine, normalize};
 use crate::Session;
 
 /// The probe sentence (short: one text pass of ~16 tokens).
@@ -53,7 +53,7 @@ impl Fingerprint {
             true => session.embed_images_async(&[probe_pixels(session)]).await?.pop(),
             false => None,
         };
-        Ok(Self::from_embeddings(session.model.config.projection_dim, text.as_deref(), image.as_deref()))
+        Ok(Self::from_embeddings(session.model.config.embedding_dim(), text.as_deref(), image.as_deref()))
     }
 
     /// [`Fingerprint::of_async`], waited for (native only).

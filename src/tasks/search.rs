@@ -17,8 +17,8 @@ use crate::tasks::fingerprint::Fingerprint;
 
 /// `embedding` normalised, cut to its first `dims` values and normalised again `(dims,)`.
 pub fn prepare(embedding: &[f32], dims: usize) -> Vec<f32> {
-    let full = crate::tasks::zero_shot::normalize(embedding);
-    crate::tasks::zero_shot::normalize(&full[..dims.min(full.len())])
+    let full = crate::tensor::normalize(embedding);
+    crate::tensor::normalize(&full[..dims.min(full.len())])
 }
 
 /// [`prepare`]d, then int8 with a per-vector scale: `(q (dims,), s)` with `q · s ≈ u`.

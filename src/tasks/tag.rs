@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::image::{Pixels, PreprocessConfig, RgbImage};
-use crate::tasks::zero_shot::normalize;
+use crate::tensor::normalize;
 use crate::Session;
 
 /// The prompt every tag is compared with.
@@ -152,7 +152,7 @@ mod tests {
             Tagger::from_embeddings(vec!["a".into(), "b".into()], &[vec![1.0, 0.0], vec![0.0, 1.0]], &[1.0, 1.0], 10.0);
         let s = t.scores(&[vec![2.0, 0.0]]);
         let cn = std::f32::consts::FRAC_1_SQRT_2;
-        let want = crate::tasks::zero_shot::softmax(&[10.0, 10.0 * cn])[0];
+        let want = crate::tensor::softmax(&[10.0, 10.0 * cn])[0];
         assert!((s[0] - want).abs() < 1e-6, "{} vs {want}", s[0]);
         assert!(s[1] < 0.5);
         assert_eq!(t.tags(&s, 0.5).iter().map(|t| t.tag.as_str()).collect::<Vec<_>>(), ["a"]);

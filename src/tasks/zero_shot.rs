@@ -1,24 +1,7 @@
 //! Zero-shot classification: softmax over `exp(logit_scale) · cos(image, text_i)`, as
 //! `CLIPModel(...).logits_per_image.softmax(-1)`.
 
-/// `v / ‖v‖`.
-pub fn normalize(v: &[f32]) -> Vec<f32> {
-    let norm = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt().max(1e-12);
-    v.iter().map(|x| (*x as f64 / norm) as f32).collect()
-}
-
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (na, nb) = (normalize(a), normalize(b));
-    na.iter().zip(&nb).map(|(x, y)| (*x as f64) * (*y as f64)).sum::<f64>() as f32
-}
-
-/// Numerically stable softmax.
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f64> = logits.iter().map(|&l| ((l - max) as f64).exp()).collect();
-    let sum: f64 = exps.iter().sum();
-    exps.iter().map(|e| (e / sum) as f32).collect()
-}
+use crate::tensor::{cosine, softmax};
 
 /// Probability of each label text for one image. `scale` is `exp(logit_scale)`.
 pub fn probabilities(image: &[f32], texts: &[Vec<f32>], scale: f32) -> Vec<f32> {

@@ -48,8 +48,8 @@ pub fn convert_checkpoint(
     quant: &str,
     towers: &str,
 ) -> Result<Vec<u8>, JsError> {
-    use crate::weights::bundle::Towers;
-    let policy = crate::quant::Policy::preset(quant).map_err(js)?;
+    use crate::model::Towers;
+    let policy = crate::weights::bundle::Policy::preset(quant).map_err(js)?;
     let towers = Towers::parse(towers).map_err(js)?;
     let ck = checkpoint(config, weights, tokenizer, preprocessor.as_deref()).map_err(js)?;
     ck.to_bundle(&policy, towers).map_err(js)
@@ -181,7 +181,7 @@ impl Model {
     /// The length of every embedding (`projection_dim`).
     #[wasm_bindgen(getter, js_name = embeddingDim)]
     pub fn embedding_dim(&self) -> usize {
-        on!(self.engine, s => s.model.config.projection_dim)
+        on!(self.engine, s => s.model.config.embedding_dim())
     }
 
     /// Promise of the image embedding (Float32Array, unnormalised) of an encoded image file (JPEG, PNG, WebP, GIF).

@@ -98,7 +98,7 @@ impl Model {
     pub fn caption_embedding(&self, embedding: Vec<f32>, options: Option<JsValue>) -> js_sys::Promise {
         let (engine, state) = (self.engine.clone(), state(&self.engine));
         future_to_promise(async move {
-            let dim = on!(engine, s => s.model.config.projection_dim);
+            let dim = on!(engine, s => s.model.config.embedding_dim());
             if embedding.len() != dim {
                 let got = embedding.len();
                 return Err(JsError::new(&format!(

@@ -1,4 +1,4 @@
-//! The webclip bundle: one file holding everything a page needs to run CLIP — the weights (f32/f16 natively, q8/q4
+//! The webclip bundle: one file holding everything a page needs to run a model (CLIP, SigLIP) — the weights (f32/f16 natively, q8/q4
 //! packed for the GPU), `config.json`, `tokenizer.json`, `preprocessor_config.json` — as a standard safetensors
 //! file, so the usual tooling (`safetensors.safe_open`) opens it.
 //!
@@ -14,7 +14,8 @@
 //! | key | value |
 //! |-----|-------|
 //! | `format` | `"webclip"` |
-//! | `webclip_version` | `"1"`; a reader refuses every other version |
+//! | `webclip_version` | `"2"` (version 1, before `architecture`, is read as CLIP); a reader refuses every other version |
+//! | `architecture` | the model family, as `config.json`'s `model_type`: `"clip"`, `"siglip"` |
 //! | `producer` | `"webclip 0.1.0"`, for bug reports |
 //! | `towers` | `"both"`, `"text"` or `"vision"` |
 //! | `policy` | the [`Policy`] as JSON; `policy_summary`: the same for people |
@@ -37,17 +38,23 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod policy;
+
+pub use policy::Policy;
 pub use write::{plan, Planned};
 
-use super::{Checkpoint, HostTensor, TensorSource};
+use super::Checkpoint;
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
-use crate::model::ClipConfig;
-use crate::quant::{Kind, PackedMatrix, Policy};
+use crate::model::{Architecture, ModelConfig, Towers};
+use crate::quant::{Kind, PackedMatrix};
+use crate::tensor::{HostTensor, TensorSource};
 
 pub const FORMAT: &str = "webclip";
-/// The one version this build reads and writes.
-pub const VERSION: &str = "1";
+/// The version this build writes. Version 2 added `architecture`; version 1 bundles (CLIP only) still load.
+pub const VERSION: &str = "2";
+/// Every version this build reads.
+const READS: [&str; 2] = ["1", "2"];
 const HASH_KEYS: [&str; 2] = ["payload_sha256", "header_sha256"];
 /// safetensors refuses larger headers; ours is ~0.2 MB.
 const MAX_HEADER: u64 = 100_000_000;
@@ -55,46 +62,6 @@ const MAX_HEADER: u64 = 100_000_000;
 pub const TOKENIZER_TENSOR: &str = "webclip.tokenizer_json.deflate";
 /// A tokenizer.json inflating to more than this is refused (CLIP's is 1.5 MB).
 const MAX_TOKENIZER: u64 = 64 << 20;
-
-/// Which encoders a bundle holds: a search page may ship only the text tower, a photo tagger only the vision one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Towers {
-    Both,
-    Text,
-    Vision,
-}
-
-impl Towers {
-    pub fn name(self) -> &'static str {
-        match self {
-            Towers::Both => "both",
-            Towers::Text => "text",
-            Towers::Vision => "vision",
-        }
-    }
-
-    pub fn parse(name: &str) -> Result<Self> {
-        [Towers::Both, Towers::Text, Towers::Vision]
-            .into_iter()
-            .find(|t| t.name() == name)
-            .ok_or_else(|| Error::Input(format!("unknown towers '{name}'; choose both, text or vision")))
-    }
-
-    /// Whether parameter `name` belongs in a bundle of these towers (`logit_scale` is in all).
-    pub fn holds(self, name: &str) -> bool {
-        let text = name.starts_with("text_model.") || name.starts_with("text_projection.");
-        let vision = name.starts_with("vision_model.") || name.starts_with("visual_projection.");
-        match self {
-            Towers::Both => true,
-            Towers::Text => !vision,
-            Towers::Vision => !text,
-        }
-    }
-
-    fn has_text(self) -> bool {
-        self != Towers::Vision
-    }
-}
 
 /// `(shape[0], product of the rest)`; 1-D and scalars are one row.
 fn rows_cols(shape: &[usize]) -> (usize, usize) {
@@ -128,7 +95,7 @@ struct Quantized {
 pub struct Bundle {
     /// file name, for error messages
     pub name: String,
-    pub config: ClipConfig,
+    pub config: ModelConfig,
     pub preprocess: PreprocessConfig,
     /// `None` in vision-only bundles
     pub tokenizer_json: Option<String>,
@@ -197,15 +164,16 @@ impl Bundle {
             }
         }
         match meta.get("webclip_version") {
-            Some(v) if v == VERSION => {}
+            Some(v) if READS.contains(&v.as_str()) => {}
             other => {
                 return Err(Error::config(
                     &name,
                     "__metadata__.webclip_version",
                     format!(
-                        "this bundle is format version {}, but this build of webclip reads version {VERSION}. Update \
+                        "this bundle is format version {}, but this build of webclip reads versions {}. Update \
                          webclip to read it, or re-convert the model with this build (`webclip convert`)",
-                        other.map_or("(missing)", |v| v.as_str())
+                        other.map_or("(missing)", |v| v.as_str()),
+                        READS.join(" and ")
                     ),
                 ))
             }
@@ -254,7 +222,20 @@ impl Bundle {
                 )
             })
         };
-        let config = ClipConfig::from_json(text("config.json")?.as_bytes())?;
+        let config = ModelConfig::from_json(text("config.json")?.as_bytes())?;
+        // version 1 bundles are CLIP and carry no `architecture`
+        let architecture = meta.get("architecture").map_or(Ok(Architecture::Clip), |a| Architecture::parse(a))?;
+        if architecture != config.architecture() {
+            return Err(Error::config(
+                &name,
+                "__metadata__.architecture",
+                format!(
+                    "is '{}' but config.json is a '{}' model: the bundle is damaged; re-convert the model",
+                    architecture.name(),
+                    config.architecture().name()
+                ),
+            ));
+        }
         let preprocess =
             PreprocessConfig::from_json(text("preprocessor_config.json")?.as_bytes(), "preprocessor_config.json")?;
         let towers = Towers::parse(text("towers")?)?;

@@ -6,15 +6,16 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::bundle::{Bundle, Towers};
-use super::{SafetensorsFile, ShardedTensors, TensorSource};
+use super::bundle::Bundle;
+use super::{SafetensorsFile, ShardedTensors};
+use crate::tensor::TensorSource;
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
-use crate::model::ClipConfig;
+use crate::model::{ModelConfig, Towers};
 
 /// Everything needed to build a model, held in memory: from a Hugging Face folder or a webclip bundle.
 pub struct Checkpoint {
-    pub config: ClipConfig,
+    pub config: ModelConfig,
     /// the weights: safetensors shards (f32 on request) or a bundle (stored kinds, q8/q4 packed)
     pub tensors: Box<dyn TensorSource>,
     /// which encoders the weights hold (a tower-only bundle has one)
@@ -104,22 +105,21 @@ impl Checkpoint {
         tokenizer_json: Option<Vec<u8>>,
         preprocessor_json: Option<&[u8]>,
     ) -> Result<Self> {
-        let config = ClipConfig::from_json(config_json)?;
+        let config = ModelConfig::from_json(config_json)?;
         let files =
             shards.into_iter().map(|(name, bytes)| SafetensorsFile::parse(name, bytes)).collect::<Result<_>>()?;
         let preprocess = match preprocessor_json {
             Some(bytes) => PreprocessConfig::from_json(bytes, "preprocessor_config.json")?,
-            None => PreprocessConfig::clip_default(config.vision.image_size as u32),
+            None => PreprocessConfig::clip_default(config.image_size() as u32),
         };
-        if preprocess.crop_height as usize != config.vision.image_size
-            || preprocess.crop_width as usize != config.vision.image_size
-        {
+        let size = config.image_size();
+        if preprocess.crop_height as usize != size || preprocess.crop_width as usize != size {
             return Err(Error::config(
                 "preprocessor_config.json",
                 "crop_size",
                 format!(
                     "is {}x{} but config.json's vision_config.image_size is {}: the files belong to different models",
-                    preprocess.crop_height, preprocess.crop_width, config.vision.image_size
+                    preprocess.crop_height, preprocess.crop_width, size
                 ),
             ));
         }

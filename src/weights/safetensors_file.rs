@@ -3,7 +3,7 @@
 use safetensors::tensor::{Dtype, Metadata};
 use safetensors::SafeTensors;
 
-use super::HostTensor;
+use crate::tensor::HostTensor;
 use crate::error::{Error, Result};
 
 pub struct SafetensorsFile {

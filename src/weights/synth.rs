@@ -5,23 +5,22 @@
 //! tensor produces different numbers. Scales keep activations O(1) through any depth:
 //! weights `N(0, 1/fan_in)`, biases `N(0, 0.1²)`, layer-norm weights `1 + N(0, 0.2²)`, embeddings `N(0, 1)`.
 
-use std::cell::RefCell;
-
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use safetensors::tensor::{Dtype, TensorView};
 
-use super::{HostTensor, TensorSource};
-use crate::backend::cpu::Cpu;
+use crate::backend::Activation;
 use crate::error::{Error, Result};
-use crate::model::{Activation, Clip, ClipConfig, TextConfig, VisionConfig};
+use crate::model::clip::{ClipConfig, TextConfig, VisionConfig};
+use crate::model::{self, ModelConfig, Towers};
+use crate::tensor::HostTensor;
 
 /// Named architectures.
 pub const PRESETS: [&str; 5] = ["vit-b-32", "vit-b-16", "vit-l-14", "tinyclip-8m-16", "tiny"];
 
 /// The config of a preset (OpenAI's and TinyCLIP's published shapes; `tiny` is a test-sized model at 224 px).
-pub fn preset(name: &str) -> Result<ClipConfig> {
+pub fn preset(name: &str) -> Result<ModelConfig> {
     let text = |hidden, layers, heads| TextConfig {
         vocab_size: 49408,
         hidden_size: hidden,
@@ -54,7 +53,7 @@ pub fn preset(name: &str) -> Result<ClipConfig> {
         "tiny" => (text(64, 2, 4), vision(64, 2, 4, 32), 64),
         other => return Err(Error::Input(format!("unknown preset '{other}'; choose one of {}", PRESETS.join(", ")))),
     };
-    Ok(ClipConfig { text, vision, projection_dim, logit_scale_init_value: 2.6592 })
+    Ok(ModelConfig::Clip(ClipConfig { text, vision, projection_dim, logit_scale_init_value: 2.6592 }))
 }
 
 /// Storage dtype of the written safetensors file.
@@ -65,54 +64,46 @@ pub enum StoreDtype {
     BF16,
 }
 
-/// Hands out random tensors in the order the model asks for them and remembers them.
-struct RandomSource {
-    rng: RefCell<ChaCha8Rng>,
-    made: RefCell<Vec<HostTensor>>,
-    logit_scale: f32,
-}
-
-impl TensorSource for RandomSource {
-    fn tensor(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
-        let n: usize = shape.iter().product();
-        let data = if name == "logit_scale" {
-            vec![self.logit_scale]
-        } else {
-            let (mean, std) = if name.ends_with("norm.weight")
-                || name.ends_with("norm1.weight")
-                || name.ends_with("norm2.weight")
-                || name.ends_with("layrnorm.weight")
-            {
-                (1.0, 0.2)
-            } else if name.ends_with(".bias") {
-                (0.0, 0.1)
-            } else if name.contains("embedding") && !name.contains("patch_embedding") {
-                (0.0, 1.0)
+/// Random parameters for `config`, named and shaped exactly as the HF model has them, drawn from one seeded
+/// stream in the order the model loads them ([`model::parameters`]).
+pub fn random_tensors(config: &ModelConfig, seed: u64) -> Result<Vec<HostTensor>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    model::parameters(config, Towers::Both)?
+        .into_iter()
+        .map(|p| {
+            let n: usize = p.shape.iter().product();
+            let name = p.name.as_str();
+            let data = if name == "logit_scale" {
+                vec![logit_scale_init(config)]
             } else {
-                // linear / conv weight: fan_in is everything but the first dim
-                let fan_in = (n / shape[0].max(1)).max(1);
-                (0.0, 1.0 / (fan_in as f64).sqrt())
+                let (mean, std) = if name.ends_with("norm.weight")
+                    || name.ends_with("norm1.weight")
+                    || name.ends_with("norm2.weight")
+                    || name.ends_with("layrnorm.weight")
+                {
+                    (1.0, 0.2)
+                } else if name.ends_with(".bias") {
+                    (0.0, 0.1)
+                } else if name.contains("embedding") && !name.contains("patch_embedding") {
+                    (0.0, 1.0)
+                } else {
+                    // linear / conv weight: fan_in is everything but the first dim
+                    let fan_in = (n / p.shape.first().copied().unwrap_or(1).max(1)).max(1);
+                    (0.0, 1.0 / (fan_in as f64).sqrt())
+                };
+                let dist = Normal::new(mean, std).map_err(|e| Error::Input(e.to_string()))?;
+                (0..n).map(|_| dist.sample(&mut rng) as f32).collect()
             };
-            let dist = Normal::new(mean, std).map_err(|e| Error::Input(e.to_string()))?;
-            let mut rng = self.rng.borrow_mut();
-            (0..n).map(|_| dist.sample(&mut *rng) as f32).collect()
-        };
-        let t = HostTensor { name: name.to_string(), shape: shape.to_vec(), data };
-        self.made.borrow_mut().push(t.clone());
-        Ok(t)
-    }
+            Ok(HostTensor { name: p.name, shape: p.shape, data })
+        })
+        .collect()
 }
 
-/// Random parameters for `config`, named and shaped exactly as `CLIPModel` has them.
-pub fn random_tensors(config: &ClipConfig, seed: u64) -> Result<Vec<HostTensor>> {
-    let source = RandomSource {
-        rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed)),
-        made: RefCell::new(Vec::new()),
-        logit_scale: config.logit_scale_init_value as f32,
-    };
-    // Loading the model is what enumerates every parameter with its shape: one source of truth for names.
-    Clip::load(&Cpu, &source, config, crate::weights::bundle::Towers::Both)?;
-    Ok(source.made.into_inner())
+/// The `logit_scale` a freshly initialised model has.
+fn logit_scale_init(config: &ModelConfig) -> f32 {
+    match config {
+        ModelConfig::Clip(c) => c.logit_scale_init_value as f32,
+    }
 }
 
 /// `model.safetensors` bytes for `tensors` (with HF's `{"format": "pt"}` metadata).
@@ -148,9 +139,9 @@ pub fn safetensors_bytes(tensors: &[HostTensor], dtype: StoreDtype) -> Result<Ve
 
 /// All files of an HF-layout checkpoint directory, as `(file name, bytes)`.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn checkpoint_files(config: &ClipConfig, seed: u64, dtype: StoreDtype) -> Result<Vec<(String, Vec<u8>)>> {
+pub fn checkpoint_files(config: &ModelConfig, seed: u64, dtype: StoreDtype) -> Result<Vec<(String, Vec<u8>)>> {
     let tensors = random_tensors(config, seed)?;
-    let preprocess = crate::image::PreprocessConfig::clip_default(config.vision.image_size as u32);
+    let preprocess = crate::image::PreprocessConfig::clip_default(config.image_size() as u32);
     Ok(vec![
         ("config.json".into(), config.to_json().into_bytes()),
         ("model.safetensors".into(), safetensors_bytes(&tensors, dtype)?),
@@ -163,7 +154,7 @@ pub fn checkpoint_files(config: &ClipConfig, seed: u64, dtype: StoreDtype) -> Re
 
 /// Writes a synthetic checkpoint into `dir` (created if needed).
 #[cfg(not(target_arch = "wasm32"))]
-pub fn write_dir(dir: &std::path::Path, config: &ClipConfig, seed: u64, dtype: StoreDtype) -> Result<()> {
+pub fn write_dir(dir: &std::path::Path, config: &ModelConfig, seed: u64, dtype: StoreDtype) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     for (name, bytes) in checkpoint_files(config, seed, dtype)? {
         let path = dir.join(name);

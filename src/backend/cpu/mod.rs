@@ -6,11 +6,10 @@
 mod matmul;
 mod ops;
 
-use super::{check, check_bias, Backend, Dims};
+use super::{check, check_bias, Activation, Backend, Dims, Weights};
 use crate::error::{Error, Result};
-use crate::model::Activation;
 use crate::quant::{Kind, PackedMatrix};
-use crate::weights::HostTensor;
+use crate::tensor::HostTensor;
 use std::borrow::Cow;
 
 /// An activation on the CPU.
@@ -49,15 +48,10 @@ impl CpuTable {
 #[derive(Default, Clone, Copy)]
 pub struct Cpu;
 
-impl Backend for Cpu {
-    type Tensor = CpuTensor;
+impl Weights for Cpu {
     type Linear = CpuLinear;
     type Vector = Vec<f32>;
     type Table = CpuTable;
-
-    fn name(&self) -> String {
-        "cpu".into()
-    }
 
     fn linear(&self, name: &str, weight: PackedMatrix, bias: Option<HostTensor>) -> Result<CpuLinear> {
         check_bias(name, &weight, bias.as_ref())?;
@@ -70,6 +64,14 @@ impl Backend for Cpu {
 
     fn table(&self, _name: &str, t: PackedMatrix) -> Result<CpuTable> {
         Ok(CpuTable { rows: t.rows, dim: t.cols, data: t })
+    }
+}
+
+impl Backend for Cpu {
+    type Tensor = CpuTensor;
+
+    fn name(&self) -> String {
+        "cpu".into()
     }
 
     fn upload(&self, data: &[f32], dims: Dims) -> Result<CpuTensor> {
@@ -113,11 +115,15 @@ impl Backend for Cpu {
         Ok(ops::patchify(pixels, channels, height, width, patch))
     }
 
-    fn prepend_class(&self, x: &CpuTensor, class: &Vec<f32>, positions: &CpuTable) -> Result<CpuTensor> {
-        check(x.dims.seq + 1 == positions.rows && class.len() == x.dims.dim, || {
-            format!("{} patches + class token, but {} position embeddings", x.dims.seq, positions.rows)
+    fn add_positions(&self, x: &CpuTensor, prefix: Option<&Vec<f32>>, positions: &CpuTable) -> Result<CpuTensor> {
+        let seq = x.dims.seq + prefix.is_some() as usize;
+        check(seq == positions.rows && positions.dim == x.dims.dim, || {
+            format!("add_positions: {seq} tokens of {}, but {} position embeddings", x.dims.dim, positions.rows)
         })?;
-        Ok(ops::prepend_class(x, class, positions))
+        check(prefix.is_none_or(|p| p.len() == x.dims.dim), || {
+            format!("add_positions: prefix row of {} for {} features", prefix.map_or(0, Vec::len), x.dims.dim)
+        })?;
+        Ok(ops::add_positions(x, prefix.map(Vec::as_slice), positions))
     }
 
     fn layer_norm(&self, x: &CpuTensor, weight: &Vec<f32>, bias: &Vec<f32>, eps: f32) -> Result<CpuTensor> {
@@ -142,32 +148,34 @@ impl Backend for Cpu {
     }
 
     fn attention(&self, q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, causal: bool) -> Result<CpuTensor> {
-        check(q.dims == k.dims && k.dims == v.dims && q.dims.dim % heads == 0, || {
-            format!("attention: q {:?}, k {:?}, v {:?}, {heads} heads", q.dims, k.dims, v.dims)
-        })?;
+        super::check_attention(q.dims, k.dims, v.dims, heads, causal)?;
         Ok(ops::attention(q, k, v, heads, causal))
     }
 
     fn normalize(&self, x: &CpuTensor) -> Result<CpuTensor> {
-        let data = x.data.chunks_exact(x.dims.dim.max(1)).flat_map(crate::tasks::zero_shot::normalize).collect();
+        let data = x.data.chunks_exact(x.dims.dim.max(1)).flat_map(crate::tensor::normalize).collect();
         Ok(CpuTensor { dims: x.dims, data })
     }
 
-    fn logits(&self, a: &CpuTensor, b: &CpuTensor, scale: f32) -> Result<CpuTensor> {
+    fn logits(&self, a: &CpuTensor, b: &CpuTensor, scale: f32, bias: f32) -> Result<CpuTensor> {
         check(a.dims.dim == b.dims.dim, || format!("logits: {:?} vs {:?}", a.dims, b.dims))?;
         let d = a.dims.dim.max(1);
         let mut data = Vec::with_capacity(a.dims.rows() * b.dims.rows());
         for ar in a.data.chunks_exact(d) {
             for br in b.data.chunks_exact(d) {
-                data.push(scale * ar.iter().zip(br).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>() as f32);
+                data.push(scale * ar.iter().zip(br).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>() as f32 + bias);
             }
         }
         Ok(CpuTensor { dims: Dims::new(1, a.dims.rows(), b.dims.rows()), data })
     }
 
     fn softmax(&self, x: &CpuTensor) -> Result<CpuTensor> {
-        let data = x.data.chunks_exact(x.dims.dim.max(1)).flat_map(crate::tasks::zero_shot::softmax).collect();
+        let data = x.data.chunks_exact(x.dims.dim.max(1)).flat_map(crate::tensor::softmax).collect();
         Ok(CpuTensor { dims: x.dims, data })
+    }
+
+    fn sigmoid(&self, x: &CpuTensor) -> Result<CpuTensor> {
+        Ok(CpuTensor { dims: x.dims, data: x.data.iter().map(|&v| crate::tensor::sigmoid(v)).collect() })
     }
 
     fn gather_rows(&self, x: &CpuTensor, rows: &[usize]) -> Result<CpuTensor> {

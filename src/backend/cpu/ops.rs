@@ -3,7 +3,7 @@
 
 use super::{CpuTable, CpuTensor};
 use crate::backend::Dims;
-use crate::model::Activation;
+use super::Activation;
 
 pub fn embed_tokens(ids: &[u32], batch: usize, tokens: &CpuTable, positions: &CpuTable) -> CpuTensor {
     let seq = ids.len() / batch.max(1);
@@ -38,16 +38,18 @@ pub fn patchify(pixels: &CpuTensor, channels: usize, height: usize, width: usize
     CpuTensor { dims: Dims::new(batch, gh * gw, patch_len), data }
 }
 
-pub fn prepend_class(x: &CpuTensor, class: &[f32], positions: &CpuTable) -> CpuTensor {
+/// `[prefix; x] + positions` (see `Backend::add_positions`).
+pub fn add_positions(x: &CpuTensor, prefix: Option<&[f32]>, positions: &CpuTable) -> CpuTensor {
     let Dims { batch, seq, dim } = x.dims;
-    let mut data = Vec::with_capacity(batch * (seq + 1) * dim);
+    let out = seq + prefix.is_some() as usize;
+    let mut data = Vec::with_capacity(batch * out * dim);
     for b in 0..batch {
-        for s in 0..=seq {
-            let token = if s == 0 { class } else { &x.data[(b * seq + s - 1) * dim..][..dim] };
+        let tokens = prefix.into_iter().chain(x.data[b * seq * dim..][..seq * dim].chunks_exact(dim.max(1)));
+        for (s, token) in tokens.enumerate() {
             data.extend(token.iter().zip(positions.row(s).iter()).map(|(t, p)| t + p));
         }
     }
-    CpuTensor { dims: Dims::new(batch, seq + 1, dim), data }
+    CpuTensor { dims: Dims::new(batch, out, dim), data }
 }
 
 pub fn layer_norm(x: &CpuTensor, weight: &[f32], bias: &[f32], eps: f32) -> CpuTensor {
@@ -82,14 +84,15 @@ fn head(t: &CpuTensor, b: usize, s: usize, h: usize, hd: usize) -> &[f32] {
 
 pub fn attention(q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, causal: bool) -> CpuTensor {
     let Dims { batch, seq, dim } = q.dims;
+    let kv_len = k.dims.seq;
     let hd = dim / heads;
     let scale = 1.0 / (hd as f64).sqrt();
     let mut out = vec![0f32; q.data.len()];
-    let mut scores = vec![0f64; seq];
+    let mut scores = vec![0f64; kv_len];
     for b in 0..batch {
         for h in 0..heads {
             for i in 0..seq {
-                let keys = if causal { i + 1 } else { seq };
+                let keys = if causal { i + 1 } else { kv_len };
                 let qi = head(q, b, i, h, hd);
                 for (j, score) in scores[..keys].iter_mut().enumerate() {
                     *score = qi.iter().zip(head(k, b, j, h, hd)).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>()

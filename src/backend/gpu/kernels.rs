@@ -85,11 +85,12 @@ pub enum Kernel {
     /// the token-embedding gather for a table stored as this kind
     EmbedTokens(Kind),
     Patchify,
-    PrependClass,
+    AddPositions,
     GatherRows,
     Normalize,
     Logits,
     Softmax,
+    Sigmoid,
 }
 
 impl Kernel {
@@ -102,11 +103,12 @@ impl Kernel {
             Kernel::Add,
             Kernel::Activation,
             Kernel::Patchify,
-            Kernel::PrependClass,
+            Kernel::AddPositions,
             Kernel::GatherRows,
             Kernel::Normalize,
             Kernel::Logits,
             Kernel::Softmax,
+            Kernel::Sigmoid,
         ]);
         all
     }
@@ -117,9 +119,9 @@ impl Kernel {
             Kernel::LayerNorm => Family::LayerNorm,
             Kernel::Attention => Family::Attention,
             Kernel::Add | Kernel::Activation => Family::Elementwise,
-            Kernel::EmbedTokens(_) | Kernel::Patchify | Kernel::PrependClass => Family::Embed,
+            Kernel::EmbedTokens(_) | Kernel::Patchify | Kernel::AddPositions => Family::Embed,
             Kernel::GatherRows => Family::Pool,
-            Kernel::Normalize | Kernel::Logits | Kernel::Softmax => Family::Similarity,
+            Kernel::Normalize | Kernel::Logits | Kernel::Softmax | Kernel::Sigmoid => Family::Similarity,
         }
     }
 
@@ -138,11 +140,12 @@ impl Kernel {
             Kernel::Add => "add",
             Kernel::Activation => "activation",
             Kernel::Patchify => "patchify",
-            Kernel::PrependClass => "prepend_class",
+            Kernel::AddPositions => "add_positions",
             Kernel::GatherRows => "gather_rows",
             Kernel::Normalize => "normalize",
             Kernel::Logits => "logits",
             Kernel::Softmax => "softmax",
+            Kernel::Sigmoid => "sigmoid",
         }
     }
 
@@ -153,9 +156,9 @@ impl Kernel {
             Kernel::Linear(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, Read), (5, ReadWrite), (6, Read)],
             Kernel::LayerNorm | Kernel::Attention => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
             Kernel::Add | Kernel::GatherRows | Kernel::Logits => &[(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)],
-            Kernel::Activation | Kernel::Normalize | Kernel::Softmax => &[(0, Uniform), (1, Read), (3, ReadWrite)],
+            Kernel::Activation | Kernel::Normalize | Kernel::Softmax | Kernel::Sigmoid => &[(0, Uniform), (1, Read), (3, ReadWrite)],
             Kernel::EmbedTokens(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite), (5, Read)],
-            Kernel::PrependClass => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
+            Kernel::AddPositions => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
             Kernel::Patchify => &[(0, Uniform), (1, Read), (4, ReadWrite)],
         }
     }

@@ -22,9 +22,9 @@ use std::sync::Arc;
 pub use device::{required_limits, AdapterSummary};
 pub use kernels::Family;
 
-use super::{check, Dims};
+use super::{check, Activation, Dims};
 use crate::error::{Error, Result};
-use crate::model::Activation;
+
 use crate::quant::{Kind, PackedMatrix};
 use device::Context;
 use kernels::{Kernel, Kernels};

@@ -4,22 +4,15 @@
 use std::sync::Arc;
 
 use super::{act_kind, Gpu, GpuLinear, GpuTable, GpuTensor, GpuVector, Kernel, MAX_HEAD_DIM};
-use crate::backend::{check, check_bias, Backend, Dims};
+use crate::backend::{check, check_bias, Activation, Backend, Dims, Weights};
 use crate::error::{Error, Result};
-use crate::model::Activation;
 use crate::quant::{Kind, PackedMatrix};
-use crate::weights::HostTensor;
+use crate::tensor::HostTensor;
 
-impl Backend for Gpu {
-    type Tensor = GpuTensor;
+impl Weights for Gpu {
     type Linear = GpuLinear;
     type Vector = GpuVector;
     type Table = GpuTable;
-
-    fn name(&self) -> String {
-        let a = self.adapter();
-        format!("gpu: {} ({}, {})", a.name, a.backend, a.device_type)
-    }
 
     fn linear(&self, name: &str, weight: PackedMatrix, bias: Option<HostTensor>) -> Result<GpuLinear> {
         check_bias(name, &weight, bias.as_ref())?;
@@ -48,6 +41,15 @@ impl Backend for Gpu {
             })
             .collect::<Result<_>>()?;
         Ok(GpuTable { rows, dim, kind: t.kind, chunks })
+    }
+}
+
+impl Backend for Gpu {
+    type Tensor = GpuTensor;
+
+    fn name(&self) -> String {
+        let a = self.adapter();
+        format!("gpu: {} ({}, {})", a.name, a.backend, a.device_type)
     }
 
     fn upload(&self, data: &[f32], dims: Dims) -> Result<GpuTensor> {
@@ -138,9 +140,13 @@ impl Backend for Gpu {
         Ok(y)
     }
 
-    fn prepend_class(&self, x: &GpuTensor, class: &GpuVector, positions: &GpuTable) -> Result<GpuTensor> {
-        check(x.dims.seq + 1 == positions.rows && class.len == x.dims.dim, || {
-            format!("{} patches + class token, but {} position embeddings", x.dims.seq, positions.rows)
+    fn add_positions(&self, x: &GpuTensor, prefix: Option<&GpuVector>, positions: &GpuTable) -> Result<GpuTensor> {
+        let seq = x.dims.seq + prefix.is_some() as usize;
+        check(seq == positions.rows && positions.dim == x.dims.dim, || {
+            format!("add_positions: {seq} tokens of {}, but {} position embeddings", x.dims.dim, positions.rows)
+        })?;
+        check(prefix.is_none_or(|p| p.len == x.dims.dim), || {
+            format!("add_positions: prefix row of {} for {} features", prefix.map_or(0, |p| p.len), x.dims.dim)
         })?;
         check(positions.chunks.len() == 1 && positions.kind == Kind::F32, || {
             format!(
@@ -148,11 +154,12 @@ impl Backend for Gpu {
                 positions.rows, positions.dim, positions.kind
             )
         })?;
-        let y = self.alloc(Dims::new(x.dims.batch, x.dims.seq + 1, x.dims.dim))?;
+        let y = self.alloc(Dims::new(x.dims.batch, seq, x.dims.dim))?;
         let n = y.dims.len();
-        let params = [n as u32, y.dims.seq as u32, y.dims.dim as u32];
-        let bufs = [x.buffer(), &class.buffer, &positions.chunks[0].2.words, y.buffer()];
-        self.dispatch(Kernel::PrependClass, &params, &bufs, self.elementwise_grid(n)?)?;
+        let params = [n as u32, seq as u32, y.dims.dim as u32, prefix.is_some() as u32];
+        // without a prefix, binding 2 is never read: x stands in for it
+        let bufs = [x.buffer(), prefix.map_or(x.buffer(), |p| &p.buffer), &positions.chunks[0].2.words, y.buffer()];
+        self.dispatch(Kernel::AddPositions, &params, &bufs, self.elementwise_grid(n)?)?;
         Ok(y)
     }
 
@@ -197,9 +204,7 @@ impl Backend for Gpu {
 
     fn attention(&self, q: &GpuTensor, k: &GpuTensor, v: &GpuTensor, heads: usize, causal: bool) -> Result<GpuTensor> {
         let d = q.dims;
-        check(q.dims == k.dims && k.dims == v.dims && heads > 0 && d.dim % heads == 0, || {
-            format!("attention: q {:?}, k {:?}, v {:?}, {heads} heads", q.dims, k.dims, v.dims)
-        })?;
+        crate::backend::check_attention(q.dims, k.dims, v.dims, heads, causal)?;
         let hd = d.dim / heads;
         check(hd <= MAX_HEAD_DIM, || {
             format!("attention: head size {hd} > {MAX_HEAD_DIM}, the most attention.wgsl holds")
@@ -214,7 +219,8 @@ impl Backend for Gpu {
         }
         let y = self.alloc(d)?;
         let scale = (1.0 / (hd as f64).sqrt()) as f32;
-        let params = [d.seq as u32, d.dim as u32, heads as u32, hd as u32, causal as u32, scale.to_bits()];
+        let params =
+            [d.seq as u32, k.dims.seq as u32, d.dim as u32, heads as u32, hd as u32, causal as u32, scale.to_bits()];
         let bufs = [q.buffer(), k.buffer(), v.buffer(), y.buffer()];
         self.dispatch(Kernel::Attention, &params, &bufs, [d.seq as u32, heads as u32, d.batch as u32])?;
         Ok(y)
@@ -242,11 +248,11 @@ impl Backend for Gpu {
         self.rows_op(Kernel::Normalize, x)
     }
 
-    fn logits(&self, a: &GpuTensor, b: &GpuTensor, scale: f32) -> Result<GpuTensor> {
+    fn logits(&self, a: &GpuTensor, b: &GpuTensor, scale: f32, bias: f32) -> Result<GpuTensor> {
         check(a.dims.dim == b.dims.dim, || format!("logits: {:?} vs {:?}", a.dims, b.dims))?;
         let (n_a, n_b) = (a.dims.rows(), b.dims.rows());
         let y = self.alloc(Dims::new(1, n_a, n_b))?;
-        let params = [n_a as u32, n_b as u32, a.dims.dim as u32, scale.to_bits()];
+        let params = [n_a as u32, n_b as u32, a.dims.dim as u32, scale.to_bits(), bias.to_bits()];
         self.dispatch(
             Kernel::Logits,
             &params,
@@ -258,6 +264,10 @@ impl Backend for Gpu {
 
     fn softmax(&self, x: &GpuTensor) -> Result<GpuTensor> {
         self.rows_op(Kernel::Softmax, x)
+    }
+
+    fn sigmoid(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        self.rows_op(Kernel::Sigmoid, x)
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Each tower runs one warm-up pass (pipeline and buffer creation, caches), then `runs` timed passes; a pass is the
 //! whole forward from host inputs to host embeddings (upload, every kernel, readback). Reported: the median and the
-//! minimum, and GFLOP/s = FLOPs from the config (src/model/flops.rs) / median. Images are fixed pseudo-random pixels
+//! minimum, and GFLOP/s = FLOPs from the config (`ModelConfig::image_flops`, per family) / median. Images are fixed pseudo-random pixels
 //! (preprocessing is not timed); texts are tokenized to the full context length (the text tower runs on the real
 //! token count, so this is its longest pass).
 
@@ -10,14 +10,13 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 use webclip::backend::Backend;
-use webclip::model::flops;
 use webclip::{Result, Session};
 
 pub fn run<B: Backend>(session: &Session<B>, device: &Value, batch: usize, runs: usize) -> Result<Value> {
     let model = &session.model;
     let c = &model.config;
 
-    let per_image = c.vision.num_channels * c.vision.image_size * c.vision.image_size;
+    let per_image = c.pixels_per_image();
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let pixels: Vec<f32> = (0..batch * per_image)
         .map(|_| {
@@ -51,8 +50,8 @@ pub fn run<B: Backend>(session: &Session<B>, device: &Value, batch: usize, runs:
         "device": device,
         "batch": batch,
         "runs": runs,
-        "vision": tower(vision, flops::image_flops(c), flops::vision_tokens(&c.vision)),
-        "text": tower(text, flops::text_flops(c, tokens), tokens),
+        "vision": tower(vision, c.image_flops(), c.vision_tokens()),
+        "text": tower(text, c.text_flops(tokens), tokens),
     }))
 }
 

@@ -26,7 +26,7 @@ pub fn run<B: Backend>(
     top: usize,
 ) -> Result<bool> {
     let what = format!("index {index_name}");
-    let dim = session.model.config.projection_dim;
+    let dim = session.model.config.embedding_dim();
     let mut all_ok = true;
     if !queries.is_empty() {
         // the probe rides in the same batch as the queries

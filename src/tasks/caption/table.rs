@@ -21,7 +21,7 @@ use super::vocab::Vocabulary;
 use crate::error::{Error, Result};
 use crate::tasks::fingerprint::{hex, Fingerprint};
 use crate::tasks::store::{self, Tensor};
-use crate::tasks::zero_shot::normalize;
+use crate::tensor::normalize;
 
 const FORMAT: &str = "webclip-caption-cache";
 const VERSION: &str = "1";

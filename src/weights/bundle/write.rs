@@ -1,19 +1,18 @@
 //! Writing a bundle: walk the model's parameters, store each as the policy says, lay out the file.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use safetensors::tensor::{Dtype, TensorInfo};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{header_digest, hex, rows_cols, Bundle, Quantized, Towers, FORMAT, TOKENIZER_TENSOR, VERSION};
-use crate::backend::cpu::Cpu;
+use super::{header_digest, hex, rows_cols, Bundle, Policy, Quantized, FORMAT, TOKENIZER_TENSOR, VERSION};
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
-use crate::model::{Clip, ClipConfig};
-use crate::quant::{Kind, PackedMatrix, Policy};
-use crate::weights::{Checkpoint, HostTensor, TensorSource};
+use crate::model::{self, ModelConfig, Towers};
+use crate::quant::Kind;
+use crate::tensor::{HostTensor, TensorSource};
+use crate::weights::Checkpoint;
 
 /// One parameter as the policy stores it.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,47 +34,21 @@ impl Planned {
     }
 }
 
-/// Every parameter a bundle of `towers` holds under `policy`, in the order the model loads them (sizes without
-/// reading any weights: for `webclip convert` to print before it starts).
-pub fn plan(config: &ClipConfig, policy: &Policy, towers: Towers) -> Result<Vec<Planned>> {
-    Ok(record(None, config, policy, towers)?.into_iter().map(|(p, _)| p).collect())
+/// Every parameter a bundle of `towers` holds under `policy`, in the order the model loads them (names, shapes
+/// and formats from `model::parameters`: no weights read or built).
+pub fn plan(config: &ModelConfig, policy: &Policy, towers: Towers) -> Result<Vec<Planned>> {
+    let params = model::parameters(config, Towers::Both)?;
+    let kinds = policy.kinds(&params);
+    Ok(params
+        .into_iter()
+        .zip(kinds)
+        .filter(|(p, _)| towers.holds(&p.name))
+        .map(|(p, kind)| Planned { name: p.name, shape: p.shape, kind })
+        .collect())
 }
 
 /// A stored tensor: its name in the file, dtype, shape and little-endian bytes.
 type Part = (String, Dtype, Vec<usize>, Vec<u8>);
-
-/// Walks the model's parameters the way `Clip::load` asks for them — the one list of names and shapes — and, with a
-/// source, encodes each one the policy's way. The model itself only gets zeros (allocated lazily, never touched).
-fn record(
-    source: Option<&dyn TensorSource>,
-    config: &ClipConfig,
-    policy: &Policy,
-    towers: Towers,
-) -> Result<Vec<(Planned, Vec<Part>)>> {
-    struct Recorder<'a> {
-        source: Option<&'a dyn TensorSource>,
-        config: &'a ClipConfig,
-        policy: &'a Policy,
-        towers: Towers,
-        out: RefCell<Vec<(Planned, Vec<Part>)>>,
-    }
-    impl TensorSource for Recorder<'_> {
-        fn tensor(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
-            if self.towers.holds(name) {
-                let kind = self.policy.kind(name, self.config);
-                let parts = match self.source {
-                    Some(source) => encode(&source.tensor(name, shape)?, kind)?,
-                    None => Vec::new(),
-                };
-                self.out.borrow_mut().push((Planned { name: name.into(), shape: shape.to_vec(), kind }, parts));
-            }
-            Ok(HostTensor { name: name.into(), shape: shape.to_vec(), data: vec![0.0; shape.iter().product()] })
-        }
-    }
-    let recorder = Recorder { source, config, policy, towers, out: RefCell::new(Vec::new()) };
-    Clip::load(&Cpu, &recorder, config, Towers::Both)?;
-    Ok(recorder.out.into_inner())
-}
 
 fn encode(t: &HostTensor, kind: Kind) -> Result<Vec<Part>> {
     let native = |dtype, bytes| Ok(vec![(t.name.clone(), dtype, t.shape.clone(), bytes)]);
@@ -83,7 +56,7 @@ fn encode(t: &HostTensor, kind: Kind) -> Result<Vec<Part>> {
         Kind::F32 => native(Dtype::F32, t.data.iter().flat_map(|v| v.to_le_bytes()).collect()),
         Kind::F16 => native(Dtype::F16, t.data.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect()),
         Kind::Q8 | Kind::Q4 => {
-            let m = PackedMatrix::pack(t, kind)?;
+            let m = t.pack(kind)?;
             let mut scales: Vec<u8> = m.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
             scales.resize(4 * m.scales.len().div_ceil(2), 0);
             Ok(vec![
@@ -104,13 +77,19 @@ impl Bundle {
     /// says. `tokenizer_json` goes in when the text tower does (natively, `None` means CLIP's bundled one).
     pub fn write(
         source: &dyn TensorSource,
-        config: &ClipConfig,
+        config: &ModelConfig,
         tokenizer_json: Option<&[u8]>,
         preprocess: &PreprocessConfig,
         policy: &Policy,
         towers: Towers,
     ) -> Result<Vec<u8>> {
-        let recorded = record(Some(source), config, policy, towers)?;
+        let recorded = plan(config, policy, towers)?
+            .into_iter()
+            .map(|p| {
+                let parts = encode(&source.tensor(&p.name, &p.shape)?, p.kind)?;
+                Ok((p, parts))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let quantized: BTreeMap<&str, Quantized> = recorded
             .iter()
             .filter(|(p, _)| p.kind.is_quantized())
@@ -120,6 +99,7 @@ impl Bundle {
             ("format", FORMAT.to_string()),
             ("webclip_version", VERSION.to_string()),
             ("producer", format!("webclip {}", env!("CARGO_PKG_VERSION"))),
+            ("architecture", config.architecture().name().to_string()),
             ("towers", towers.name().to_string()),
             ("policy", policy.to_json()),
             ("policy_summary", policy.describe()),

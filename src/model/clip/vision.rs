@@ -1,23 +1,24 @@
 //! `CLIPVisionTransformer`: patch conv + class token + positions → pre-layernorm → encoder → class token →
 //! post-layernorm.
 
-use super::encoder::{Encoder, EncoderShape};
-use super::{LayerNorm, Loader, VisionConfig};
-use crate::backend::{Backend, Dims};
+use super::VisionConfig;
+use crate::backend::{Backend, Dims, Weights};
+use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader};
 use crate::error::{Error, Result};
 
-pub struct VisionTransformer<B: Backend> {
-    pub class_embedding: B::Vector,   // (D)
-    pub patch_embedding: B::Linear,   // Conv2d(C, D, p, stride p, bias=False) as (D, C·p·p)
-    pub position_embedding: B::Table, // (1 + grid², D)
-    pub pre_layrnorm: LayerNorm<B>,   // sic: the upstream name
-    pub encoder: Encoder<B>,
-    pub post_layernorm: LayerNorm<B>,
+pub struct VisionTransformer<W: Weights> {
+    pub class_embedding: W::Vector,   // (D)
+    pub patch_embedding: W::Linear,   // Conv2d(C, D, p, stride p, bias=False) as (D, C·p·p)
+    pub position_embedding: W::Table, // (1 + grid², D)
+    pub pre_layrnorm: LayerNorm<W>,   // sic: the upstream name
+    pub encoder: Encoder<W>,
+    pub post_layernorm: LayerNorm<W>,
     pub config: VisionConfig,
 }
 
-impl<B: Backend> VisionTransformer<B> {
-    pub(crate) fn load(l: &Loader<B>, c: &VisionConfig) -> Result<Self> {
+impl<W: Weights> VisionTransformer<W> {
+    /// Loads `vision_model.*` (`l` is scoped to it).
+    pub fn load(l: &Loader<W>, c: &VisionConfig) -> Result<Self> {
         let (d, p, ch) = (c.hidden_size, c.patch_size, c.num_channels);
         let shape = EncoderShape {
             hidden: d,
@@ -27,24 +28,23 @@ impl<B: Backend> VisionTransformer<B> {
             eps: c.layer_norm_eps,
             activation: c.hidden_act,
         };
+        let e = l.pp("embeddings");
         // The conv weight is (D, C, p, p); flattened row-major it is exactly the (D, C·p·p) linear weight. Loaded
         // first: parameters are read in a fixed order (synthetic checkpoints draw them from one seeded stream).
-        let patch_embedding = l.linear_shaped("vision_model.embeddings.patch_embedding", &[d, ch, p, p], false)?;
+        let patch_embedding = e.linear_shaped("patch_embedding", &[d, ch, p, p], false)?;
         Ok(VisionTransformer {
-            class_embedding: l.vector("vision_model.embeddings.class_embedding", d)?,
+            class_embedding: e.vector("class_embedding", d)?,
             patch_embedding,
-            position_embedding: l.table_f32(
-                "vision_model.embeddings.position_embedding.weight",
-                c.num_positions(),
-                d,
-            )?,
-            pre_layrnorm: l.layer_norm("vision_model.pre_layrnorm", d, c.layer_norm_eps)?,
-            encoder: Encoder::load(l, "vision_model.encoder", &shape)?,
-            post_layernorm: l.layer_norm("vision_model.post_layernorm", d, c.layer_norm_eps)?,
+            position_embedding: e.table_f32("position_embedding.weight", c.num_positions(), d)?,
+            pre_layrnorm: l.layer_norm("pre_layrnorm", d, c.layer_norm_eps)?,
+            encoder: Encoder::load(&l.pp("encoder"), &shape)?,
+            post_layernorm: l.layer_norm("post_layernorm", d, c.layer_norm_eps)?,
             config: c.clone(),
         })
     }
+}
 
+impl<B: Backend> VisionTransformer<B> {
     /// `pixels`: `batch` images, each `(C, S, S)` as the image processor makes them → pooled `(batch, 1, D)`.
     pub fn forward(&self, b: &B, pixels: &[f32], batch: usize) -> Result<B::Tensor> {
         let c = &self.config;
@@ -61,7 +61,7 @@ impl<B: Backend> VisionTransformer<B> {
         let x = b.upload(pixels, Dims::new(batch, 1, per_image))?;
         let patches = b.patchify(&x, c.num_channels, c.image_size, c.image_size, c.patch_size)?; // (B, G², C·p·p)
         let x = b.matmul(&patches, &self.patch_embedding)?; // (B, G², D)
-        let x = b.prepend_class(&x, &self.class_embedding, &self.position_embedding)?; // (B, 1 + G², D)
+        let x = b.add_positions(&x, Some(&self.class_embedding), &self.position_embedding)?; // (B, 1 + G², D)
         let x = self.pre_layrnorm.forward(b, &x)?;
         let x = self.encoder.forward(b, x, false)?;
         let pooled = b.gather_rows(&x, &vec![0; batch])?; // class token

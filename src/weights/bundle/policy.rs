@@ -1,22 +1,24 @@
-//! Which format each CLIP parameter is stored in, decided from its upstream (HF) name.
+//! Which format each parameter is stored in, decided from its upstream (HF) name (CLIP and SigLIP name their
+//! parameters alike).
 //!
 //! | parameters | format |
 //! |------------|--------|
-//! | layer norms (`layer_norm1/2`, `final_layer_norm`, `pre_layrnorm`, `post_layernorm`), every `.bias`, `class_embedding`, `logit_scale` | f32 (tiny; a norm or bias error shifts every token) |
+//! | layer norms (`layer_norm1/2`, `final_layer_norm`, `pre_layrnorm`, `post_layernorm`, SigLIP's `head.layernorm`), every `.bias`, `class_embedding`, SigLIP's `head.probe`, `logit_scale`, `logit_bias` | f32 (tiny; a norm or bias error shifts every token) |
 //! | `position_embedding.weight` (both towers) | f16 (f32 when the default is f32): 77×512 / 50×768 values, and f16's 2⁻¹¹ relative step is far below the q8/q4 error of the token embedding they are added to |
 //! | `token_embedding.weight` (49408 × D, a third of ViT-B/32's text tower) | `token_embedding`, else the default |
 //! | `patch_embedding.weight` | the default, but q8 under a q4 default: 1.6% of ViT-B/32's weights, and every image patch enters through it (clip.cpp keeps it f16) |
-//! | attention `q/k/v/out_proj`, MLP `fc1/fc2`, `visual_projection`, `text_projection` | the default |
+//! | attention `q/k/v/out_proj` (SigLIP's head: `in_proj_weight`), MLP `fc1/fc2`, `visual_projection`, `text_projection`, SigLIP's text `head` | the default |
 //!
-//! With `keep_first_last_at_q8` and a q4 default, encoder layers 0 and N−1 of each tower and both projections stay
+//! With `keep_first_last_at_q8` and a q4 default, encoder layers 0 and N−1 of each tower and both projections (SigLIP:
+//! the text head) stay
 //! q8 as well (+10.5 MB on ViT-B/32: 99.4 MB instead of 88.9): the layers next to the input and the embedding see the least averaging of
 //! errors.
 
 use serde::{Deserialize, Serialize};
 
-use super::Kind;
 use crate::error::{Error, Result};
-use crate::model::ClipConfig;
+use crate::model::Param;
+use crate::quant::Kind;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
@@ -46,11 +48,21 @@ impl Policy {
         }
     }
 
-    /// The format of parameter `name` (an HF `CLIPModel` name) of a model shaped by `config`.
-    pub fn kind(&self, name: &str, config: &ClipConfig) -> Kind {
+    /// The format of every parameter of `params` (a model's [`crate::model::parameters`], HF names), in order.
+    pub fn kinds(&self, params: &[Param]) -> Vec<Kind> {
+        let layers = |tower: &str| {
+            params.iter().filter_map(|p| encoder_layer(&p.name, tower)).max().map_or(0, |last| last + 1)
+        };
+        let (text, vision) = (layers("text_model"), layers("vision_model"));
+        params.iter().map(|p| self.kind(&p.name, text, vision)).collect()
+    }
+
+    /// The format of parameter `name`, in a model whose towers have `text` and `vision` encoder layers.
+    pub fn kind(&self, name: &str, text: usize, vision: usize) -> Kind {
         let promoted = if self.keep_first_last_at_q8 && self.default == Kind::Q4 { Kind::Q8 } else { self.default };
         let is_norm = ["layer_norm", "layernorm", "layrnorm"].iter().any(|n| name.contains(n));
-        if is_norm || name == "logit_scale" || name.ends_with(".bias") || name.ends_with("class_embedding") {
+        let small = ["logit_scale", "logit_bias"].contains(&name) || name.ends_with("class_embedding");
+        if is_norm || small || name.ends_with(".bias") || name.ends_with(".probe") {
             Kind::F32
         } else if name.ends_with("position_embedding.weight") {
             if self.default == Kind::F32 {
@@ -66,12 +78,14 @@ impl Policy {
             } else {
                 self.default
             }
-        } else if name.ends_with("_projection.weight") {
+        } else if name.ends_with("_projection.weight") || name == "text_model.head.weight" {
             promoted
         } else {
-            match encoder_layer(name, config) {
-                Some((layer, layers)) if layer == 0 || layer + 1 == layers => promoted,
-                _ => self.default,
+            let first_or_last = |tower, layers| encoder_layer(name, tower).is_some_and(|i| i == 0 || i + 1 == layers);
+            if first_or_last("text_model", text) || first_or_last("vision_model", vision) {
+                promoted
+            } else {
+                self.default
             }
         }
     }
@@ -102,13 +116,8 @@ impl Policy {
     }
 }
 
-/// `(layer index, layers in that tower)` for `{text,vision}_model.encoder.layers.{i}.…`.
-fn encoder_layer(name: &str, config: &ClipConfig) -> Option<(usize, usize)> {
-    let (layers, rest) = if let Some(rest) = name.strip_prefix("text_model.encoder.layers.") {
-        (config.text.num_hidden_layers, rest)
-    } else {
-        (config.vision.num_hidden_layers, name.strip_prefix("vision_model.encoder.layers.")?)
-    };
-    let index = rest.split('.').next()?.parse().ok()?;
-    Some((index, layers))
+/// The layer index `i` of `{tower}.encoder.layers.{i}.…`.
+fn encoder_layer(name: &str, tower: &str) -> Option<usize> {
+    let rest = name.strip_prefix(tower)?.strip_prefix(".encoder.layers.")?;
+    rest.split('.').next()?.parse().ok()
 }

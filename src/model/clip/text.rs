@@ -1,20 +1,21 @@
 //! `CLIPTextTransformer`: token + position embeddings → causal encoder → final layer norm → pool one token.
 
-use super::encoder::{Encoder, EncoderShape};
-use super::{LayerNorm, Loader, TextConfig};
-use crate::backend::Backend;
+use super::TextConfig;
+use crate::backend::{Backend, Weights};
+use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader};
 use crate::error::{Error, Result};
 
-pub struct TextTransformer<B: Backend> {
-    pub token_embedding: B::Table,    // (vocab, D)
-    pub position_embedding: B::Table, // (context, D)
-    pub encoder: Encoder<B>,
-    pub final_layer_norm: LayerNorm<B>,
+pub struct TextTransformer<W: Weights> {
+    pub token_embedding: W::Table,    // (vocab, D)
+    pub position_embedding: W::Table, // (context, D)
+    pub encoder: Encoder<W>,
+    pub final_layer_norm: LayerNorm<W>,
     pub config: TextConfig,
 }
 
-impl<B: Backend> TextTransformer<B> {
-    pub(crate) fn load(l: &Loader<B>, c: &TextConfig) -> Result<Self> {
+impl<W: Weights> TextTransformer<W> {
+    /// Loads `text_model.*` (`l` is scoped to it).
+    pub fn load(l: &Loader<W>, c: &TextConfig) -> Result<Self> {
         let d = c.hidden_size;
         let shape = EncoderShape {
             hidden: d,
@@ -24,19 +25,18 @@ impl<B: Backend> TextTransformer<B> {
             eps: c.layer_norm_eps,
             activation: c.hidden_act,
         };
+        let e = l.pp("embeddings");
         Ok(TextTransformer {
-            token_embedding: l.table("text_model.embeddings.token_embedding.weight", c.vocab_size, d)?,
-            position_embedding: l.table_f32(
-                "text_model.embeddings.position_embedding.weight",
-                c.max_position_embeddings,
-                d,
-            )?,
-            encoder: Encoder::load(l, "text_model.encoder", &shape)?,
-            final_layer_norm: l.layer_norm("text_model.final_layer_norm", d, c.layer_norm_eps)?,
+            token_embedding: e.table("token_embedding.weight", c.vocab_size, d)?,
+            position_embedding: e.table_f32("position_embedding.weight", c.max_position_embeddings, d)?,
+            encoder: Encoder::load(&l.pp("encoder"), &shape)?,
+            final_layer_norm: l.layer_norm("final_layer_norm", d, c.layer_norm_eps)?,
             config: c.clone(),
         })
     }
+}
 
+impl<B: Backend> TextTransformer<B> {
     /// The token HF pools, as `CLIPTextTransformer.forward` picks it: configs written before transformers 4.31
     /// carry `eos_token_id: 2` and pool at the (first) largest id — the end-of-text token, which has the largest
     /// id in CLIP's vocabulary; newer configs pool at the first `eos_token_id`. No eos at all → position 0.

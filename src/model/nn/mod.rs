@@ -1,0 +1,41 @@
+//! Building blocks every family is made of, with upstream (HF) names: [`Loader`] reads parameters under a name
+//! prefix, [`LayerNorm`], [`Mlp`], [`Attention`] (self- or cross-attention, optional causal mask, separate or fused
+//! input projections) and the pre-norm [`Encoder`]. Written against [`Backend`](crate::backend::Backend) ops only.
+
+mod attention;
+mod encoder;
+pub mod flops;
+mod loader;
+mod mlp;
+
+pub use attention::Attention;
+pub use encoder::{Encoder, EncoderLayer, EncoderShape};
+pub use loader::{parameters_of, Loader, Param};
+pub use mlp::Mlp;
+
+use crate::backend::{Activation, Backend, Weights};
+use crate::error::{Error, Result};
+
+/// `nn.LayerNorm(dim, eps)`.
+pub struct LayerNorm<W: Weights> {
+    pub weight: W::Vector, // (dim)
+    pub bias: W::Vector,   // (dim)
+    pub eps: f32,
+}
+
+impl<B: Backend> LayerNorm<B> {
+    pub fn forward(&self, b: &B, x: &B::Tensor) -> Result<B::Tensor> {
+        b.layer_norm(x, &self.weight, &self.bias, self.eps)
+    }
+}
+
+/// `hidden_act` from `field` of `file`, or an error naming the supported ones.
+pub fn activation(name: &str, file: &str, field: &str) -> Result<Activation> {
+    Activation::from_hf_name(name).ok_or_else(|| {
+        Error::config(
+            file,
+            field,
+            format!("activation '{name}' is not supported; use quick_gelu, gelu or gelu_pytorch_tanh"),
+        )
+    })
+}
