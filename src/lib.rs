@@ -20,8 +20,8 @@ pub mod image;
 pub mod model;
 pub mod quant;
 pub mod session;
-pub mod tensor;
 pub mod tasks;
+pub mod tensor;
 pub mod tokenizer;
 pub mod weights;
 

@@ -80,9 +80,12 @@ impl<B: Backend> Session<B> {
         let mut out = Vec::with_capacity(images.len());
         for chunk in images.chunks(per_pass) {
             let pixels: Vec<f32> = chunk.iter().flat_map(|p| p.data.iter().copied()).collect();
-            let features = self.backend.normalize(&self.model.image_features(&self.backend, &pixels, chunk.len())?)?;
+            let features =
+                self.backend.normalize(&self.model.image_features(&self.backend, &pixels, chunk.len())?)?;
             let scores = match self.scorer() {
-                Scorer::Softmax { scale } => self.backend.softmax(&self.backend.logits(&features, &labels, scale, 0.0)?)?,
+                Scorer::Softmax { scale } => {
+                    self.backend.softmax(&self.backend.logits(&features, &labels, scale, 0.0)?)?
+                }
                 Scorer::Sigmoid { scale, bias } => {
                     self.backend.sigmoid(&self.backend.logits(&features, &labels, scale, bias)?)?
                 }

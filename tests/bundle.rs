@@ -13,33 +13,35 @@ use safetensors::SafeTensors;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use webclip::backend::cpu::Cpu;
-use webclip::model::{Clip, ClipConfig};
-use webclip::quant::{Kind, PackedMatrix, Policy};
-use webclip::tokenizer::ClipTokenizer;
-use webclip::weights::bundle::{self, Bundle, Towers};
-use webclip::weights::synth::{self, StoreDtype};
+use webclip::model::Towers;
+use webclip::model::{Model, ModelConfig};
+use webclip::quant::{Kind, PackedMatrix};
 use webclip::tensor::{HostTensor, TensorSource};
+use webclip::tokenizer::ClipTokenizer;
+use webclip::weights::bundle::{self, Bundle, Policy};
+use webclip::weights::synth::{self, StoreDtype};
 use webclip::{Checkpoint, Session};
 
 /// The `tiny` preset (64 wide, full vocabulary) with 4 layers per tower, so that `q4+` has q4 layers in the middle;
 /// seeded random weights.
-fn tiny() -> &'static (ClipConfig, Vec<HostTensor>) {
-    static T: OnceLock<(ClipConfig, Vec<HostTensor>)> = OnceLock::new();
+fn tiny() -> &'static (ModelConfig, Vec<HostTensor>) {
+    static T: OnceLock<(ModelConfig, Vec<HostTensor>)> = OnceLock::new();
     T.get_or_init(|| {
-        let mut c = synth::preset("tiny").unwrap();
+        let mut c = synth::clip_preset("tiny").unwrap();
         c.text.num_hidden_layers = 4;
         c.vision.num_hidden_layers = 4;
+        let c = ModelConfig::Clip(c);
         let t = synth::random_tensors(&c, 3).unwrap();
         (c, t)
     })
 }
 
-fn checkpoint(c: &ClipConfig, tensors: &[HostTensor]) -> Checkpoint {
+fn checkpoint(c: &ModelConfig, tensors: &[HostTensor]) -> Checkpoint {
     let st = synth::safetensors_bytes(tensors, StoreDtype::F32).unwrap();
     Checkpoint::from_parts(c.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, None).unwrap()
 }
 
-fn write(c: &ClipConfig, tensors: &[HostTensor], policy: &Policy, towers: Towers) -> Vec<u8> {
+fn write(c: &ModelConfig, tensors: &[HostTensor], policy: &Policy, towers: Towers) -> Vec<u8> {
     let ck = checkpoint(c, tensors);
     Bundle::write(ck.tensors.as_ref(), &ck.config, ck.tokenizer_json.as_deref(), &ck.preprocess, policy, towers)
         .unwrap()
@@ -53,11 +55,11 @@ fn tiny_q8() -> &'static Vec<u8> {
 
 /// A session over a bundle, built the way `Session::new` builds one over a checkpoint.
 fn session(b: &Bundle) -> Session<Cpu> {
-    let context = b.config.text.max_position_embeddings;
+    let context = b.config.text_context();
     let json = b.tokenizer_json.as_deref().expect("bundle has tokenizer.json");
     Session {
         backend: Cpu,
-        model: Clip::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
+        model: Model::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
         tokenizer: ClipTokenizer::from_json(json.as_bytes(), context).expect("tokenizer"),
         preprocess: b.preprocess.clone(),
     }
@@ -67,8 +69,8 @@ fn session(b: &Bundle) -> Session<Cpu> {
 fn session_vision(b: &Bundle) -> Session<Cpu> {
     Session {
         backend: Cpu,
-        model: Clip::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
-        tokenizer: ClipTokenizer::bundled(b.config.text.max_position_embeddings).expect("tokenizer"),
+        model: Model::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
+        tokenizer: ClipTokenizer::bundled(b.config.text_context()).expect("tokenizer"),
         preprocess: b.preprocess.clone(),
     }
 }
@@ -195,9 +197,10 @@ fn bundle_is_deterministic_aligned_standard_safetensors() {
     }
     let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
     let meta = meta.metadata().clone().unwrap();
-    assert_eq!((meta["format"].as_str(), meta["webclip_version"].as_str()), ("webclip", "1"));
+    assert_eq!((meta["format"].as_str(), meta["webclip_version"].as_str()), ("webclip", "2"));
+    assert_eq!(meta["architecture"], "clip");
     assert_eq!(meta["towers"], "both");
-    assert_eq!(ClipConfig::from_json(meta["config.json"].as_bytes()).unwrap(), *c);
+    assert_eq!(ModelConfig::from_json(meta["config.json"].as_bytes()).unwrap(), *c);
     assert_eq!(meta["payload_sha256"], hex(&Sha256::digest(&bytes[header_end(bytes)..])));
     // `plan` predicts the weights' share of the data section without reading a weight; the rest is the tokenizer
     let plan = bundle::plan(c, &Policy::preset("q8").unwrap(), Towers::Both).unwrap();

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use safetensors::tensor::{Dtype, TensorView};
 use webclip::backend::cpu::Cpu;
-use webclip::model::ClipConfig;
-use webclip::weights::synth::{self, StoreDtype};
+use webclip::model::ModelConfig;
 use webclip::tensor::HostTensor;
+use webclip::weights::synth::{self, StoreDtype};
 use webclip::{Checkpoint, Error, Session};
 
 /// A very small CLIP so each test builds its own in milliseconds.
-fn small_config() -> ClipConfig {
-    let mut c = synth::preset("tiny").unwrap();
+fn small_config() -> ModelConfig {
+    let mut c = synth::clip_preset("tiny").unwrap();
     c.text.hidden_size = 8;
     c.text.intermediate_size = 16;
     c.text.num_attention_heads = 2;
@@ -21,15 +21,15 @@ fn small_config() -> ClipConfig {
     c.vision.num_attention_heads = 2;
     c.vision.image_size = 64;
     c.projection_dim = 8;
-    c
+    ModelConfig::Clip(c)
 }
 
-fn parts(config: &ClipConfig, tensors: &[HostTensor]) -> webclip::Result<Checkpoint> {
+fn parts(config: &ModelConfig, tensors: &[HostTensor]) -> webclip::Result<Checkpoint> {
     let st = synth::safetensors_bytes(tensors, StoreDtype::F32).unwrap();
     Checkpoint::from_parts(config.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, None)
 }
 
-fn build(config: &ClipConfig, tensors: &[HostTensor]) -> webclip::Result<Session<Cpu>> {
+fn build(config: &ModelConfig, tensors: &[HostTensor]) -> webclip::Result<Session<Cpu>> {
     Session::new(Cpu, parts(config, tensors)?)
 }
 

@@ -84,11 +84,11 @@ fn check_images(name: &str) {
     // Session cuts the batch so that the largest activation fits the binding limit: with bindings just large enough
     // for the largest weight (and ≥ 2 images' activations), this model runs a few images per pass, and gets the
     // same embeddings.
-    let v = &s.model.config.vision;
+    let v = &s.model.config.as_clip().expect("a CLIP fixture").vision;
     let largest_weight = 4
         * v.hidden_size
         * (v.intermediate_size.max(v.num_channels * v.patch_size * v.patch_size).max(v.num_positions()));
-    let limit = largest_weight.max(2 * s.model.image_activation_bytes());
+    let limit = largest_weight.max(2 * s.model.config.image_activation_bytes());
     let Some(small) = gpu_with(GpuOptions { max_binding_bytes: Some(limit as u64), ..Default::default() }) else {
         return;
     };
@@ -156,8 +156,8 @@ fn both_towers_under_webgpu_default_limits() {
 /// 0.930 worst — the fidelity report in the README has the ViT-B/32 numbers).
 #[test]
 fn quantized_bundles_on_gpu_match_the_cpu_backend() {
-    use webclip::quant::Policy;
-    use webclip::weights::bundle::{Bundle, Towers};
+    use webclip::model::Towers;
+    use webclip::weights::bundle::{Bundle, Policy};
     let Some(gpu) = own_gpu() else { return };
     let c = case("tiny-a");
     let ck = Checkpoint::from_hf_dir(&c.dir).unwrap();

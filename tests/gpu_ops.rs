@@ -2,7 +2,7 @@
 //! multiples of the kernels' tiles (64×64 matmul tiles, 256-wide workgroups, 64-key attention chunks).
 //!
 //! Tolerances, and why:
-//! - copies (patchify, prepend_class, gather_rows) and the token lookup + position add, add: exact. Each output is
+//! - copies (patchify, add_positions, gather_rows) and the token lookup + position add, add: exact. Each output is
 //!   one copy or one correctly rounded f32 addition of the same two numbers on both sides.
 //! - matmul: |Δ| ≤ 32 ε · (‖x_row‖₂ ‖w_row‖₂ + |b|) per output, ε = 2⁻²³. Both sides accumulate the length-K dot in
 //!   f32 in different orders (GPU: one sequential fma chain; CPU: 8 partial sums); the rounding error of any order is
@@ -24,8 +24,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use webclip::backend::cpu::Cpu;
 use webclip::backend::gpu::{Gpu, GpuOptions};
+use webclip::backend::Activation;
 use webclip::backend::{Backend, Dims};
-use webclip::model::Activation;
 use webclip::quant::{Kind, PackedMatrix};
 use webclip::tensor::HostTensor;
 
@@ -212,28 +212,66 @@ fn attention_matches_cpu_causal_and_not() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     // (batch, seq, heads, head_dim): one token; odd everything; the text tower's 77; ViT-B/16's 197 keys (4 chunks);
     // 130 = 2 full chunks + 2; the largest head the kernel holds
-    for (batch, seq, heads, hd) in
-        [(1, 1, 1, 1), (2, 5, 2, 3), (3, 77, 8, 8), (1, 197, 2, 64), (2, 130, 3, 5), (1, 9, 1, 256)]
-    {
+    // then cross-attention (q_len ≠ kv_len): one pooling probe over 196 patches with SigLIP So400m's head size 72
+    // (not a power of two), and 3 queries over 130 keys
+    for (batch, seq, kv_len, heads, hd) in [
+        (1, 1, 1, 1, 1),
+        (2, 5, 5, 2, 3),
+        (3, 77, 77, 8, 8),
+        (1, 197, 197, 2, 64),
+        (2, 130, 130, 3, 5),
+        (1, 9, 9, 1, 256),
+        (2, 1, 196, 4, 72),
+        (1, 3, 130, 2, 12),
+    ] {
         let dims = Dims::new(batch, seq, heads * hd);
-        let [q, k, v] = [0, 1, 2].map(|_| random(&mut rng, dims.len(), -2.0, 2.0));
+        let kv_dims = Dims::new(batch, kv_len, heads * hd);
+        let q = random(&mut rng, dims.len(), -2.0, 2.0);
+        let [k, v] = [0, 1].map(|_| random(&mut rng, kv_dims.len(), -2.0, 2.0));
         let vmax = v.iter().fold(0f32, |m, a| m.max(a.abs()));
-        for causal in [false, true] {
+        for causal in [false, true].into_iter().filter(|&c| !c || seq == kv_len) {
             let (got, want) = both(
                 &g,
                 |g| {
-                    let [q, k, v] = [&q, &k, &v].map(|t| g.upload(t, dims).unwrap());
+                    let (q, k, v) =
+                        (g.upload(&q, dims).unwrap(), g.upload(&k, kv_dims).unwrap(), g.upload(&v, kv_dims).unwrap());
                     g.attention(&q, &k, &v, heads, causal).unwrap()
                 },
                 |c| {
-                    let [q, k, v] = [&q, &k, &v].map(|t| c.upload(t, dims).unwrap());
+                    let (q, k, v) =
+                        (c.upload(&q, dims).unwrap(), c.upload(&k, kv_dims).unwrap(), c.upload(&v, kv_dims).unwrap());
                     c.attention(&q, &k, &v, heads, causal).unwrap()
                 },
             );
+            assert_eq!(got.len(), dims.len());
             let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-            assert!(err <= 1e-5 * vmax, "attention {dims:?} heads {heads} causal {causal}: max |Δ| {err:e}");
+            assert!(
+                err <= 1e-5 * vmax,
+                "attention {dims:?} over {kv_len} keys, heads {heads} causal {causal}: max |Δ| {err:e}"
+            );
         }
     }
+    // causal attention needs as many queries as keys: an error on both backends, never a wrong answer
+    let (q, k) = (Dims::new(1, 2, 4), Dims::new(1, 3, 4));
+    assert!(g
+        .attention(
+            &g.upload(&[0.0; 8], q).unwrap(),
+            &g.upload(&[0.0; 12], k).unwrap(),
+            &g.upload(&[0.0; 12], k).unwrap(),
+            1,
+            true
+        )
+        .is_err());
+    let c = Cpu;
+    assert!(c
+        .attention(
+            &c.upload(&[0.0; 8], q).unwrap(),
+            &c.upload(&[0.0; 12], k).unwrap(),
+            &c.upload(&[0.0; 12], k).unwrap(),
+            1,
+            true
+        )
+        .is_err());
 }
 
 #[test]
@@ -280,24 +318,36 @@ fn copies_and_adds_are_exact() {
     );
     assert_exact("patchify", &got, &want);
 
-    // prepend_class and gather_rows on (2, 30, 24)
+    // add_positions with a prefix row (CLIP's class token) and without (SigLIP), and gather_rows on (2, 30, 24)
     let xd = Dims::new(2, 30, 24);
     let x = random(&mut rng, xd.len(), -2.0, 2.0);
     let class = random(&mut rng, 24, -1.0, 1.0);
     let pos = random(&mut rng, 31 * 24, -1.0, 1.0);
-    let (got, want) = both(
-        &g,
-        |g| {
-            let (cv, pt) =
-                (g.vector(host("class", &[24], class.clone())).unwrap(), g.table("pos", mat(31, 24, &pos)).unwrap());
-            g.prepend_class(&g.upload(&x, xd).unwrap(), &cv, &pt).unwrap()
-        },
-        |c| {
-            let pt = c.table("pos", mat(31, 24, &pos)).unwrap();
-            c.prepend_class(&c.upload(&x, xd).unwrap(), &class, &pt).unwrap()
-        },
-    );
-    assert_exact("prepend_class", &got, &want);
+    for prefixed in [true, false] {
+        let rows = 30 + prefixed as usize;
+        let (got, want) = both(
+            &g,
+            |g| {
+                let (cv, pt) = (
+                    g.vector(host("class", &[24], class.clone())).unwrap(),
+                    g.table("pos", mat(rows, 24, &pos[..rows * 24])).unwrap(),
+                );
+                g.add_positions(&g.upload(&x, xd).unwrap(), prefixed.then_some(&cv), &pt).unwrap()
+            },
+            |c| {
+                let pt = c.table("pos", mat(rows, 24, &pos[..rows * 24])).unwrap();
+                c.add_positions(&c.upload(&x, xd).unwrap(), prefixed.then_some(&class), &pt).unwrap()
+            },
+        );
+        assert_eq!(got.len(), 2 * rows * 24);
+        assert_exact(&format!("add_positions (prefix: {prefixed})"), &got, &want);
+        // the CPU reference itself: after the prefix, token s of sequence b is x[b, s − 1] + pos[s]; without, x[b, s]
+        let p = prefixed as usize;
+        for (b, s, d) in [(0, 0, 3), (1, 0, 7), (1, 17, 5), (1, rows - 1, 23)] {
+            let token = if s < p { class[d] } else { x[(b * 30 + s - p) * 24 + d] };
+            assert_eq!(want[(b * rows + s) * 24 + d], token + pos[s * 24 + d], "({b}, {s}, {d}) prefix {prefixed}");
+        }
+    }
     let (got, want) = both(
         &g,
         |g| g.gather_rows(&g.upload(&x, xd).unwrap(), &[29, 3]).unwrap(),
@@ -435,7 +485,7 @@ fn similarity_family_matches_cpu() {
         );
         let worst = got.iter().zip(&want).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
         assert!(worst <= 4.0 * EPS, "normalize {n_a}x{dim}: |Δ| {worst:e}");
-        let scale = 100.0;
+        let (scale, bias) = (100.0, -12.5); // SigLIP's logit_bias is about −10 … −17
         let (got, want) = both(
             &g,
             |g| {
@@ -443,6 +493,7 @@ fn similarity_family_matches_cpu() {
                     &g.normalize(&g.upload(&a, da).unwrap()).unwrap(),
                     &g.normalize(&g.upload(&b, db).unwrap()).unwrap(),
                     scale,
+                    bias,
                 )
                 .unwrap()
             },
@@ -451,12 +502,13 @@ fn similarity_family_matches_cpu() {
                     &c.normalize(&c.upload(&a, da).unwrap()).unwrap(),
                     &c.normalize(&c.upload(&b, db).unwrap()).unwrap(),
                     scale,
+                    bias,
                 )
                 .unwrap()
             },
         );
         assert_eq!(got.len(), n_a * n_b);
-        let bound = 8.0 * EPS * scale as f64 * (dim as f64).sqrt() + 8.0 * EPS * scale as f64;
+        let bound = 8.0 * EPS * scale as f64 * (dim as f64).sqrt() + 8.0 * EPS * (scale + bias.abs()) as f64;
         let worst = got.iter().zip(&want).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
         assert!(worst <= bound, "logits {n_a}x{n_b}x{dim}: |Δ| {worst:e} > {bound:e}");
         let x = random(&mut rng, n_a * n_b, -30.0, 30.0);
@@ -468,6 +520,14 @@ fn similarity_family_matches_cpu() {
         );
         let worst = got.iter().zip(&want).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
         assert!(worst <= 4e-7, "softmax {n_a}x{n_b}: |Δ| {worst:e}");
+        // sigmoid: both sides round one exp and one division (|Δ| ≤ a few ε of the result, ≤ 1)
+        let (got, want) = both(
+            &g,
+            |g| g.sigmoid(&g.upload(&x, dx).unwrap()).unwrap(),
+            |c| c.sigmoid(&c.upload(&x, dx).unwrap()).unwrap(),
+        );
+        let worst = got.iter().zip(&want).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max);
+        assert!(worst <= 4.0 * EPS, "sigmoid {n_a}x{n_b}: |Δ| {worst:e}");
         eprintln!("similarity {n_a}x{n_b}x{dim}: ok");
     }
 }

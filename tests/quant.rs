@@ -13,9 +13,10 @@ use half::f16;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, StudentT};
-use webclip::model::ClipConfig;
-use webclip::quant::{dequantize_row, quantize_row, BlockQ4, BlockQ8, Kind, PackedMatrix, Policy, QuantBlock, BLOCK};
+use webclip::model::{self, ModelConfig};
+use webclip::quant::{dequantize_row, quantize_row, BlockQ4, BlockQ8, Kind, PackedMatrix, QuantBlock, BLOCK};
 use webclip::tensor::HostTensor;
+use webclip::weights::bundle::Policy;
 use webclip::weights::synth;
 
 const SLACK: f32 = 1.0 / (1 << 20) as f32;
@@ -238,10 +239,11 @@ fn kinds_and_sizes() {
 }
 
 /// The `tiny` preset with 3 layers per tower (first, middle, last), and its parameters as `CLIPModel` names them.
-fn tiny3() -> (ClipConfig, Vec<HostTensor>) {
-    let mut c = synth::preset("tiny").unwrap();
+fn tiny3() -> (ModelConfig, Vec<HostTensor>) {
+    let mut c = synth::clip_preset("tiny").unwrap();
     c.text.num_hidden_layers = 3;
     c.vision.num_hidden_layers = 3;
+    let c = ModelConfig::Clip(c);
     let t = synth::random_tensors(&c, 0).unwrap();
     (c, t)
 }
@@ -272,33 +274,36 @@ fn policy_over_the_real_clip_names() {
     );
     for keep in [false, true] {
         let p = Policy { default: Kind::Q4, keep_first_last_at_q8: keep, token_embedding: None };
-        for &n in &names {
-            assert_eq!(p.kind(n, &c), expected(n, 3, keep), "{n} (keep_first_last_at_q8 = {keep})");
+        let params = model::parameters(&c, model::Towers::Both).unwrap();
+        for (param, kind) in params.iter().zip(p.kinds(&params)) {
+            let n = param.name.as_str();
+            assert_eq!(kind, expected(n, 3, keep), "{n} (keep_first_last_at_q8 = {keep})");
+            assert_eq!(p.kind(n, 3, 3), kind, "{n}");
         }
     }
     // spot checks in words, on the 3-layer config
     let q4 = Policy::preset("q4").unwrap();
     assert_eq!(q4, Policy::uniform(Kind::Q4));
-    assert_eq!(q4.kind("vision_model.embeddings.patch_embedding.weight", &c), Kind::Q8);
-    assert_eq!(q4.kind("text_model.encoder.layers.2.mlp.fc1.weight", &c), Kind::Q4);
-    assert_eq!(q4.kind("visual_projection.weight", &c), Kind::Q4);
+    assert_eq!(q4.kind("vision_model.embeddings.patch_embedding.weight", 3, 3), Kind::Q8);
+    assert_eq!(q4.kind("text_model.encoder.layers.2.mlp.fc1.weight", 3, 3), Kind::Q4);
+    assert_eq!(q4.kind("visual_projection.weight", 3, 3), Kind::Q4);
     let p = Policy::preset("q4+").unwrap();
-    assert_eq!(p.kind("visual_projection.weight", &c), Kind::Q8);
-    assert_eq!(p.kind("text_model.encoder.layers.1.mlp.fc1.weight", &c), Kind::Q4);
-    assert_eq!(p.kind("text_model.encoder.layers.2.mlp.fc1.weight", &c), Kind::Q8);
-    assert_eq!(p.kind("vision_model.encoder.layers.0.self_attn.q_proj.weight", &c), Kind::Q8);
-    assert_eq!(p.kind("vision_model.encoder.layers.1.self_attn.q_proj.bias", &c), Kind::F32);
-    assert_eq!(p.kind("text_model.embeddings.token_embedding.weight", &c), Kind::Q4);
-    assert_eq!(p.kind("text_model.embeddings.position_embedding.weight", &c), Kind::F16);
-    assert_eq!(p.kind("logit_scale", &c), Kind::F32);
+    assert_eq!(p.kind("visual_projection.weight", 3, 3), Kind::Q8);
+    assert_eq!(p.kind("text_model.encoder.layers.1.mlp.fc1.weight", 3, 3), Kind::Q4);
+    assert_eq!(p.kind("text_model.encoder.layers.2.mlp.fc1.weight", 3, 3), Kind::Q8);
+    assert_eq!(p.kind("vision_model.encoder.layers.0.self_attn.q_proj.weight", 3, 3), Kind::Q8);
+    assert_eq!(p.kind("vision_model.encoder.layers.1.self_attn.q_proj.bias", 3, 3), Kind::F32);
+    assert_eq!(p.kind("text_model.embeddings.token_embedding.weight", 3, 3), Kind::Q4);
+    assert_eq!(p.kind("text_model.embeddings.position_embedding.weight", 3, 3), Kind::F16);
+    assert_eq!(p.kind("logit_scale", 3, 3), Kind::F32);
     // q8 and f16 defaults: no exceptions beyond the f32 ones; f32: everything f32
     for n in &names {
-        let q8 = Policy::preset("q8").unwrap().kind(n, &c);
+        let q8 = Policy::preset("q8").unwrap().kind(n, 3, 3);
         assert!(q8 == Kind::Q8 || q8 == expected(n, 3, false), "{n}: {q8}");
-        assert_eq!(Policy::preset("f32").unwrap().kind(n, &c), Kind::F32);
+        assert_eq!(Policy::preset("f32").unwrap().kind(n, 3, 3), Kind::F32);
     }
     let p = Policy { token_embedding: Some(Kind::Q8), ..Policy::uniform(Kind::Q4) };
-    assert_eq!(p.kind("text_model.embeddings.token_embedding.weight", &c), Kind::Q8);
+    assert_eq!(p.kind("text_model.embeddings.token_embedding.weight", 3, 3), Kind::Q8);
     assert_eq!(Policy::from_json(&p.to_json(), "t").unwrap(), p);
     assert!(Policy::preset("q4+").unwrap().describe().starts_with("q4 (q8: patch conv, first and last encoder layers"));
     assert!(Policy::preset("q8+").unwrap_err().to_string().contains("q4+"));

@@ -63,7 +63,8 @@ fn brute_force(s: &Session<Cpu>, v: &Vocabulary, image: &[f32]) -> Vec<(String, 
     }
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let e = s.embed_texts(&refs).unwrap();
-    let mut scored: Vec<(String, f32)> = texts.into_iter().zip(e.iter().map(|t| webclip::tensor::cosine(image, t))).collect();
+    let mut scored: Vec<(String, f32)> =
+        texts.into_iter().zip(e.iter().map(|t| webclip::tensor::cosine(image, t))).collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));
     scored
 }

@@ -11,9 +11,9 @@ use webclip::backend::gpu::Gpu;
 use webclip::backend::Backend;
 use webclip::image::Pixels;
 use webclip::model::ModelConfig;
+use webclip::model::Towers;
 use webclip::tasks::zero_shot;
 use webclip::tokenizer::ClipTokenizer;
-use webclip::model::Towers;
 use webclip::weights::synth::{self, StoreDtype};
 use webclip::{Checkpoint, Error, Result, Session};
 

@@ -110,7 +110,9 @@ impl ModelConfig {
     /// Bytes of the largest activation one text makes (at the full context length).
     pub fn text_activation_bytes(&self) -> usize {
         match self {
-            ModelConfig::Clip(c) => 4 * c.text.max_position_embeddings * c.text.hidden_size.max(c.text.intermediate_size),
+            ModelConfig::Clip(c) => {
+                4 * c.text.max_position_embeddings * c.text.hidden_size.max(c.text.intermediate_size)
+            }
         }
     }
 

@@ -80,7 +80,9 @@ impl Scorer {
     pub fn scores(self, cosines: &[f32]) -> Vec<f32> {
         match self {
             Scorer::Softmax { scale } => crate::tensor::softmax(&cosines.iter().map(|c| scale * c).collect::<Vec<_>>()),
-            Scorer::Sigmoid { scale, bias } => cosines.iter().map(|c| crate::tensor::sigmoid(scale * c + bias)).collect(),
+            Scorer::Sigmoid { scale, bias } => {
+                cosines.iter().map(|c| crate::tensor::sigmoid(scale * c + bias)).collect()
+            }
         }
     }
 

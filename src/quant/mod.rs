@@ -34,10 +34,8 @@
 mod block;
 mod packed;
 
-
 pub use block::{dequantize_row, quantize_row, BlockQ4, BlockQ8, QuantBlock, BLOCK};
 pub use packed::PackedMatrix;
-
 
 use crate::error::{Error, Result};
 

@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::bundle::Bundle;
 use super::{SafetensorsFile, ShardedTensors};
-use crate::tensor::TensorSource;
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
 use crate::model::{ModelConfig, Towers};
+use crate::tensor::TensorSource;
 
 /// Everything needed to build a model, held in memory: from a Hugging Face folder or a webclip bundle.
 pub struct Checkpoint {

@@ -3,8 +3,8 @@
 use safetensors::tensor::{Dtype, Metadata};
 use safetensors::SafeTensors;
 
-use crate::tensor::HostTensor;
 use crate::error::{Error, Result};
+use crate::tensor::HostTensor;
 
 pub struct SafetensorsFile {
     /// file name, for error messages

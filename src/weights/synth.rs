@@ -19,8 +19,13 @@ use crate::tensor::HostTensor;
 /// Named architectures.
 pub const PRESETS: [&str; 5] = ["vit-b-32", "vit-b-16", "vit-l-14", "tinyclip-8m-16", "tiny"];
 
-/// The config of a preset (OpenAI's and TinyCLIP's published shapes; `tiny` is a test-sized model at 224 px).
+/// The config of a preset.
 pub fn preset(name: &str) -> Result<ModelConfig> {
+    clip_preset(name).map(ModelConfig::Clip)
+}
+
+/// The config of a CLIP preset (OpenAI's and TinyCLIP's published shapes; `tiny` is a test-sized model at 224 px).
+pub fn clip_preset(name: &str) -> Result<ClipConfig> {
     let text = |hidden, layers, heads| TextConfig {
         vocab_size: 49408,
         hidden_size: hidden,
@@ -53,7 +58,7 @@ pub fn preset(name: &str) -> Result<ModelConfig> {
         "tiny" => (text(64, 2, 4), vision(64, 2, 4, 32), 64),
         other => return Err(Error::Input(format!("unknown preset '{other}'; choose one of {}", PRESETS.join(", ")))),
     };
-    Ok(ModelConfig::Clip(ClipConfig { text, vision, projection_dim, logit_scale_init_value: 2.6592 }))
+    Ok(ClipConfig { text, vision, projection_dim, logit_scale_init_value: 2.6592 })
 }
 
 /// Storage dtype of the written safetensors file.

@@ -1,9 +1,9 @@
 //! The CPU reference for every op but the matmul: direct transcriptions of the formulas, in f32 with f64 where
 //! a reduction would otherwise lose precision (layer-norm statistics, softmax sums).
 
+use super::Activation;
 use super::{CpuTable, CpuTensor};
 use crate::backend::Dims;
-use super::Activation;
 
 pub fn embed_tokens(ids: &[u32], batch: usize, tokens: &CpuTable, positions: &CpuTable) -> CpuTensor {
     let seq = ids.len() / batch.max(1);

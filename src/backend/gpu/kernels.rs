@@ -156,7 +156,9 @@ impl Kernel {
             Kernel::Linear(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, Read), (5, ReadWrite), (6, Read)],
             Kernel::LayerNorm | Kernel::Attention => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
             Kernel::Add | Kernel::GatherRows | Kernel::Logits => &[(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)],
-            Kernel::Activation | Kernel::Normalize | Kernel::Softmax | Kernel::Sigmoid => &[(0, Uniform), (1, Read), (3, ReadWrite)],
+            Kernel::Activation | Kernel::Normalize | Kernel::Softmax | Kernel::Sigmoid => {
+                &[(0, Uniform), (1, Read), (3, ReadWrite)]
+            }
             Kernel::EmbedTokens(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite), (5, Read)],
             Kernel::AddPositions => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
             Kernel::Patchify => &[(0, Uniform), (1, Read), (4, ReadWrite)],

@@ -8,9 +8,9 @@ use serde_json::json;
 use webclip::backend::cpu::Cpu;
 use webclip::fidelity::{probe_images, Agreement, Embeddings, TowerFidelity, PROBE_TEXTS};
 use webclip::image::Pixels;
-use webclip::weights::bundle::Policy;
 use webclip::model::Towers;
 use webclip::weights::bundle::Bundle;
+use webclip::weights::bundle::Policy;
 use webclip::{Checkpoint, Error, Result, Session};
 
 const MB: f64 = 1e6;

@@ -118,11 +118,7 @@ impl ClipConfig {
             num_attention_heads: t.num_attention_heads.unwrap_or(8),
             num_hidden_layers: t.num_hidden_layers.unwrap_or(12),
             max_position_embeddings: t.max_position_embeddings.unwrap_or(77),
-            hidden_act: activation(
-                t.hidden_act.as_deref().unwrap_or("quick_gelu"),
-                FILE,
-                "text_config.hidden_act",
-            )?,
+            hidden_act: activation(t.hidden_act.as_deref().unwrap_or("quick_gelu"), FILE, "text_config.hidden_act")?,
             layer_norm_eps: t.layer_norm_eps.unwrap_or(1e-5),
             eos_token_id: t.eos_token_id.unwrap_or(49407),
             bos_token_id: t.bos_token_id.unwrap_or(49406),
@@ -136,11 +132,7 @@ impl ClipConfig {
             num_channels: v.num_channels.unwrap_or(3),
             image_size: v.image_size.unwrap_or(224),
             patch_size: v.patch_size.unwrap_or(32),
-            hidden_act: activation(
-                v.hidden_act.as_deref().unwrap_or("quick_gelu"),
-                FILE,
-                "vision_config.hidden_act",
-            )?,
+            hidden_act: activation(v.hidden_act.as_deref().unwrap_or("quick_gelu"), FILE, "vision_config.hidden_act")?,
             layer_norm_eps: v.layer_norm_eps.unwrap_or(1e-5),
         };
         let projection_dim = match obj.get("projection_dim") {

@@ -47,10 +47,12 @@ pub fn load<W: Weights>(l: &Loader<W>, config: &ClipConfig, towers: Towers) -> R
     // `CLIPModel.__init__` creates them — because synthetic checkpoints draw them from one seeded stream.
     let (has_text, has_vision) = (towers.has_text(), towers.has_vision());
     let text_model = has_text.then(|| TextTransformer::load(&l.pp("text_model"), &config.text)).transpose()?;
-    let vision_model = has_vision.then(|| VisionTransformer::load(&l.pp("vision_model"), &config.vision)).transpose()?;
+    let vision_model =
+        has_vision.then(|| VisionTransformer::load(&l.pp("vision_model"), &config.vision)).transpose()?;
     let visual_projection =
         has_vision.then(|| l.linear("visual_projection", p, config.vision.hidden_size, false)).transpose()?;
-    let text_projection = has_text.then(|| l.linear("text_projection", p, config.text.hidden_size, false)).transpose()?;
+    let text_projection =
+        has_text.then(|| l.linear("text_projection", p, config.text.hidden_size, false)).transpose()?;
     Ok(Parts {
         text: text_model.zip(text_projection).map(|(text_model, text_projection)| Text { text_model, text_projection }),
         vision: vision_model

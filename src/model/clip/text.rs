@@ -2,8 +2,8 @@
 
 use super::TextConfig;
 use crate::backend::{Backend, Weights};
-use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader};
 use crate::error::{Error, Result};
+use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader};
 
 pub struct TextTransformer<W: Weights> {
     pub token_embedding: W::Table,    // (vocab, D)

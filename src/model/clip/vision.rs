@@ -3,8 +3,8 @@
 
 use super::VisionConfig;
 use crate::backend::{Backend, Dims, Weights};
-use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader};
 use crate::error::{Error, Result};
+use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader};
 
 pub struct VisionTransformer<W: Weights> {
     pub class_embedding: W::Vector,   // (D)

@@ -3,7 +3,6 @@
 //! skips about half of them; counted as a GPU kernel of the plain formula would do them). Layer norms, softmax,
 //! activations and adds are O(S·D) and left out.
 
-
 /// One pre-norm encoder layer over `s` tokens of width `d`, MLP width `i`.
 pub fn layer(s: f64, d: f64, i: f64) -> f64 {
     let projections = 4.0 * 2.0 * s * d * d; // q, k, v, out

@@ -51,7 +51,14 @@ impl<'a, W: Weights> Loader<'a, W> {
 
     /// `parts` linear layers `(out, inp)` stored as one fused weight `{weight}` `(parts·out, inp)` and bias `{bias}`
     /// `(parts·out)` — `nn.MultiheadAttention`'s `in_proj_weight` / `in_proj_bias` (q, k, v).
-    pub fn linear_fused(&self, weight: &str, bias: &str, parts: usize, out: usize, inp: usize) -> Result<Vec<W::Linear>> {
+    pub fn linear_fused(
+        &self,
+        weight: &str,
+        bias: &str,
+        parts: usize,
+        out: usize,
+        inp: usize,
+    ) -> Result<Vec<W::Linear>> {
         let name = self.name(weight);
         let w = self.source.matrix(&name, &[parts * out, inp])?;
         let b = self.source.tensor(&self.name(bias), &[parts * out])?;
@@ -62,7 +69,11 @@ impl<'a, W: Weights> Loader<'a, W> {
                     shape: vec![out],
                     data: b.data.get(i * out..(i + 1) * out).map(<[f32]>::to_vec).unwrap_or_default(),
                 };
-                self.weights.linear(&format!("{name} rows {}..{}", i * out, (i + 1) * out), w.slice_rows(i * out, out)?, Some(part))
+                self.weights.linear(
+                    &format!("{name} rows {}..{}", i * out, (i + 1) * out),
+                    w.slice_rows(i * out, out)?,
+                    Some(part),
+                )
             })
             .collect()
     }

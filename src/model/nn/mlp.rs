@@ -13,7 +13,11 @@ pub struct Mlp<W: Weights> {
 impl<W: Weights> Mlp<W> {
     /// `fc1` `(I, D)` and `fc2` `(D, I)` under `l`, both with bias.
     pub fn load(l: &Loader<W>, dim: usize, intermediate: usize, activation: Activation) -> Result<Self> {
-        Ok(Mlp { fc1: l.linear("fc1", intermediate, dim, true)?, fc2: l.linear("fc2", dim, intermediate, true)?, activation })
+        Ok(Mlp {
+            fc1: l.linear("fc1", intermediate, dim, true)?,
+            fc2: l.linear("fc2", dim, intermediate, true)?,
+            activation,
+        })
     }
 }
 

@@ -50,9 +50,8 @@ impl Policy {
 
     /// The format of every parameter of `params` (a model's [`crate::model::parameters`], HF names), in order.
     pub fn kinds(&self, params: &[Param]) -> Vec<Kind> {
-        let layers = |tower: &str| {
-            params.iter().filter_map(|p| encoder_layer(&p.name, tower)).max().map_or(0, |last| last + 1)
-        };
+        let layers =
+            |tower: &str| params.iter().filter_map(|p| encoder_layer(&p.name, tower)).max().map_or(0, |last| last + 1);
         let (text, vision) = (layers("text_model"), layers("vision_model"));
         params.iter().map(|p| self.kind(&p.name, text, vision)).collect()
     }
