@@ -5,7 +5,7 @@
 //! bytes ──weights::Checkpoint (HF folder, or a webclip bundle: f32/f16/q8/q4)──┐
 //!                                                                              ├─ model::Clip<B: Backend> ─┐
 //! backend::{cpu::Cpu (f32 reference), gpu::Gpu (WGSL on wgpu)} ────────────────┘                           │
-//! text  ──tokenizer::ClipTokenizer (HF tokenizer.json, exact ids)──→ ids ──→ encode_texts ──→ embeddings
+//! text  ──tokenizer::TextTokenizer (HF tokenizer.json, exact ids)──→ ids ──→ encode_texts ──→ embeddings
 //! image ──image::{decode, preprocess} (PIL-exact bicubic, crop, norm)──→ pixels ──→ encode_images ──┘
 //! embeddings ──tasks::{zero_shot, caption, tag, search}──→ labels, captions, tags, ranked photos
 //! ```

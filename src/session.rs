@@ -3,8 +3,8 @@
 use crate::backend::{Backend, Dims};
 use crate::error::Result;
 use crate::image::{Pixels, PreprocessConfig};
-use crate::model::{Model, Scorer};
-use crate::tokenizer::ClipTokenizer;
+use crate::model::{Architecture, Model, Scorer};
+use crate::tokenizer::TextTokenizer;
 use crate::weights::Checkpoint;
 
 /// Images per forward pass at most: bounds activation memory (ViT-B/16: ~0.6 MB per image per layer). A GPU also
@@ -16,7 +16,7 @@ const TEXT_BATCH: usize = 32;
 pub struct Session<B: Backend> {
     pub backend: B,
     pub model: Model<B>,
-    pub tokenizer: ClipTokenizer,
+    pub tokenizer: TextTokenizer,
     pub preprocess: PreprocessConfig,
 }
 
@@ -29,8 +29,16 @@ impl<B: Backend> Session<B> {
     /// be converted or build another session afterwards).
     pub fn with_checkpoint(backend: B, checkpoint: &Checkpoint) -> Result<Self> {
         let context = checkpoint.config.text_context();
+        let padded = checkpoint.config.architecture() == Architecture::Siglip;
         let tokenizer = match &checkpoint.tokenizer_json {
-            Some(json) => ClipTokenizer::from_json(json, context)?,
+            Some(json) => TextTokenizer::from_json_padded(json, context, padded)?,
+            None if padded => {
+                return Err(crate::Error::Tokenizer(
+                    "this SigLIP checkpoint has no tokenizer: add the repository's tokenizer.json (SigLIP 2) or \
+                     spiece.model (SigLIP)"
+                        .into(),
+                ))
+            }
             None => bundled_tokenizer(context)?,
         };
         let model = Model::load(&backend, checkpoint.tensors.as_ref(), &checkpoint.config, checkpoint.towers)?;
@@ -131,12 +139,12 @@ impl<B: Backend> Session<B> {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn bundled_tokenizer(context: usize) -> Result<ClipTokenizer> {
-    ClipTokenizer::bundled(context)
+fn bundled_tokenizer(context: usize) -> Result<TextTokenizer> {
+    TextTokenizer::bundled(context)
 }
 
 #[cfg(target_arch = "wasm32")]
-fn bundled_tokenizer(_context: usize) -> Result<ClipTokenizer> {
+fn bundled_tokenizer(_context: usize) -> Result<TextTokenizer> {
     Err(crate::error::Error::Tokenizer(
         "the checkpoint has no tokenizer.json; add the model repository's tokenizer.json next to the weights".into(),
     ))

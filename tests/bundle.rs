@@ -17,7 +17,7 @@ use webclip::model::Towers;
 use webclip::model::{Model, ModelConfig};
 use webclip::quant::{Kind, PackedMatrix};
 use webclip::tensor::{HostTensor, TensorSource};
-use webclip::tokenizer::ClipTokenizer;
+use webclip::tokenizer::TextTokenizer;
 use webclip::weights::bundle::{self, Bundle, Policy};
 use webclip::weights::synth::{self, StoreDtype};
 use webclip::{Checkpoint, Session};
@@ -60,7 +60,7 @@ fn session(b: &Bundle) -> Session<Cpu> {
     Session {
         backend: Cpu,
         model: Model::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
-        tokenizer: ClipTokenizer::from_json(json.as_bytes(), context).expect("tokenizer"),
+        tokenizer: TextTokenizer::from_json(json.as_bytes(), context).expect("tokenizer"),
         preprocess: b.preprocess.clone(),
     }
 }
@@ -70,7 +70,7 @@ fn session_vision(b: &Bundle) -> Session<Cpu> {
     Session {
         backend: Cpu,
         model: Model::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
-        tokenizer: ClipTokenizer::bundled(b.config.text_context()).expect("tokenizer"),
+        tokenizer: TextTokenizer::bundled(b.config.text_context()).expect("tokenizer"),
         preprocess: b.preprocess.clone(),
     }
 }
@@ -178,7 +178,7 @@ fn bundled_tokenizer_json_is_minified_and_tokenizes_the_same() {
     let stored = st.tensor(bundle::TOKENIZER_TENSOR).unwrap();
     assert!(stored.data().len() < 600_000, "deflated tokenizer: {} bytes", stored.data().len());
     assert!(!String::from_utf8_lossy(&tiny_q8()[..header_end(tiny_q8())]).contains("\"vocab\""));
-    let tokenizer = ClipTokenizer::from_json(json.as_bytes(), 77).unwrap();
+    let tokenizer = TextTokenizer::from_json(json.as_bytes(), 77).unwrap();
     for case in &cases {
         assert_eq!(tokenizer.encode(&case.text).unwrap(), case.ids, "{:?}", case.text);
     }

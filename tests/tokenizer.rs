@@ -4,7 +4,7 @@
 mod common;
 
 use serde::Deserialize;
-use webclip::tokenizer::ClipTokenizer;
+use webclip::tokenizer::TextTokenizer;
 
 #[derive(Deserialize)]
 struct Case {
@@ -17,7 +17,7 @@ fn ids_match_hugging_face() {
     let cases: Vec<Case> =
         serde_json::from_slice(&std::fs::read(common::fixtures().join("tokenizer_cases.json")).unwrap()).unwrap();
     assert!(cases.len() >= 40, "only {} cases", cases.len());
-    let tok = ClipTokenizer::bundled(77).unwrap();
+    let tok = TextTokenizer::bundled(77).unwrap();
     let mut failures = Vec::new();
     for c in &cases {
         let got = tok.encode(&c.text).unwrap();
@@ -30,7 +30,7 @@ fn ids_match_hugging_face() {
 
 #[test]
 fn long_text_is_truncated_with_end_token_kept() {
-    let tok = ClipTokenizer::bundled(77).unwrap();
+    let tok = TextTokenizer::bundled(77).unwrap();
     let ids = tok.encode(&"word ".repeat(200)).unwrap();
     assert_eq!(ids.len(), 77);
     assert_eq!((ids[0], ids[76]), (49406, 49407));
@@ -38,6 +38,6 @@ fn long_text_is_truncated_with_end_token_kept() {
 
 #[test]
 fn broken_tokenizer_json_is_an_error() {
-    let err = ClipTokenizer::from_json(b"{\"version\": \"1.0\"", 77).err().expect("error").to_string();
+    let err = TextTokenizer::from_json(b"{\"version\": \"1.0\"", 77).err().expect("error").to_string();
     assert!(err.contains("tokenizer.json"), "{err}");
 }

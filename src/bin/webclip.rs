@@ -13,7 +13,7 @@ use webclip::image::Pixels;
 use webclip::model::ModelConfig;
 use webclip::model::Towers;
 use webclip::tasks::zero_shot;
-use webclip::tokenizer::ClipTokenizer;
+use webclip::tokenizer::TextTokenizer;
 use webclip::weights::synth::{self, StoreDtype};
 use webclip::{Checkpoint, Error, Result, Session};
 
@@ -466,12 +466,12 @@ fn device_json(session: &AnySession) -> serde_json::Value {
 }
 
 /// Only config.json (for the context length) and tokenizer.json: no weights are read (a bundle is parsed whole).
-fn load_tokenizer(model: &Path) -> Result<ClipTokenizer> {
+fn load_tokenizer(model: &Path) -> Result<TextTokenizer> {
     if model.is_file() {
         let checkpoint = Checkpoint::open(model)?;
         let context = checkpoint.config.text_context();
         return match checkpoint.tokenizer_json {
-            Some(json) => ClipTokenizer::from_json(&json, context),
+            Some(json) => TextTokenizer::from_json(&json, context),
             None => Err(Error::Input(format!("{} is a vision-only bundle: it has no tokenizer", model.display()))),
         };
     }
@@ -481,7 +481,7 @@ fn load_tokenizer(model: &Path) -> Result<ClipTokenizer> {
     };
     let context = ModelConfig::from_json(&read("config.json")?)?.text_context();
     match read("tokenizer.json") {
-        Ok(json) => ClipTokenizer::from_json(&json, context),
-        Err(_) => ClipTokenizer::bundled(context),
+        Ok(json) => TextTokenizer::from_json(&json, context),
+        Err(_) => TextTokenizer::bundled(context),
     }
 }

@@ -70,8 +70,27 @@ impl PreprocessConfig {
         }
     }
 
-    /// Parse preprocessor_config.json. `file_name` is only used in error messages.
+    /// SiglipImageProcessor's settings for a model input of `image_size` pixels: resize straight to a square (aspect
+    /// not kept, no crop), bicubic, mean = std = 0.5.
+    pub fn siglip_default(image_size: u32) -> Self {
+        PreprocessConfig {
+            resize_to: Some((image_size, image_size)),
+            do_center_crop: false,
+            image_mean: [0.5; 3],
+            image_std: [0.5; 3],
+            ..PreprocessConfig::clip_default(image_size)
+        }
+    }
+
+    /// Parse a CLIPImageProcessor's preprocessor_config.json. `file_name` is only used in error messages.
     pub fn from_json(bytes: &[u8], file_name: &str) -> Result<Self> {
+        Self::from_json_with(bytes, file_name, PreprocessConfig::default())
+    }
+
+    /// Parse preprocessor_config.json; missing fields take `defaults` (the model family's processor: CLIP's or
+    /// SigLIP's). With a square default (`defaults.resize_to`), a bare number `size` means height = width, as
+    /// SiglipImageProcessor reads it.
+    pub fn from_json_with(bytes: &[u8], file_name: &str, defaults: PreprocessConfig) -> Result<Self> {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|source| Error::Json { file: file_name.to_string(), source })?;
         let Value::Object(obj) = value else {
@@ -82,7 +101,8 @@ impl PreprocessConfig {
             ));
         };
         let f = Fields { obj: &obj, file: file_name };
-        let mut cfg = PreprocessConfig::default();
+        let square = defaults.resize_to.is_some();
+        let mut cfg = defaults;
         cfg.do_resize = f.bool("do_resize", cfg.do_resize)?;
         cfg.do_center_crop = f.bool("do_center_crop", cfg.do_center_crop)?;
         cfg.do_rescale = f.bool("do_rescale", cfg.do_rescale)?;
@@ -90,7 +110,7 @@ impl PreprocessConfig {
         // do_convert_rgb is read for validation only: webclip always converts to RGB (CLIP expects 3 channels).
         f.bool("do_convert_rgb", true)?;
         if let Some(size) = f.get("size") {
-            match f.size("size", size, false)? {
+            match f.size("size", size, square)? {
                 Size::ShortestEdge(s) => cfg.shortest_edge = s,
                 Size::HeightWidth(h, w) => cfg.resize_to = Some((h, w)),
             }
@@ -143,7 +163,10 @@ impl PreprocessConfig {
             "do_rescale": self.do_rescale,
             "do_resize": self.do_resize,
             "image_mean": self.image_mean,
-            "image_processor_type": "CLIPImageProcessor",
+            "image_processor_type": match (self.resize_to, self.do_center_crop) {
+                (Some(_), false) => "SiglipImageProcessor",
+                _ => "CLIPImageProcessor",
+            },
             "image_std": self.image_std,
             "resample": self.resample,
             "rescale_factor": self.rescale_factor,

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::clip::{self, ClipConfig};
+use super::siglip::{self, SiglipConfig};
 use crate::error::{Error, Result};
 
 const FILE: &str = "config.json";
@@ -13,15 +14,18 @@ const FILE: &str = "config.json";
 pub enum Architecture {
     /// `CLIPModel` (OpenAI CLIP, TinyCLIP, …)
     Clip,
+    /// `SiglipModel` (SigLIP, and SigLIP 2 at a fixed resolution)
+    Siglip,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 1] = [Architecture::Clip];
+    pub const ALL: [Architecture; 2] = [Architecture::Clip, Architecture::Siglip];
 
     /// The HF `model_type`.
     pub fn name(self) -> &'static str {
         match self {
             Architecture::Clip => "clip",
+            Architecture::Siglip => "siglip",
         }
     }
 
@@ -31,7 +35,12 @@ impl Architecture {
             Error::config(
                 FILE,
                 "model_type",
-                format!("is '{name}'; webclip runs the model types {} (CLIPModel, SiglipModel)", known.join(", ")),
+                format!(
+                    "is '{name}'; webclip runs the model types {} (CLIPModel, SiglipModel — SigLIP and fixed-resolution \
+                     SigLIP 2). For SigLIP 2 NaFlex (model_type siglip2) use a fixed-resolution checkpoint such as \
+                     google/siglip2-base-patch16-224",
+                    known.join(", ")
+                ),
             )
         })
     }
@@ -41,6 +50,7 @@ impl Architecture {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModelConfig {
     Clip(ClipConfig),
+    Siglip(SiglipConfig),
 }
 
 impl ModelConfig {
@@ -50,6 +60,7 @@ impl ModelConfig {
         let model_type = root.get("model_type").and_then(Value::as_str).unwrap_or("clip");
         match Architecture::parse(model_type)? {
             Architecture::Clip => Ok(ModelConfig::Clip(ClipConfig::from_value(&root)?)),
+            Architecture::Siglip => Ok(ModelConfig::Siglip(SiglipConfig::from_value(&root)?)),
         }
     }
 
@@ -57,12 +68,14 @@ impl ModelConfig {
     pub fn to_json(&self) -> String {
         match self {
             ModelConfig::Clip(c) => c.to_json(),
+            ModelConfig::Siglip(c) => c.to_json(),
         }
     }
 
     pub fn architecture(&self) -> Architecture {
         match self {
             ModelConfig::Clip(_) => Architecture::Clip,
+            ModelConfig::Siglip(_) => Architecture::Siglip,
         }
     }
 
@@ -70,6 +83,7 @@ impl ModelConfig {
     pub fn embedding_dim(&self) -> usize {
         match self {
             ModelConfig::Clip(c) => c.projection_dim,
+            ModelConfig::Siglip(c) => c.vision.hidden_size,
         }
     }
 
@@ -77,6 +91,7 @@ impl ModelConfig {
     pub fn text_context(&self) -> usize {
         match self {
             ModelConfig::Clip(c) => c.text.max_position_embeddings,
+            ModelConfig::Siglip(c) => c.text.max_position_embeddings,
         }
     }
 
@@ -84,6 +99,7 @@ impl ModelConfig {
     pub fn image_size(&self) -> usize {
         match self {
             ModelConfig::Clip(c) => c.vision.image_size,
+            ModelConfig::Siglip(c) => c.vision.image_size,
         }
     }
 
@@ -91,6 +107,7 @@ impl ModelConfig {
     pub fn pixels_per_image(&self) -> usize {
         match self {
             ModelConfig::Clip(c) => c.vision.num_channels * c.vision.image_size * c.vision.image_size,
+            ModelConfig::Siglip(c) => c.vision.num_channels * c.vision.image_size * c.vision.image_size,
         }
     }
 
@@ -103,6 +120,12 @@ impl ModelConfig {
                 let patch = v.num_channels * v.patch_size * v.patch_size;
                 let pixels = v.num_channels * v.image_size * v.image_size;
                 4 * pixels.max(v.num_positions() * v.hidden_size.max(v.intermediate_size).max(patch))
+            }
+            ModelConfig::Siglip(c) => {
+                let v = &c.vision;
+                let patch = v.num_channels * v.patch_size * v.patch_size;
+                let pixels = v.num_channels * v.image_size * v.image_size;
+                4 * pixels.max(v.num_patches() * v.hidden_size.max(v.intermediate_size).max(patch))
             }
         }
     }
@@ -120,6 +143,7 @@ impl ModelConfig {
     pub fn image_flops(&self) -> f64 {
         match self {
             ModelConfig::Clip(c) => clip::flops::image_flops(c),
+            ModelConfig::Siglip(c) => siglip::flops::image_flops(c),
         }
     }
 
@@ -127,6 +151,7 @@ impl ModelConfig {
     pub fn text_flops(&self, tokens: usize) -> f64 {
         match self {
             ModelConfig::Clip(c) => clip::flops::text_flops(c, tokens),
+            ModelConfig::Siglip(c) => siglip::flops::text_flops(c),
         }
     }
 
@@ -134,13 +159,15 @@ impl ModelConfig {
     pub fn vision_tokens(&self) -> usize {
         match self {
             ModelConfig::Clip(c) => c.vision.num_positions(),
+            ModelConfig::Siglip(c) => c.vision.num_patches(),
         }
     }
 
-    /// The CLIP config, or an error naming what this model is.
+    /// The CLIP config, if this is CLIP.
     pub fn as_clip(&self) -> Option<&ClipConfig> {
         match self {
             ModelConfig::Clip(c) => Some(c),
+            ModelConfig::Siglip(_) => None,
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod clip;
 mod config;
 pub mod nn;
+pub mod siglip;
 
 pub use config::{Architecture, ModelConfig};
 pub use nn::Param;
@@ -97,11 +98,13 @@ impl Scorer {
 /// A family's text tower with its projection or head: token ids → embeddings.
 pub enum TextTower<W: Weights> {
     Clip(clip::Text<W>),
+    Siglip(siglip::TextTransformer<W>),
 }
 
 /// A family's vision tower with its projection or head: pixels → embeddings.
 pub enum VisionTower<W: Weights> {
     Clip(clip::Vision<W>),
+    Siglip(siglip::VisionTransformer<W>),
 }
 
 /// Two towers into one embedding space and the scale (and bias) that turn their cosine into a score.
@@ -142,6 +145,16 @@ impl<W: Weights> Model<W> {
                     logit_bias: 0.0,
                 })
             }
+            ModelConfig::Siglip(c) => {
+                let parts = siglip::load(l, c, towers)?;
+                Ok(Model {
+                    config: config.clone(),
+                    text: parts.text.map(TextTower::Siglip),
+                    vision: parts.vision.map(VisionTower::Siglip),
+                    logit_scale: parts.logit_scale,
+                    logit_bias: parts.logit_bias,
+                })
+            }
         }
     }
 
@@ -160,6 +173,7 @@ impl<W: Weights> Model<W> {
         let scale = self.logit_scale.exp();
         match self.config.architecture() {
             Architecture::Clip => Scorer::Softmax { scale },
+            Architecture::Siglip => Scorer::Sigmoid { scale, bias: self.logit_bias },
         }
     }
 }
@@ -170,6 +184,7 @@ impl<B: Backend> Model<B> {
     pub fn image_features(&self, b: &B, pixels: &[f32], batch: usize) -> Result<B::Tensor> {
         match self.vision()? {
             VisionTower::Clip(v) => v.forward(b, pixels, batch),
+            VisionTower::Siglip(v) => v.forward(b, pixels, batch),
         }
     }
 
@@ -177,6 +192,7 @@ impl<B: Backend> Model<B> {
     pub fn text_features(&self, b: &B, ids: &[Vec<u32>]) -> Result<B::Tensor> {
         match self.text()? {
             TextTower::Clip(t) => t.forward(b, ids),
+            TextTower::Siglip(t) => t.forward(b, ids),
         }
     }
 

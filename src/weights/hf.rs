@@ -10,7 +10,7 @@ use super::bundle::Bundle;
 use super::{SafetensorsFile, ShardedTensors};
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
-use crate::model::{ModelConfig, Towers};
+use crate::model::{Architecture, ModelConfig, Towers};
 use crate::tensor::TensorSource;
 
 /// Everything needed to build a model, held in memory: from a Hugging Face folder or a webclip bundle.
@@ -94,7 +94,24 @@ impl Checkpoint {
         };
         let tokenizer = read_optional(&dir.join("tokenizer.json"))?;
         let preprocess = read_optional(&dir.join("preprocessor_config.json"))?;
-        Self::from_parts(&config, shards, tokenizer, preprocess.as_deref())
+        let mut checkpoint = Self::from_parts(&config, shards, None, preprocess.as_deref())?;
+        checkpoint.tokenizer_json = match checkpoint.config.architecture() {
+            Architecture::Clip => tokenizer,
+            // SigLIP 1 repos ship spiece.model (and HF ignores a tokenizer.json some of them got later)
+            Architecture::Siglip => {
+                let spiece = read_optional(&dir.join("spiece.model"))?;
+                let tokenizer = if spiece.is_some() { None } else { tokenizer };
+                let tokenizer_config = read_optional(&dir.join("tokenizer_config.json"))?;
+                let context = checkpoint.config.text_context();
+                Some(crate::tokenizer::siglip_tokenizer_json(
+                    tokenizer.as_deref(),
+                    spiece.as_deref(),
+                    tokenizer_config.as_deref(),
+                    context,
+                )?)
+            }
+        };
+        Ok(checkpoint)
     }
 
     /// Builds a checkpoint from file contents (the browser path: bytes fetched by the page).
@@ -108,21 +125,34 @@ impl Checkpoint {
         let config = ModelConfig::from_json(config_json)?;
         let files =
             shards.into_iter().map(|(name, bytes)| SafetensorsFile::parse(name, bytes)).collect::<Result<_>>()?;
-        let preprocess = match preprocessor_json {
-            Some(bytes) => PreprocessConfig::from_json(bytes, "preprocessor_config.json")?,
-            None => PreprocessConfig::clip_default(config.image_size() as u32),
-        };
         let size = config.image_size();
-        if preprocess.crop_height as usize != size || preprocess.crop_width as usize != size {
+        let defaults = match config.architecture() {
+            Architecture::Clip => PreprocessConfig::clip_default(size as u32),
+            Architecture::Siglip => PreprocessConfig::siglip_default(size as u32),
+        };
+        let preprocess = match preprocessor_json {
+            Some(bytes) => PreprocessConfig::from_json_with(bytes, "preprocessor_config.json", defaults)?,
+            None => defaults,
+        };
+        let (h, w) = crate::image::output_size(size as u32, size as u32, &preprocess);
+        if (h as usize, w as usize) != (size, size) {
+            let field = if preprocess.do_center_crop { "crop_size" } else { "size" };
             return Err(Error::config(
                 "preprocessor_config.json",
-                "crop_size",
+                field,
                 format!(
-                    "is {}x{} but config.json's vision_config.image_size is {}: the files belong to different models",
-                    preprocess.crop_height, preprocess.crop_width, size
+                    "makes {h}x{w} images but config.json's vision_config.image_size is {size}: the files belong to \
+                     different models"
                 ),
             ));
         }
+        // SigLIP pads every text to the context: the padding goes into tokenizer.json (what a bundle stores)
+        let tokenizer_json = match (config.architecture(), tokenizer_json) {
+            (Architecture::Siglip, Some(json)) => {
+                Some(crate::tokenizer::siglip_tokenizer_json(Some(&json), None, None, config.text_context())?)
+            }
+            (_, json) => json,
+        };
         Ok(Checkpoint {
             config,
             tensors: Box::new(ShardedTensors { files }),

@@ -1,4 +1,4 @@
-//! Synthetic checkpoints: real CLIP architectures with seeded random weights, written in the exact Hugging Face
+//! Synthetic checkpoints: real CLIP and SigLIP architectures with seeded random weights, written in the exact Hugging Face
 //! layout. The stand-in for pretrained weights (none can be downloaded where webclip is tested).
 //!
 //! Every parameter is random — layer norms and biases too — so a loader that swaps, transposes or skips a
@@ -13,16 +13,59 @@ use safetensors::tensor::{Dtype, TensorView};
 use crate::backend::Activation;
 use crate::error::{Error, Result};
 use crate::model::clip::{ClipConfig, TextConfig, VisionConfig};
+use crate::model::siglip::{self, SiglipConfig};
 use crate::model::{self, ModelConfig, Towers};
 use crate::tensor::HostTensor;
 
 /// Named architectures.
-pub const PRESETS: [&str; 5] = ["vit-b-32", "vit-b-16", "vit-l-14", "tinyclip-8m-16", "tiny"];
+pub const PRESETS: [&str; 8] =
+    ["vit-b-32", "vit-b-16", "vit-l-14", "tinyclip-8m-16", "tiny", "siglip-b16", "siglip2-b16", "siglip-tiny"];
 
 /// The config of a preset.
 pub fn preset(name: &str) -> Result<ModelConfig> {
-    clip_preset(name).map(ModelConfig::Clip)
+    match name.strip_prefix("siglip") {
+        Some(_) => siglip_preset(name).map(ModelConfig::Siglip),
+        None => clip_preset(name).map(ModelConfig::Clip),
+    }
 }
+
+/// A SigLIP preset: google/siglip-base-patch16-224 and google/siglip2-base-patch16-224 (same shapes, T5's 32000 vs
+/// Gemma's 256000 tokens; tests/fixtures/siglip/real-configs), and a test-sized one (head size 12: not a power of
+/// two).
+pub fn siglip_preset(name: &str) -> Result<SiglipConfig> {
+    let text = |vocab, hidden, heads, layers| siglip::TextConfig {
+        vocab_size: vocab,
+        hidden_size: hidden,
+        intermediate_size: 4 * hidden,
+        num_attention_heads: heads,
+        num_hidden_layers: layers,
+        max_position_embeddings: 64,
+        hidden_act: Activation::GeluTanh,
+        layer_norm_eps: 1e-6,
+        projection_size: hidden,
+    };
+    let vision = |hidden, heads, layers, image_size| siglip::VisionConfig {
+        hidden_size: hidden,
+        intermediate_size: 4 * hidden,
+        num_attention_heads: heads,
+        num_hidden_layers: layers,
+        num_channels: 3,
+        image_size,
+        patch_size: 16,
+        hidden_act: Activation::GeluTanh,
+        layer_norm_eps: 1e-6,
+    };
+    let (text, vision) = match name {
+        "siglip-b16" => (text(32000, 768, 12, 12), vision(768, 12, 12, 224)),
+        "siglip2-b16" => (text(256000, 768, 12, 12), vision(768, 12, 12, 224)),
+        "siglip-tiny" => (text(SIGLIP_STANDIN_VOCAB, 48, 4, 2), vision(48, 4, 2, 64)),
+        other => return Err(Error::Input(format!("unknown preset '{other}'; choose one of {}", PRESETS.join(", ")))),
+    };
+    Ok(SiglipConfig { text, vision })
+}
+
+/// Tokens in the stand-in SigLIP tokenizer written with synthetic SigLIP checkpoints (src/assets/siglip).
+const SIGLIP_STANDIN_VOCAB: usize = 1003;
 
 /// The config of a CLIP preset (OpenAI's and TinyCLIP's published shapes; `tiny` is a test-sized model at 224 px).
 pub fn clip_preset(name: &str) -> Result<ClipConfig> {
@@ -79,7 +122,9 @@ pub fn random_tensors(config: &ModelConfig, seed: u64) -> Result<Vec<HostTensor>
             let n: usize = p.shape.iter().product();
             let name = p.name.as_str();
             let data = if name == "logit_scale" {
-                vec![logit_scale_init(config)]
+                vec![logit_scale_init(config); n]
+            } else if name == "logit_bias" {
+                vec![-10.0; n] // SiglipModel.__init__
             } else {
                 let (mean, std) = if name.ends_with("norm.weight")
                     || name.ends_with("norm1.weight")
@@ -108,6 +153,7 @@ pub fn random_tensors(config: &ModelConfig, seed: u64) -> Result<Vec<HostTensor>
 fn logit_scale_init(config: &ModelConfig) -> f32 {
     match config {
         ModelConfig::Clip(c) => c.logit_scale_init_value as f32,
+        ModelConfig::Siglip(_) => 10f32.ln(), // SiglipModel.__init__: log(10); logit_bias starts at −10
     }
 }
 
@@ -146,15 +192,30 @@ pub fn safetensors_bytes(tensors: &[HostTensor], dtype: StoreDtype) -> Result<Ve
 #[cfg(not(target_arch = "wasm32"))]
 pub fn checkpoint_files(config: &ModelConfig, seed: u64, dtype: StoreDtype) -> Result<Vec<(String, Vec<u8>)>> {
     let tensors = random_tensors(config, seed)?;
-    let preprocess = crate::image::PreprocessConfig::clip_default(config.image_size() as u32);
-    Ok(vec![
-        ("config.json".into(), config.to_json().into_bytes()),
+    let size = config.image_size() as u32;
+    let mut files = vec![
+        ("config.json".to_string(), config.to_json().into_bytes()),
         ("model.safetensors".into(), safetensors_bytes(&tensors, dtype)?),
-        ("tokenizer.json".into(), crate::tokenizer::BUNDLED_TOKENIZER_JSON.to_vec()),
-        ("tokenizer_config.json".into(), include_bytes!("../assets/tokenizer_config.json").to_vec()),
-        ("special_tokens_map.json".into(), include_bytes!("../assets/special_tokens_map.json").to_vec()),
-        ("preprocessor_config.json".into(), preprocess.to_json().into_bytes()),
-    ])
+    ];
+    match config {
+        ModelConfig::Clip(_) => files.extend([
+            ("tokenizer.json".into(), crate::tokenizer::BUNDLED_TOKENIZER_JSON.to_vec()),
+            ("tokenizer_config.json".into(), include_bytes!("../assets/tokenizer_config.json").to_vec()),
+            ("special_tokens_map.json".into(), include_bytes!("../assets/special_tokens_map.json").to_vec()),
+            ("preprocessor_config.json".into(), crate::image::PreprocessConfig::clip_default(size).to_json().into_bytes()),
+        ]),
+        // No Gemma or T5 vocabulary can be shipped here: a small Gemma-style BPE (byte fallback, so every text
+        // tokenizes) stands in, its ids within the table of any preset.
+        ModelConfig::Siglip(_) => files.extend([
+            ("tokenizer.json".into(), include_bytes!("../assets/siglip/tokenizer.json").to_vec()),
+            ("tokenizer_config.json".into(), include_bytes!("../assets/siglip/tokenizer_config.json").to_vec()),
+            (
+                "preprocessor_config.json".into(),
+                crate::image::PreprocessConfig::siglip_default(size).to_json().into_bytes(),
+            ),
+        ]),
+    }
+    Ok(files)
 }
 
 /// Writes a synthetic checkpoint into `dir` (created if needed).

@@ -1,0 +1,141 @@
+//! SigLIP and SigLIP 2 end to end against Hugging Face transformers: tests/fixtures/{siglip-tiny,siglip2-tiny} are
+//! `SiglipModel` checkpoints written by `save_pretrained` with every parameter random (probe, logit_scale and
+//! logit_bias included), and their goldens came from transformers itself (tests/fixtures/make_siglip_goldens.py;
+//! versions and seeds in goldens.json, what HF computes in tests/fixtures/siglip/NOTES.md).
+//!
+//! - siglip-tiny: SigLIP 1 layout — T5-style SentencePiece `spiece.model` (no tokenizer.json), f32, bicubic, image
+//!   36 px with patch 8 (the last 4 rows and columns never reach the conv), vision head size 12.
+//! - siglip2-tiny: SigLIP 2 layout — Gemma-style BPE tokenizer.json with byte fallback, bf16, bilinear, text head
+//!   size 12.
+//!
+//! Tolerances: token ids identical (SigLIP 1: except texts holding the literal special tokens `</s>` / `<unk>`,
+//! which `SiglipTokenizer` splits out in Python before SentencePiece — listed in goldens.json `spec_disagreements`);
+//! pixels ≤ 1e-5; embeddings cosine ≥ 0.99999 and max abs ≤ 1e-4 (f32 vs f32, another summation order); sigmoid
+//! probabilities ≤ 1e-4.
+
+mod common;
+
+use common::*;
+use serde::Deserialize;
+use webclip::backend::cpu::Cpu;
+use webclip::model::{Architecture, Scorer};
+use webclip::weights::SafetensorsFile;
+use webclip::{Checkpoint, Session};
+
+#[derive(Deserialize)]
+struct Goldens {
+    photos: Vec<String>,
+    texts: Vec<String>,
+    input_ids: Vec<Vec<u32>>,
+    label_texts_count: usize,
+    logit_scale: f32,
+    logit_bias: f32,
+    #[serde(default)]
+    spec_disagreements: Vec<serde_json::Value>,
+}
+
+struct Case {
+    goldens: Goldens,
+    tensors: SafetensorsFile,
+    session: Session<Cpu>,
+}
+
+fn load(name: &str) -> Case {
+    let dir = fixtures().join(name);
+    let goldens: Goldens =
+        serde_json::from_slice(&std::fs::read(dir.join("goldens.json")).expect("goldens.json")).expect("parse");
+    let bytes = std::fs::read(dir.join("goldens.safetensors")).expect("goldens.safetensors");
+    let tensors = SafetensorsFile::parse("goldens.safetensors", bytes).expect("parse goldens");
+    let session = Session::new(Cpu, Checkpoint::from_hf_dir(&dir).expect("checkpoint loads")).expect("model builds");
+    assert_eq!(session.model.config.architecture(), Architecture::Siglip);
+    Case { goldens, tensors, session }
+}
+
+/// Texts whose ids HF's Python tokenizer makes by a rule of its own (literal special tokens in the text).
+fn disagreeing(c: &Case) -> Vec<String> {
+    c.goldens.spec_disagreements.iter().filter_map(|d| d.get("text").and_then(|t| t.as_str()).map(String::from)).collect()
+}
+
+fn check_text(name: &str) {
+    let c = load(name);
+    let skip = disagreeing(&c);
+    let mut compared = 0;
+    for (text, ids) in c.goldens.texts.iter().zip(&c.goldens.input_ids) {
+        let got = c.session.tokenizer.encode(text).unwrap();
+        assert_eq!(got.len(), 64, "{name}: every text is padded to 64: {text:?}");
+        if !skip.contains(text) {
+            assert_eq!(&got, ids, "{name}: ids of {text:?}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= c.goldens.texts.len() - 7, "{name}: only {compared} texts compared");
+    // embeddings from HF's own ids, so the towers are checked on every text
+    let got = c.session.model.encode_texts(&c.session.backend, &c.goldens.input_ids).expect("text embeddings");
+    let (_, want) = golden(&c.tensors, "text_embeds");
+    assert_rows_close(&format!("{name} text_embeds"), &got, &want, 0.99999, 1e-4);
+}
+
+fn check_image(name: &str) {
+    let c = load(name);
+    let (shape, pixels) = golden_pixels(&c.tensors, &c.session.preprocess);
+    let got = c.session.model.encode_images(&c.session.backend, &pixels, shape[0]).expect("image embeddings");
+    let (_, want) = golden(&c.tensors, "image_embeds");
+    assert_rows_close(&format!("{name} image_embeds"), &got, &want, 0.99999, 1e-4);
+
+    // per-label probabilities: sigmoid(exp(logit_scale) · cos + logit_bias), as SiglipModel and its model card
+    assert!((c.session.model.logit_scale - c.goldens.logit_scale).abs() < 1e-6);
+    assert!((c.session.model.logit_bias - c.goldens.logit_bias).abs() < 1e-6);
+    let Scorer::Sigmoid { .. } = c.session.scorer() else { panic!("{name}: SigLIP scores with a sigmoid") };
+    let labels: Vec<&str> = c.goldens.texts[..c.goldens.label_texts_count].iter().map(String::as_str).collect();
+    let label_embeds = c.session.embed_texts(&labels).unwrap();
+    let (_, probs) = golden(&c.tensors, "probs");
+    let images: Vec<webclip::image::Pixels> = pixels
+        .chunks(pixels.len() / shape[0])
+        .map(|p| webclip::image::Pixels { height: shape[2], width: shape[3], data: p.to_vec() })
+        .collect();
+    let on_backend = c.session.classify(&images, &label_embeds).unwrap();
+    for (i, img) in got.iter().enumerate() {
+        let cos: Vec<f32> = label_embeds.iter().map(|t| webclip::tensor::cosine(img, t)).collect();
+        let want = &probs[i * labels.len()..(i + 1) * labels.len()];
+        let host = c.session.scorer().scores(&cos);
+        let err = max_abs_diff(&host, want).max(max_abs_diff(&on_backend[i], want));
+        assert!(err <= 1e-4, "{name} probs[{}]: max abs {err:e}", c.goldens.photos[i]);
+    }
+}
+
+fn check_pixels(name: &str) {
+    let c = load(name);
+    let (shape, pixels) = golden_pixels(&c.tensors, &c.session.preprocess);
+    let per = shape[1] * shape[2] * shape[3];
+    for (i, photo) in c.goldens.photos.iter().enumerate() {
+        let bytes = std::fs::read(photos().join(photo)).expect("photo");
+        let got = c.session.pixels(&bytes, photo).expect("preprocess");
+        let err = max_abs_diff(&got.data, &pixels[i * per..(i + 1) * per]);
+        assert!(err <= 1e-5, "{name} pixel_values[{photo}]: max abs {err:e}");
+    }
+}
+
+#[test]
+fn siglip_text_matches_hf() {
+    check_text("siglip-tiny");
+}
+#[test]
+fn siglip2_text_matches_hf() {
+    check_text("siglip2-tiny");
+}
+#[test]
+fn siglip_images_match_hf() {
+    check_image("siglip-tiny");
+}
+#[test]
+fn siglip2_images_match_hf() {
+    check_image("siglip2-tiny");
+}
+#[test]
+fn siglip_preprocessing_matches_hf() {
+    check_pixels("siglip-tiny");
+}
+#[test]
+fn siglip2_preprocessing_matches_hf() {
+    check_pixels("siglip2-tiny");
+}
