@@ -2,7 +2,7 @@
 # Build, serve and test webclip.
 #   ./build.sh [wasm]   build the browser package into www/pkg/ (cargo → wasm-bindgen → wasm-opt)
 #   ./build.sh serve    build, then serve www/ on http://127.0.0.1:${PORT:-8080}
-#   ./build.sh test     run every test (this is what CI runs, through .ci/run)
+#   ./build.sh test     run every test (what CI runs, through .ci/run); a skipped test or stage fails it
 # Environment:
 #   WEBCLIP_WASM_STD=auto|rustup|debian   where the wasm32 std comes from (auto: rustup's, else Debian's rustc-web)
 #   WEBCLIP_NO_WASM_OPT=1                 skip wasm-opt (saves ~1 min; the .wasm is larger and slower)
@@ -132,7 +132,8 @@ stage() {  # stage NAME COMMAND...: run one test stage in a subshell, record the
     if [ "$rc" = 0 ]; then PASSED+=("$name"); echo "== $name: ok ($((SECONDS - t0)) s)"
     else FAILED+=("$name"); echo "== $name: FAILED (exit $rc, $((SECONDS - t0)) s)"; fi
 }
-skip() { SKIPPED+=("$1"); echo "== $1: skipped ($2)"; }
+# A skipped stage is not a pass: it is listed, says why, and makes `./build.sh test` fail (nothing may be skipped).
+skip() { SKIPPED+=("$1"); echo "== $1: SKIPPED ($2): counts as a failure"; }
 list() { local IFS=/; echo "$*"; }
 
 validate_wasm() {
@@ -151,7 +152,20 @@ browser_tests() {
     if grep -qE '"(devD|d)ependencies"' tests/browser/package.json; then
         npm --prefix tests/browser "$npm_cmd" --silent
     fi
-    node --test "$@"
+    # the usual console report (node's default: spec on a terminal, TAP otherwise), and TAP into a file to find
+    # skipped tests in: node --test passes with skips, ./build.sh test must not
+    local tap rc=0 skipped console=tap; tap=$(mktemp)
+    if [ -t 1 ]; then console=spec; fi
+    node --test --test-reporter="$console" --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" "$@" || rc=$?
+    skipped=$(grep -E '^ *(not )?ok [0-9]+ - .* # SKIP' "$tap" || true)
+    rm -f "$tap"
+    ((rc == 0)) || return "$rc"
+    if [ -n "$skipped" ]; then
+        echo "browser tests: $(grep -c . <<<"$skipped") skipped, which counts as a failure:"
+        sed -E 's/^ *(not )?ok [0-9]+ - /  /' <<<"$skipped"
+        return 1
+    fi
 }
 
 run_tests() {
@@ -173,10 +187,10 @@ run_tests() {
     else stage "browser tests" browser_tests "${tests[@]}"; fi
 
     local summary="webclip tests: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
-    ((${#SKIPPED[@]} == 0)) || summary+=", ${#SKIPPED[@]} skipped ($(list "${SKIPPED[@]}"))"
+    ((${#SKIPPED[@]} == 0)) || summary+=", ${#SKIPPED[@]} skipped ($(list "${SKIPPED[@]}"); a skip is a failure)"
     ((${#FAILED[@]} == 0)) || summary+=" — failed: $(list "${FAILED[@]}")"
     echo "$summary"
-    ((${#FAILED[@]} == 0))
+    ((${#FAILED[@]} == 0 && ${#SKIPPED[@]} == 0))
 }
 
 case ${1:-wasm} in

@@ -77,12 +77,11 @@ fn check_image(name: &str) {
 }
 
 fn check_pixels(name: &str) {
-    let Some(assets) = shared_assets() else { return };
     let c = load(name);
     let (shape, pixels) = pixel_values(&c);
     let per = shape[1] * shape[2] * shape[3];
     for (i, photo) in c.goldens.photos.iter().enumerate() {
-        let bytes = std::fs::read(assets.join("photos").join(photo)).expect("photo");
+        let bytes = test_asset(&format!("photos/{photo}"));
         let got = c.session.pixels(&bytes, photo).expect("preprocess");
         let err = max_abs_diff(&got.data, &pixels[i * per..(i + 1) * per]);
         assert!(err <= 1e-5, "{name} pixel_values[{photo}]: max abs {err:e}");
@@ -120,7 +119,6 @@ fn tiny_b_preprocessing_matches_hf() {
 #[test]
 fn vit_b_32_synth_classifies_photos_like_hf() {
     use webclip::weights::synth::{self, StoreDtype};
-    let Some(assets) = shared_assets() else { return };
     #[derive(Deserialize)]
     struct Scored {
         label: String,
@@ -147,7 +145,7 @@ fn vit_b_32_synth_classifies_photos_like_hf() {
     let prompts: Vec<String> = r.labels.iter().map(|l| r.template.replace("{}", l)).collect();
     let texts = session.embed_texts(&prompts.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
     for want in &r.results {
-        let bytes = std::fs::read(assets.join("photos").join(&want.file)).unwrap();
+        let bytes = test_asset(&format!("photos/{}", want.file));
         let pixels = session.pixels(&bytes, &want.file).unwrap();
         let image = session.embed_images(&[pixels]).unwrap().remove(0);
         let probs = zero_shot::probabilities(&image, &texts, session.logit_scale());

@@ -2,7 +2,7 @@
 //! transformers 5.23.0 `CLIPImageProcessorPil` (the PIL-based CLIPImageProcessor). No Python at run time:
 //! the goldens are files (with their provenance) or values quoted below.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
@@ -10,20 +10,19 @@ use image::{ExtendedColorType, ImageEncoder};
 use webclip::error::Error;
 use webclip::image::{decode, load, preprocess, PreprocessConfig, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD};
 
-/// ../shared/assets beside the checkout, or None (with a loud note) when it is not there.
-fn shared_assets() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/assets");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("\n*** SKIPPED: {} not found; this test needs the shared reference assets ***\n", dir.display());
-        None
-    }
+/// The bytes of `<dir>/<name>` under the repository root; a missing file fails the test, saying where it was looked for.
+fn repo_file(dir: &str, name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir).join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e} (a file of the repository)", path.display()))
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    repo_file("tests/fixtures/images", name)
+}
+
+/// A reference file from tests/assets (provenance in tests/assets/README.md).
+fn asset(name: &str) -> Vec<u8> {
+    repo_file("tests/assets", name)
 }
 
 fn png(width: u32, height: u32, data: &[u8], color: ExtendedColorType) -> Vec<u8> {
@@ -44,11 +43,9 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn franz_kafka_matches_original_clip_preprocessing() {
-    let Some(assets) = shared_assets() else { return };
-    let dir = assets.join("preprocess");
-    let bytes = std::fs::read(dir.join("franz-kafka.jpg")).expect("franz-kafka.jpg");
+    let bytes = asset("preprocess/franz-kafka.jpg");
     let got = load(&bytes, "franz-kafka.jpg", &PreprocessConfig::default()).expect("decode + preprocess");
-    let npy = std::fs::read(dir.join("expected_preprocessed_image.npy")).expect("expected .npy");
+    let npy = asset("preprocess/expected_preprocessed_image.npy");
     let npy = npyz::NpyFile::new(&npy[..]).expect("a valid .npy");
     assert_eq!(npy.shape(), &[1, 3, 224, 224]);
     let expected: Vec<f32> = npy.into_vec().expect("f32 data");
@@ -59,9 +56,7 @@ fn franz_kafka_matches_original_clip_preprocessing() {
 
 #[test]
 fn shared_preprocessor_config_is_clip_default() {
-    let Some(assets) = shared_assets() else { return };
-    let path = assets.join("clip-vit-base-patch32/preprocessor_config.json");
-    let bytes = std::fs::read(&path).expect("preprocessor_config.json");
+    let bytes = asset("clip-vit-base-patch32/preprocessor_config.json");
     let cfg = PreprocessConfig::from_json(&bytes, "preprocessor_config.json").expect("parses");
     assert_eq!(cfg, PreprocessConfig::clip_default(224));
 }

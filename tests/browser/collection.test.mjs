@@ -2,8 +2,8 @@
 // tests/browser/collection.test.mjs` after `./build.sh wasm`.
 //
 // Fixtures: a tiny synthetic CLIP (`webclip synth --preset tiny --seed 0`) converted to q8 as the page's default
-// model, and a folder of 4 real photos from ../shared/assets/photos (one in a subfolder, plus a hidden file and a
-// text file that must be skipped, as `webclip tag` skips them). Without the photos the test skips loudly.
+// model, and a folder of 4 real photos from tests/assets/photos (one in a subfolder, plus a hidden file and a
+// text file that must be skipped, as `webclip tag` skips them). A missing photo fails the test.
 //
 // Expected numbers come from the CLI on the same bundle and folder:
 // - `webclip tag --labels L --threshold 0.5 --no-caption --out-csv F DIR`: every score and the tags kept, and the
@@ -34,7 +34,7 @@ import { serve } from './serve.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const WWW = join(REPO, 'www');
-const PHOTOS = join(REPO, '../shared/assets/photos');
+const PHOTOS = join(REPO, 'tests/assets/photos');
 const BIN = join(REPO, 'target/debug/webclip');
 const ARTIFACTS = join(REPO, 'tests/artifacts');
 const LABELS = ['cat', 'dog', 'car', 'rocket', 'cup of coffee', 'astronaut', 'flower'];
@@ -44,11 +44,9 @@ const QUERIES = ['a cat', 'a rocket launch'];
 const TOL = 1e-4;
 const QUANT_TOL = 2e-3; // a stored int8 vector as the query: both sides quantized, each within cosine 0.999
 const WAIT = 300_000;
-const havePhotos = Object.values(FOLDER).every((f) => existsSync(join(PHOTOS, f)));
 const havePkg = existsSync(join(WWW, 'pkg/webclip_bg.wasm'));
 const skip = !haveChromium ? `Chromium is not at ${CHROMIUM} (apt-get install chromium)`
-  : !havePkg ? 'www/pkg is not built (./build.sh wasm)'
-    : !havePhotos ? `the photos are not at ${PHOTOS}` : false;
+  : !havePkg ? 'www/pkg is not built (./build.sh wasm)' : false;
 if (skip) console.log(`\n*** SKIPPED: the collection view was not checked: ${skip} ***\n`);
 
 function webclip(args) {
@@ -97,6 +95,10 @@ suite('the collection view in headless Chromium', { skip }, () => {
   const why = () => `\n page console (last lines):\n  ${log.slice(-15).join('\n  ')}`;
 
   before(async () => {
+    for (const name of [...Object.values(FOLDER), 'coins.png']) {
+      assert.ok(existsSync(join(PHOTOS, name)), `${join(PHOTOS, name)} is missing: it is part of the repository ` +
+        '(tests/assets/README.md); restore it');
+    }
     dir = mkdtempSync(join(tmpdir(), 'webclip-collection-'));
     process.env.WEBCLIP_VOCAB_CACHE = join(dir, 'vocab'); // the CLI's caption vocabulary cache: ours, removed after
     mkdirSync(join(dir, 'models'));

@@ -7,21 +7,21 @@
 // probabilities; this file compares them with the Hugging Face goldens (goldens.json, goldens.safetensors):
 // embeddings cosine >= 0.9999, probabilities max abs <= 1e-3, token ids equal.
 //
-// Skips (loudly) only when Chromium is not installed; the photo part skips (loudly) when ../shared/assets/photos is
-// absent (the wasm API embeds encoded image files only). A Chromium without a WebGPU adapter FAILS the GPU part.
+// Skips (loudly) only when Chromium is not installed. The photos are tests/assets/photos (in the repository: a missing
+// photo fails the image tests; the wasm API embeds encoded image files only). A Chromium without a WebGPU adapter FAILS the GPU part.
 // Artifacts: tests/artifacts/browser-e2e.png (screenshot of the page) and browser-e2e.json (adapter, numbers, times).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM, haveChromium, launch } from './chromium.mjs';
 import { serve } from './serve.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const PHOTOS = resolve(REPO, '../shared/assets/photos');
+const PHOTOS = join(REPO, 'tests/assets/photos');
 const ARTIFACTS = join(REPO, 'tests/artifacts');
 const FIXTURES = ['tiny-a', 'tiny-b'];
 const BACKENDS = ['gpu', 'cpu'];
@@ -34,15 +34,9 @@ const QUANTS = ['q8', 'q4'];
 const BUNDLE_MIN_COSINE = 0.99999;
 const BUNDLE_MAX_ABS = 1e-4;
 
-
-const havePhotos = existsSync(PHOTOS);
 if (!haveChromium) {
   console.log(`\n*** SKIPPED: the browser end-to-end tests need Chromium at ${CHROMIUM} (apt-get install chromium), ` +
     'which is not installed: nothing was checked in a browser ***\n');
-}
-if (haveChromium && !havePhotos) {
-  console.log(`\n*** SKIPPED PART: ${PHOTOS} is absent: image embeddings and probabilities are not checked in the ` +
-    'browser (the wasm API embeds encoded image files only) ***\n');
 }
 
 /** Reads a safetensors file (8-byte LE header length, JSON header, data): { name: { shape, data } } for F32/U8. */
@@ -122,7 +116,10 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
     symlinkSync(join(REPO, 'www'), join(root, 'www'));
     symlinkSync(join(REPO, 'tests'), join(root, 'tests'));
     symlinkSync(join(REPO, 'src'), join(root, 'src'));
-    if (havePhotos) symlinkSync(PHOTOS, join(root, 'photos'));
+    const missing = goldens('tiny-a').meta.photos.filter((p) => !existsSync(join(PHOTOS, p)));
+    assert.deepEqual(missing, [], `photos missing from ${PHOTOS}: they are part of the repository ` +
+      '(tests/assets/README.md); restore them');
+    symlinkSync(PHOTOS, join(root, 'photos'));
     // q8/q4 bundles of tiny-a, made by the CLI; the browser must reproduce the CLI's embeddings of them
     if (existsSync(WEBCLIP)) {
       mkdirSync(join(root, 'bundles'));
@@ -210,9 +207,6 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
           }
           loaded = true;
           await evaluate((a) => window.webclipE2E.verdict(...a), [fixture, backend, 'load', 'ok', 'ok']);
-          if (!havePhotos) {
-            await evaluate((a) => window.webclipE2E.verdict(...a), [fixture, backend, 'images', 'skipped: no photos', 'skip']);
-          }
         });
 
         test(`text: token ids equal, embeddings cosine >= ${MIN_COSINE}`, { timeout: TIMEOUT }, async (t) => {
@@ -243,7 +237,6 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
 
         test(`images: embeddings cosine >= ${MIN_COSINE}, probabilities max abs <= ${MAX_PROBS_ERR}`, {
           timeout: TIMEOUT,
-          skip: !havePhotos && `${PHOTOS} is absent (the wasm API embeds encoded image files only)`,
         }, async (t) => {
           needLoaded();
           const r = await evaluate((a) => window.webclipE2E.images(...a), [fixture, backend, '/photos/']);
@@ -283,11 +276,11 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
         const bundle = join(root, 'bundles', `${key}.webclip`);
         const want = goldens('tiny-a');
         const texts = want.meta.texts;
-        const photos = havePhotos ? want.meta.photos : [];
+        const photos = want.meta.photos;
         const native = (args) => execFileSync(WEBCLIP, ['embed', '--model', bundle, ...args], { encoding: 'utf8' })
           .trim().split('\n').map((l) => JSON.parse(l).embedding);
         const nativeTexts = native(['--text', ...texts]);
-        const nativeImages = photos.length ? native(['--image', ...photos.map((p) => join(PHOTOS, p))]) : [];
+        const nativeImages = native(['--image', ...photos.map((p) => join(PHOTOS, p))]);
         const r = await evaluate(async (a) => {
           const [key, url, backend, texts, photos] = a;
           const loaded = await window.webclipE2E.loadBundle(key, url, backend);

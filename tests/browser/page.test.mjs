@@ -14,8 +14,8 @@
 // tolerance. The printed percentages must be the rounding of those numbers.
 //
 // Two browsers: one with WebGPU (SwiftShader), one launched without --enable-unsafe-webgpu so Chromium grants no
-// adapter and the page must fall back to the CPU by itself. Real photos come from ../shared/assets/photos; without
-// them the photo tests skip loudly. Captions are required as soon as the wasm build exports model.caption
+// adapter and the page must fall back to the CPU by itself. Real photos come from tests/assets/photos (in the
+// repository: a missing photo fails the tests). Captions are required as soon as the wasm build exports model.caption
 // (issue 6); until then that check skips loudly. Artifacts: tests/artifacts/page-*.png and page-report.json;
 // WEBCLIP_UPDATE_SCREENSHOT=1 also copies the WebGPU screenshot to www/screenshot.png (the README's).
 import assert from 'node:assert/strict';
@@ -31,7 +31,7 @@ import { CHROMIUM, CHROMIUM_ARGS, haveChromium } from './chromium.mjs';
 import { serve } from './serve.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const PHOTOS = join(REPO, '../shared/assets/photos');
+const PHOTOS = join(REPO, 'tests/assets/photos');
 const ARTIFACTS = join(REPO, 'tests/artifacts');
 const BIN = join(REPO, 'target/debug/webclip');
 const LABELS = ['cat', 'dog', 'car', 'rocket', 'cup of coffee', 'astronaut'];
@@ -41,7 +41,6 @@ const CIFAR100 = JSON.parse(readFileSync(join(REPO, 'www/presets/cifar100.json')
 // SwiftShader builds pipelines in seconds, but the first caption embeds ~1,260 vocabulary texts on it (~1-2 min on
 // a busy 2-core machine); generous for a loaded CI machine
 const WAIT = 300_000;
-const havePhotos = existsSync(join(PHOTOS, 'chelsea.png'));
 const haveCaption = existsSync(join(REPO, 'www/pkg/webclip.d.ts'))
   && /\bcaption\(/.test(readFileSync(join(REPO, 'www/pkg/webclip.d.ts'), 'utf8'));
 const report = { tolerances: TOL, runs: {} };
@@ -49,9 +48,6 @@ const report = { tolerances: TOL, runs: {} };
 if (!haveChromium) {
   console.log(`\n*** SKIPPED: the page tests need Chromium at ${CHROMIUM} (apt-get install chromium): the page was ` +
     'not checked ***\n');
-}
-if (haveChromium && !havePhotos) {
-  console.log(`\n*** SKIPPED PART: ${PHOTOS} is absent: labels are not compared with webclip classify ***\n`);
 }
 if (haveChromium && !haveCaption) {
   console.log('\n*** SKIPPED PART: www/pkg/webclip.d.ts has no caption(): this wasm build has no captioner ' +
@@ -269,11 +265,13 @@ suite('the webclip page in headless Chromium', {
     assert.ok(existsSync(join(REPO, 'www/pkg/assets/prompts/imagenet_templates.json')),
       'www/pkg/assets/prompts is missing: ./build.sh wasm copies src/assets/prompts there');
     dir = mkdtempSync(join(tmpdir(), 'webclip-page-fixtures-'));
-    fixtures = makeFixtures(dir);
-    if (havePhotos) {
-      cli = classifyCli(fixtures.bundle, ['chelsea.png', 'rocket.jpg', 'coffee.png', 'astronaut.png']);
-      cifar = classifyCli(fixtures.bundle, ['coffee.png'], CIFAR100)['coffee.png'];
+    for (const name of ['chelsea.png', 'rocket.jpg', 'coffee.png', 'astronaut.png']) {
+      assert.ok(existsSync(join(PHOTOS, name)), `${join(PHOTOS, name)} is missing: it is part of the repository ` +
+        '(tests/assets/README.md); restore it');
     }
+    fixtures = makeFixtures(dir);
+    cli = classifyCli(fixtures.bundle, ['chelsea.png', 'rocket.jpg', 'coffee.png', 'astronaut.png']);
+    cifar = classifyCli(fixtures.bundle, ['coffee.png'], CIFAR100)['coffee.png'];
     root = makeRoot({ models: join(dir, 'models'), hf: join(dir, 'hf'), 'notes.txt': join(dir, 'notes.txt') });
   });
 
@@ -320,7 +318,7 @@ suite('the webclip page in headless Chromium', {
       });
 
     test('labels typed in the box equal `webclip classify` on a chosen photo', {
-      timeout: WAIT, skip: !havePhotos && 'no photos',
+      timeout: WAIT,
     }, async (t) => {
       await b.page.fill('#labels', LABELS.join(', '));
       // the default labels share cat, dog and car with these: only the other three go through the text tower
@@ -335,7 +333,7 @@ suite('the webclip page in headless Chromium', {
     });
 
     test('dropped and pasted photos: same numbers, and the text tower does not run again', {
-      timeout: WAIT, skip: !havePhotos && 'no photos',
+      timeout: WAIT,
     }, async (t) => {
       const files = ['rocket.jpg', 'coffee.png', 'astronaut.png'].map((name) =>
         ({ name, type: name.endsWith('.jpg') ? 'image/jpeg' : 'image/png',
@@ -358,7 +356,7 @@ suite('the webclip page in headless Chromium', {
       if (!haveCaption) t.diagnostic(`screenshot: ${await screenshot(b)}`);
     });
 
-    test('every photo gets a caption', { timeout: WAIT * 2, skip: (!havePhotos && 'no photos') || NO_CAPTION },
+    test('every photo gets a caption', { timeout: WAIT * 2, skip: NO_CAPTION },
       async (t) => {
         await checkCaptions(b, ['chelsea.png', 'rocket.jpg', 'coffee.png', 'astronaut.png'], fixtures.bundle);
         t.diagnostic(`screenshot: ${await screenshot(b)}`);
@@ -374,7 +372,7 @@ suite('the webclip page in headless Chromium', {
     });
 
     test('with the server gone, a reload still works (service worker + cached model + cached labels)', {
-      timeout: WAIT * 2, skip: !havePhotos && 'no photos',
+      timeout: WAIT * 2,
     }, async (t) => {
       await b.page.waitForFunction(() => window.webclipPage.offline === true, null, { timeout: WAIT });
       server.closeAllConnections();
@@ -415,7 +413,7 @@ suite('the webclip page in headless Chromium', {
       run.fallback = state.model.fallback;
     });
 
-    test('the same labels as `webclip classify`', { timeout: WAIT, skip: !havePhotos && 'no photos' }, async (t) => {
+    test('the same labels as `webclip classify`', { timeout: WAIT }, async (t) => {
       await b.page.setInputFiles('#files', [join(PHOTOS, 'chelsea.png'), join(PHOTOS, 'rocket.jpg')]);
       for (const name of ['chelsea.png', 'rocket.jpg']) {
         const shown = await card(b, name);
@@ -424,12 +422,12 @@ suite('the webclip page in headless Chromium', {
       await shoot(b, 'cpu');
     });
 
-    test('every photo gets a caption', { timeout: WAIT * 2, skip: (!havePhotos && 'no photos') || NO_CAPTION }, async () => {
+    test('every photo gets a caption', { timeout: WAIT * 2, skip: NO_CAPTION }, async () => {
       await checkCaptions(b, ['chelsea.png', 'rocket.jpg'], fixtures.bundle);
     });
 
     test('the 80-template ensemble equals the standard recipe on CLI embeddings', {
-      timeout: WAIT * 2, skip: !havePhotos && 'no photos',
+      timeout: WAIT * 2,
     }, async (t) => {
       const logitScale = await b.page.evaluate(() => window.webclipPage.model.logitScale);
       const want = ensembleCli(fixtures.bundle, 'chelsea.png', logitScale);
@@ -443,7 +441,7 @@ suite('the webclip page in headless Chromium', {
     });
 
     test('the CIFAR-100 preset with one template equals `webclip classify` over its 100 labels', {
-      timeout: WAIT, skip: !havePhotos && 'no photos',
+      timeout: WAIT,
     }, async (t) => {
       await b.page.selectOption('#template-mode', 'single');
       await b.page.selectOption('#preset', 'cifar100');
@@ -457,6 +455,11 @@ suite('the webclip page in headless Chromium', {
     });
 
     test('the camera: a captured frame is labelled like any photo', { timeout: WAIT }, async () => {
+      // its own labels (not whatever the tests before it left in the box): the 6 LABELS, one template
+      await b.page.selectOption('#template-mode', 'single');
+      await b.page.fill('#labels', LABELS.join(', '));
+      await b.page.waitForFunction((n) => document.getElementById('labels-status').textContent
+        .startsWith(`${n} labels × 1 prompt: `), LABELS.length, { timeout: WAIT });
       await b.page.click('#camera-open');
       await b.page.waitForFunction(() => document.getElementById('camera-video').videoWidth > 0, null,
         { timeout: 30_000 }).catch(async (e) => {
@@ -469,7 +472,7 @@ suite('the webclip page in headless Chromium', {
       assert.match(name, /^camera-.*\.png$/);
       const shown = await card(b, name);
       assert.equal(shown.state, 'ok', JSON.stringify(shown.notice));
-      assert.equal(shown.rows.length, 50); // CIFAR-100 is still chosen: the best 50 of 100 are listed
+      assert.deepEqual(shown.rows.map((r) => r.label).sort(), [...LABELS].sort(), 'the camera frame\'s labels');
       assert.ok(shown.rows.every((r, i) => r.p > 0 && r.p < 1 && (i === 0 || r.p <= shown.rows[i - 1].p)),
         'the camera frame\'s probabilities are not ranked probabilities');
     });
@@ -487,7 +490,7 @@ suite('the webclip page in headless Chromium', {
 
     test('a Hugging Face folder is converted to q8 in the page: the same bundle as `webclip convert`', {
       timeout: WAIT * 2,
-    }, async (t) => {
+    }, async () => {
       const state = await openPage(b, `${base}/?model=${encodeURIComponent('/hf/tiny/')}` +
         `&labels=${encodeURIComponent(LABELS.join(','))}`);
       assert.equal(state.state, 'ready', `the folder did not load: ${JSON.stringify(state.error)}${b.why()}`);
@@ -495,12 +498,8 @@ suite('the webclip page in headless Chromium', {
       assert.equal(state.model.quant, 'q8');
       assert.equal(state.model.id, bundleId(fixtures.bundle), 'the page converted to other bytes than the CLI');
       assert.equal(state.model.stored, true);
-      if (havePhotos) {
-        await b.page.setInputFiles('#files', join(PHOTOS, 'chelsea.png'));
-        run.folder = compare(await card(b, 'chelsea.png'), cli['chelsea.png'], TOL.cpu, 'converted folder');
-      } else {
-        t.diagnostic('no photos: the converted model was not used on a photo');
-      }
+      await b.page.setInputFiles('#files', join(PHOTOS, 'chelsea.png'));
+      run.folder = compare(await card(b, 'chelsea.png'), cli['chelsea.png'], TOL.cpu, 'converted folder');
     });
 
     test('a damaged or truncated model file shows the documented message and is not kept', { timeout: WAIT },

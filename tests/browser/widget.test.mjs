@@ -16,8 +16,8 @@
 // path: the same Rust code as the CLI, so probabilities and embeddings must match to 1e-5 absolute (only the final
 // dot products and softmax run in JavaScript doubles; measured ~1e-7). Pixel inputs (ImageBitmap, ImageData) are
 // re-encoded as PNG; for an sRGB PNG without a colour profile the pixels are identical, so 1e-5 holds there too.
-// WebGPU equality is page.test.mjs's and gpu.test.mjs's. Photos come from ../shared/assets/photos (skips loudly
-// when absent). Fixtures: a tiny synthetic CLIP (`webclip synth --preset tiny`) converted to q8.
+// WebGPU equality is page.test.mjs's and gpu.test.mjs's. Photos come from tests/assets/photos (in the repository:
+// a missing photo fails the tests). Fixtures: a tiny synthetic CLIP (`webclip synth --preset tiny`) converted to q8.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -30,7 +30,7 @@ import { serve } from './serve.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const WWW = join(REPO, 'www');
-const PHOTOS = join(REPO, '../shared/assets/photos');
+const PHOTOS = join(REPO, 'tests/assets/photos');
 const BIN = join(REPO, 'target/debug/webclip');
 const LABELS = ['cat', 'dog', 'car', 'rocket', 'cup of coffee', 'astronaut'];
 const MATERIALS = ['brick wall', 'coins', 'flower', 'the moon', 'a galaxy']; // the docs example's second widget
@@ -40,11 +40,9 @@ const WAIT = 240_000;
 const BUNDLE_PATH = '/models/default.webclip';
 const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
   "img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'";
-const havePhotos = existsSync(join(PHOTOS, 'chelsea.png')) && existsSync(join(PHOTOS, 'coins.png'));
 const havePkg = existsSync(join(WWW, 'pkg/webclip_bg.wasm'));
 const skip = !haveChromium ? `Chromium is not at ${CHROMIUM} (apt-get install chromium)`
-  : !havePkg ? 'www/pkg is not built (./build.sh wasm)'
-    : !havePhotos ? `the photos are not at ${PHOTOS}` : false;
+  : !havePkg ? 'www/pkg is not built (./build.sh wasm)' : false;
 if (skip) console.log(`\n*** SKIPPED: the widget/API tests did not run: ${skip} ***\n`);
 
 // ---- fixtures ----
@@ -168,6 +166,10 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
   let dir, bundle;
 
   before(() => {
+    for (const name of ['chelsea.png', 'coins.png']) {
+      assert.ok(existsSync(join(PHOTOS, name)), `${join(PHOTOS, name)} is missing: it is part of the repository ` +
+        '(tests/assets/README.md); restore it');
+    }
     dir = mkdtempSync(join(tmpdir(), 'webclip-widget-'));
     const hf = join(dir, 'hf');
     mkdirSync(join(dir, 'models'));

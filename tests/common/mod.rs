@@ -13,15 +13,13 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// `../shared/assets` when present (tests that need it skip loudly otherwise).
-pub fn shared_assets() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/assets");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED PART: {} is absent (it holds the real photos)", p.display());
-        None
-    }
+/// The bytes of `tests/assets/<rel>` (the real photos and reference files, provenance in tests/assets/README.md).
+/// A missing file fails the test, saying which file and where it comes from.
+pub fn test_asset(rel: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/assets").join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("cannot read {}: {e}; it is part of the repository (tests/assets/README.md): restore it", path.display())
+    })
 }
 
 /// A golden tensor with its stored shape.

@@ -245,11 +245,10 @@ mod tests {
 
     #[test]
     fn old_openai_config_parses_with_eos_2() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/assets/clip-vit-base-patch32/config.json");
-        let Ok(bytes) = std::fs::read(path) else {
-            eprintln!("SKIPPED: {path} not present");
-            return;
-        };
+        // openai/clip-vit-base-patch32's own config.json (provenance in tests/assets/README.md)
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/assets/clip-vit-base-patch32/config.json");
+        let bytes =
+            std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e} (a file of the repository)"));
         let c = ClipConfig::from_json(&bytes).expect("parses");
         assert_eq!(c.text.eos_token_id, 2);
         assert_eq!((c.text.hidden_size, c.text.num_hidden_layers, c.text.num_attention_heads), (512, 12, 8));

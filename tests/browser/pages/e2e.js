@@ -1,6 +1,6 @@
 // The page side of tests/browser/gpu.test.mjs: loads the wasm package, builds models from the test fixtures and
 // returns raw results (token ids, embeddings, probabilities) to the test, which compares them with the Hugging Face
-// goldens. Served from a root that holds /www/pkg, /tests/fixtures, /src/assets and (when present) the photos.
+// goldens. Served from a root that holds /www/pkg, /tests/fixtures, /src/assets and /photos (tests/assets/photos).
 import init, { Model, version } from '/www/pkg/webclip.js';
 
 const $ = (id) => document.getElementById(id);
