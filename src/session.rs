@@ -29,18 +29,7 @@ impl<B: Backend> Session<B> {
     /// be converted or build another session afterwards).
     pub fn with_checkpoint(backend: B, checkpoint: &Checkpoint) -> Result<Self> {
         let context = checkpoint.config.text_context();
-        let padded = checkpoint.config.architecture() == Architecture::Siglip;
-        let tokenizer = match &checkpoint.tokenizer_json {
-            Some(json) => TextTokenizer::from_json_padded(json, context, padded)?,
-            None if padded => {
-                return Err(crate::Error::Tokenizer(
-                    "this SigLIP checkpoint has no tokenizer: add the repository's tokenizer.json (SigLIP 2) or \
-                     spiece.model (SigLIP)"
-                        .into(),
-                ))
-            }
-            None => bundled_tokenizer(context)?,
-        };
+        let tokenizer = text_tokenizer(&checkpoint.config, checkpoint.tokenizer_json.as_deref())?;
         let model = Model::load(&backend, checkpoint.tensors.as_ref(), &checkpoint.config, checkpoint.towers)?;
         Ok(Session { backend, model, tokenizer, preprocess: checkpoint.preprocess.clone() })
     }
@@ -135,6 +124,22 @@ impl<B: Backend> Session<B> {
     /// How this model turns cosines into scores (softmax for CLIP, per-label sigmoid for SigLIP).
     pub fn scorer(&self) -> Scorer {
         self.model.scorer()
+    }
+}
+
+/// The tokenizer for a model of `config` from its `tokenizer.json` (a SigLIP one padded, as the checkpoint readers
+/// write it); `None`: CLIP's bundled tokenizer (natively), an error for SigLIP.
+pub fn text_tokenizer(config: &crate::model::ModelConfig, json: Option<&[u8]>) -> Result<TextTokenizer> {
+    let context = config.text_context();
+    let padded = config.architecture() == Architecture::Siglip;
+    match json {
+        Some(json) => TextTokenizer::from_json_padded(json, context, padded),
+        None if padded => Err(crate::Error::Tokenizer(
+            "this SigLIP checkpoint has no tokenizer: add the repository's tokenizer.json (SigLIP 2) or spiece.model \
+             (SigLIP)"
+                .into(),
+        )),
+        None => bundled_tokenizer(context),
     }
 }
 

@@ -303,10 +303,27 @@ fn a_plain_safetensors_file_is_not_a_bundle() {
 fn a_future_version_says_what_to_do() {
     let e = err(Bundle::parse(
         "model.webclip",
-        rewrite(tiny_q8(), |m| drop(m.insert("webclip_version".into(), "2".into()))),
+        rewrite(tiny_q8(), |m| drop(m.insert("webclip_version".into(), "3".into()))),
     ));
-    assert!(e.contains("format version 2") && e.contains("reads version 1"), "{e}");
+    assert!(e.contains("format version 3") && e.contains("reads versions 1 and 2"), "{e}");
     assert!(e.contains("Update webclip") && e.contains("re-convert"), "{e}");
+}
+
+/// Version 1 bundles (written before model families: no `architecture`) still load, as CLIP, to the same model.
+#[test]
+fn a_version_1_bundle_still_loads() {
+    let v1 = rehash(rewrite(tiny_q8(), |m| {
+        m.insert("webclip_version".into(), "1".into());
+        m.remove("architecture");
+    }));
+    let (old, new) = (Bundle::parse("v1.webclip", v1).unwrap(), Bundle::parse("v2.webclip", tiny_q8().clone()).unwrap());
+    assert_eq!(old.config, new.config);
+    let texts = ["a photo of a cat.", "a diagram"];
+    assert_eq!(session(&old).embed_texts(&texts).unwrap(), session(&new).embed_texts(&texts).unwrap());
+    // an architecture that disagrees with config.json is damage, named
+    let wrong = rehash(rewrite(tiny_q8(), |m| drop(m.insert("architecture".into(), "siglip".into()))));
+    let e = err(Bundle::parse("m", wrong));
+    assert!(e.contains("__metadata__.architecture") && e.contains("'siglip'") && e.contains("'clip'"), "{e}");
 }
 
 #[test]

@@ -188,3 +188,36 @@ fn quantized_bundles_on_gpu_match_the_cpu_backend() {
         assert_rows_close(&format!("{quant} images vs HF f32"), &got_i, &want_i, min_cos, 1.0);
     }
 }
+
+/// SigLIP and SigLIP 2 on the GPU (tests/siglip_golden.rs has the CPU side): embeddings against HF's
+/// (cosine ≥ 0.9999, max abs ≤ 1e-4) and the sigmoid scores computed on the device (≤ 1e-4).
+#[test]
+fn siglip_on_gpu_matches_hf() {
+    let Some(gpu) = own_gpu() else { return };
+    for name in ["siglip-tiny", "siglip2-tiny"] {
+        let c = case(name);
+        let s = session(&c, gpu.clone());
+        let (_, want_t) = golden(&c.tensors, "text_embeds");
+        let texts: Vec<&str> = c.goldens.texts.iter().map(String::as_str).collect();
+        #[derive(Deserialize)]
+        struct Ids {
+            input_ids: Vec<Vec<u32>>,
+        }
+        let ids: Ids = serde_json::from_slice(&std::fs::read(c.dir.join("goldens.json")).unwrap()).unwrap();
+        let got_t = s.model.encode_texts(&s.backend, &ids.input_ids).expect("text embeddings");
+        assert_rows_close(&format!("{name} text_embeds (gpu)"), &got_t, &want_t, 0.9999, 1e-4);
+        let (n, pixels) = pixel_values(&c, &s);
+        let got_i = s.model.encode_images(&s.backend, &pixels, n).expect("image embeddings");
+        let (_, want_i) = golden(&c.tensors, "image_embeds");
+        assert_rows_close(&format!("{name} image_embeds (gpu)"), &got_i, &want_i, 0.9999, 1e-4);
+        let labels = s.embed_texts(&texts[..8]).unwrap();
+        let per = pixels.len() / n;
+        let side = ((per / 3) as f64).sqrt() as usize;
+        let images: Vec<Pixels> =
+            pixels.chunks(per).map(|p| Pixels { height: side, width: side, data: p.to_vec() }).collect();
+        let probs = s.classify(&images, &labels).unwrap();
+        let (_, want) = golden(&c.tensors, "probs");
+        let err = max_abs_diff(&probs.concat(), &want);
+        assert!(err <= 1e-4, "{name} sigmoid probs on the GPU: max abs {err:e}");
+    }
+}

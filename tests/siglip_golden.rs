@@ -108,7 +108,7 @@ fn check_pixels(name: &str) {
     let (shape, pixels) = golden_pixels(&c.tensors, &c.session.preprocess);
     let per = shape[1] * shape[2] * shape[3];
     for (i, photo) in c.goldens.photos.iter().enumerate() {
-        let bytes = std::fs::read(photos().join(photo)).expect("photo");
+        let bytes = test_asset(&format!("photos/{photo}"));
         let got = c.session.pixels(&bytes, photo).expect("preprocess");
         let err = max_abs_diff(&got.data, &pixels[i * per..(i + 1) * per]);
         assert!(err <= 1e-5, "{name} pixel_values[{photo}]: max abs {err:e}");
@@ -138,4 +138,55 @@ fn siglip_preprocessing_matches_hf() {
 #[test]
 fn siglip2_preprocessing_matches_hf() {
     check_pixels("siglip2-tiny");
+}
+
+/// A SigLIP checkpoint as webclip bundles: the f32 bundle gives the folder's embeddings (same weights, same
+/// tokenizer — its padding stored in the bundle's tokenizer.json), q8 stays within cosine 0.999; the bundle
+/// records its architecture.
+#[test]
+fn siglip_bundles_match_the_folder() {
+    use webclip::model::Towers;
+    use webclip::weights::bundle::{Bundle, Policy};
+    for name in ["siglip-tiny", "siglip2-tiny"] {
+        let c = load(name);
+        let ck = Checkpoint::from_hf_dir(&fixtures().join(name)).unwrap();
+        let (shape, pixels) = golden_pixels(&c.tensors, &c.session.preprocess);
+        let texts: Vec<&str> = c.goldens.texts.iter().map(String::as_str).collect();
+        let want_t = c.session.embed_texts(&texts).unwrap();
+        let want_i = c.session.model.encode_images(&c.session.backend, &pixels, shape[0]).unwrap();
+        for (quant, min_cos) in [("f32", 0.9999999), ("q8", 0.999)] {
+            let bytes = ck.to_bundle(&Policy::preset(quant).unwrap(), Towers::Both).unwrap();
+            let bundle = Bundle::parse(format!("{name}.{quant}.webclip"), bytes).unwrap();
+            assert_eq!(bundle.config.architecture(), Architecture::Siglip);
+            let s = Session::new(Cpu, bundle.into_checkpoint()).unwrap();
+            for t in &texts {
+                assert_eq!(s.tokenizer.encode(t).unwrap(), c.session.tokenizer.encode(t).unwrap(), "{name} {quant}: {t:?}");
+            }
+            let got_t = s.embed_texts(&texts).unwrap();
+            let got_i = s.model.encode_images(&s.backend, &pixels, shape[0]).unwrap();
+            for (g, w) in got_t.iter().chain(&got_i).zip(want_t.iter().chain(&want_i)) {
+                let cos = cosine(g, w);
+                assert!(cos >= min_cos, "{name} {quant}: cosine {cos}");
+            }
+            assert_eq!(s.model.logit_bias, c.session.model.logit_bias);
+        }
+    }
+}
+
+/// A synthetic SigLIP 2 checkpoint (`webclip synth --preset siglip-tiny`) loads back as a SigLIP model and embeds.
+#[test]
+fn synthetic_siglip_checkpoint_round_trips() {
+    use webclip::weights::synth::{self, StoreDtype};
+    let dir = tempfile::tempdir().unwrap();
+    let config = synth::preset("siglip-tiny").unwrap();
+    synth::write_dir(dir.path(), &config, 3, StoreDtype::F16).unwrap();
+    let s = Session::new(Cpu, Checkpoint::from_hf_dir(dir.path()).unwrap()).unwrap();
+    assert_eq!(s.model.config, config);
+    assert_eq!(s.model.logit_bias, -10.0);
+    let e = s.embed_texts(&["a photo of a cat."]).unwrap();
+    assert_eq!(e[0].len(), 48);
+    assert!(e[0].iter().all(|v| v.is_finite()));
+    let names = webclip::model::parameters(&config, webclip::model::Towers::Both).unwrap();
+    assert!(names.iter().any(|p| p.name == "vision_model.head.attention.in_proj_weight" && p.shape == [144, 48]));
+    assert!(names.iter().any(|p| p.name == "vision_model.head.probe" && p.shape == [1, 1, 48]));
 }

@@ -465,20 +465,23 @@ fn device_json(session: &AnySession) -> serde_json::Value {
     }
 }
 
-/// Only config.json (for the context length) and tokenizer.json: no weights are read (a bundle is parsed whole).
+/// A CLIP folder: only config.json (for the context length) and tokenizer.json, no weights read. A bundle is parsed
+/// whole; a SigLIP folder is read as a checkpoint (its tokenizer is built from tokenizer.json or spiece.model and
+/// tokenizer_config.json).
 fn load_tokenizer(model: &Path) -> Result<TextTokenizer> {
-    if model.is_file() {
-        let checkpoint = Checkpoint::open(model)?;
-        let context = checkpoint.config.text_context();
-        return match checkpoint.tokenizer_json {
-            Some(json) => TextTokenizer::from_json(&json, context),
-            None => Err(Error::Input(format!("{} is a vision-only bundle: it has no tokenizer", model.display()))),
-        };
-    }
     let read = |name: &str| {
         let path = model.join(name);
         std::fs::read(&path).map_err(|_| Error::MissingFile { path })
     };
+    let clip_folder = model.is_dir()
+        && ModelConfig::from_json(&read("config.json")?)?.architecture() == webclip::model::Architecture::Clip;
+    if !clip_folder {
+        let checkpoint = Checkpoint::open(model)?;
+        if checkpoint.towers == Towers::Vision {
+            return Err(Error::Input(format!("{} is a vision-only bundle: it has no tokenizer", model.display())));
+        }
+        return webclip::session::text_tokenizer(&checkpoint.config, checkpoint.tokenizer_json.as_deref());
+    }
     let context = ModelConfig::from_json(&read("config.json")?)?.text_context();
     match read("tokenizer.json") {
         Ok(json) => TextTokenizer::from_json(&json, context),

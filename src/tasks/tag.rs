@@ -7,6 +7,8 @@
 //!            = sigmoid(s · (cos(v, tag) − cos(v, neutral)))          s = exp(logit_scale) (100 for OpenAI CLIP)
 //! ```
 //! i.e. exactly what `webclip classify --template "{}" --labels "a photo of a {tag}.,a photo."` gives the tag.
+//! SigLIP was trained for exactly this — one sigmoid per image–text pair — so its tags are the model's own
+//! probability, `sigmoid(s · cos(v, tag) + logit_bias)`, and the neutral prompt plays no part.
 //! 0.5 means "no better than saying nothing": the default threshold. With crops (the local-to-global idea of
 //! TagCLIP) the image and a 2x2 grid of overlapping crops are scored and each tag keeps its best view, so an
 //! object that fills one corner is found too (5 image passes instead of 1).
@@ -16,6 +18,7 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::image::{Pixels, PreprocessConfig, RgbImage};
+use crate::model::Scorer;
 use crate::tensor::normalize;
 use crate::Session;
 
@@ -42,8 +45,8 @@ pub struct Tagger {
     prompts: Vec<Vec<f32>>,
     /// normalised embedding of the neutral prompt `(P,)`
     neutral: Vec<f32>,
-    /// exp(logit_scale)
-    scale: f32,
+    /// the model's scorer: CLIP's softmax (then the two-way choice above), SigLIP's sigmoid
+    scorer: Scorer,
 }
 
 impl Tagger {
@@ -65,7 +68,7 @@ impl Tagger {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let mut e = s.embed_texts_async(&refs).await?;
         let neutral = e.pop().unwrap_or_default();
-        Ok(Self::from_embeddings(labels, &e, &neutral, s.logit_scale()))
+        Ok(Self::from_embeddings(labels, &e, &neutral, s.scorer()))
     }
 
     /// [`Tagger::build_async`], waited for (native only).
@@ -74,9 +77,9 @@ impl Tagger {
         pollster::block_on(Self::build_async(s, labels, template, neutral))
     }
 
-    /// From prompt embeddings computed elsewhere (any norm). `scale` is exp(logit_scale).
-    pub fn from_embeddings(labels: Vec<String>, prompts: &[Vec<f32>], neutral: &[f32], scale: f32) -> Self {
-        Tagger { labels, prompts: prompts.iter().map(|p| normalize(p)).collect(), neutral: normalize(neutral), scale }
+    /// From prompt embeddings computed elsewhere (any norm), scored as `scorer` says ([`Session::scorer`]).
+    pub fn from_embeddings(labels: Vec<String>, prompts: &[Vec<f32>], neutral: &[f32], scorer: Scorer) -> Self {
+        Tagger { labels, prompts: prompts.iter().map(|p| normalize(p)).collect(), neutral: normalize(neutral), scorer }
     }
 
     /// Score of every label (label order) for one image seen through `views` (its embeddings: the whole
@@ -87,8 +90,11 @@ impl Tagger {
             let v = normalize(v);
             let neutral = dot(&v, &self.neutral);
             for (b, p) in best.iter_mut().zip(&self.prompts) {
-                let logit = self.scale as f64 * (dot(&v, p) - neutral);
-                *b = b.max((1.0 / (1.0 + (-logit).exp())) as f32);
+                let logit = match self.scorer {
+                    Scorer::Softmax { scale } => scale as f64 * (dot(&v, p) - neutral),
+                    Scorer::Sigmoid { scale, bias } => scale as f64 * dot(&v, p) + bias as f64,
+                };
+                *b = b.max(crate::tensor::sigmoid(logit as f32));
             }
         }
         best
@@ -147,9 +153,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn siglip_tags_are_the_models_own_sigmoid() {
+        let scorer = Scorer::Sigmoid { scale: 10.0, bias: -2.0 };
+        let t = Tagger::from_embeddings(vec!["a".into(), "b".into()], &[vec![1.0, 0.0], vec![0.0, 1.0]], &[1.0, 1.0], scorer);
+        let s = t.scores(&[vec![3.0, 4.0]]); // cosines 0.6 and 0.8; the neutral prompt plays no part
+        assert!((s[0] - crate::tensor::sigmoid(10.0 * 0.6 - 2.0)).abs() < 1e-6, "{}", s[0]);
+        assert!((s[1] - crate::tensor::sigmoid(10.0 * 0.8 - 2.0)).abs() < 1e-6, "{}", s[1]);
+        let direct = scorer.scores(&[0.6, 0.8]); // what classify gives the same pairs
+        assert!(s.iter().zip(&direct).all(|(a, b)| (a - b).abs() < 1e-6), "{s:?} vs {direct:?}");
+    }
+
+    #[test]
     fn score_is_the_two_way_softmax_against_neutral() {
         let t =
-            Tagger::from_embeddings(vec!["a".into(), "b".into()], &[vec![1.0, 0.0], vec![0.0, 1.0]], &[1.0, 1.0], 10.0);
+            Tagger::from_embeddings(vec!["a".into(), "b".into()], &[vec![1.0, 0.0], vec![0.0, 1.0]], &[1.0, 1.0], Scorer::Softmax { scale: 10.0 });
         let s = t.scores(&[vec![2.0, 0.0]]);
         let cn = std::f32::consts::FRAC_1_SQRT_2;
         let want = crate::tensor::softmax(&[10.0, 10.0 * cn])[0];

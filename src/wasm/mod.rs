@@ -178,6 +178,27 @@ impl Model {
         on!(self.engine, s => s.logit_scale())
     }
 
+    /// SigLIP's `logit_bias` (added to every logit before the sigmoid); 0 for CLIP.
+    #[wasm_bindgen(getter, js_name = logitBias)]
+    pub fn logit_bias(&self) -> f32 {
+        on!(self.engine, s => s.model.logit_bias)
+    }
+
+    /// How scores are made from the logits: `"softmax"` over the labels (CLIP) or `"sigmoid"` per label (SigLIP).
+    #[wasm_bindgen(getter)]
+    pub fn scoring(&self) -> String {
+        on!(self.engine, s => match s.scorer() {
+            crate::model::Scorer::Softmax { .. } => "softmax".into(),
+            crate::model::Scorer::Sigmoid { .. } => "sigmoid".into(),
+        })
+    }
+
+    /// The model family (`config.json`'s `model_type`: "clip", "siglip").
+    #[wasm_bindgen(getter)]
+    pub fn architecture(&self) -> String {
+        on!(self.engine, s => s.model.config.architecture().name().into())
+    }
+
     /// The length of every embedding (`projection_dim`).
     #[wasm_bindgen(getter, js_name = embeddingDim)]
     pub fn embedding_dim(&self) -> usize {

@@ -134,8 +134,8 @@ impl Model {
             texts.push(NEUTRAL_PROMPT.to_string());
             let mut e = on!(engine, s => prompt_embeddings(s, &state, &texts).await).map_err(js_value)?;
             let neutral = e.pop().unwrap_or_default();
-            let scale = on!(engine, s => s.logit_scale());
-            let tagger = Tagger::from_embeddings(labels, &e, &neutral, scale);
+            let scorer = on!(engine, s => s.scorer());
+            let tagger = Tagger::from_embeddings(labels, &e, &neutral, scorer);
             let crops = crops.unwrap_or(false);
             let views = on!(engine, s => view_embeddings(s, &bytes, &name, crops).await).map_err(js_value)?;
             let scores = tagger.scores(&views);

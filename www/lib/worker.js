@@ -148,6 +148,9 @@ async function load({ model: input, base, backend = 'auto' }, progress) {
     towers: model.towers,
     dim: model.embeddingDim,
     logitScale: model.logitScale,
+    logitBias: model.logitBias,
+    scoring: model.scoring,
+    architecture: model.architecture,
     backend: model.backend,
     fallback,
     fromCache: got.fromCache,
@@ -239,7 +242,8 @@ async function classify({ image, labels, templates }, progress) {
   const c = needModel();
   const timings = { image: null, text: text.ms, textComputed: text.computed };
   const seen = await imageEmbedding(image, progress, timings);
-  const probs = probabilities(seen.embedding, text.vectors, c.info.logitScale);
+  const probs = probabilities(seen.embedding, text.vectors, c.info.logitScale,
+    { scoring: c.info.scoring, bias: c.info.logitBias });
   return { ranked: ranked(labels, probs), timings, backend: c.info.backend, fallback: c.info.fallback };
 }
 

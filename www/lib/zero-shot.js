@@ -1,5 +1,6 @@
-// Zero-shot scoring on embeddings, exactly as src/tasks/zero_shot.rs (and so `webclip classify`) computes it:
-// probs = softmax(exp(logit_scale) · cos(image, text_i)), sums and norms in double precision. Prompt ensembles are
+// Zero-shot scoring on embeddings, exactly as `webclip classify` computes it (src/model/mod.rs `Scorer`): CLIP's
+// probs = softmax(exp(logit_scale) · cos(image, text_i)); SigLIP's per label sigmoid(exp(logit_scale) · cos +
+// logit_bias); sums and norms in double precision. Prompt ensembles are
 // the standard CLIP recipe: normalise each template's text embedding, average over templates, renormalise.
 
 /** v / ‖v‖ as a Float32Array (the norm computed in doubles, like the Rust `normalize`). */
@@ -33,9 +34,10 @@ export function softmax(logits) {
 
 /**
  * Probabilities of each label for one image: `image` unnormalised, `texts` already normalised (Float32Array each),
- * `scale` = exp(logit_scale). Returns numbers in label order.
+ * `scale` = exp(logit_scale); `scoring` "softmax" (CLIP) or "sigmoid" (SigLIP, with its `bias`). Returns numbers in
+ * label order.
  */
-export function probabilities(image, texts, scale) {
+export function probabilities(image, texts, scale, { scoring = 'softmax', bias = 0 } = {}) {
   const img = normalize(image);
   const logits = texts.map((t) => {
     if (t.length !== img.length) {
@@ -43,8 +45,9 @@ export function probabilities(image, texts, scale) {
     }
     let dot = 0;
     for (let i = 0; i < img.length; i++) dot += img[i] * t[i];
-    return Math.fround(scale * Math.fround(dot)); // f32 logits, as the Rust code
+    return Math.fround(Math.fround(scale * Math.fround(dot)) + bias); // f32 logits, as the Rust code
   });
+  if (scoring === 'sigmoid') return logits.map((l) => 1 / (1 + Math.exp(-l)));
   return softmax(logits);
 }
 
