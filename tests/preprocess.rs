@@ -10,7 +10,7 @@ use image::{ExtendedColorType, ImageEncoder};
 use webclip::error::Error;
 use webclip::image::{decode, load, preprocess, PreprocessConfig, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD};
 
-/// The bytes of `<dir>/<name>` under the repository root; a missing file fails the test, saying where it was looked for.
+/// The bytes of `<dir>/<name>` under the repository root; a missing file fails the test, naming where it looked.
 fn repo_file(dir: &str, name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir).join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e} (a file of the repository)", path.display()))
@@ -55,7 +55,7 @@ fn franz_kafka_matches_original_clip_preprocessing() {
 }
 
 #[test]
-fn shared_preprocessor_config_is_clip_default() {
+fn openai_preprocessor_config_is_clip_default() {
     let bytes = asset("clip-vit-base-patch32/preprocessor_config.json");
     let cfg = PreprocessConfig::from_json(&bytes, "preprocessor_config.json").expect("parses");
     assert_eq!(cfg, PreprocessConfig::clip_default(224));

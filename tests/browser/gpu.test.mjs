@@ -8,7 +8,8 @@
 // embeddings cosine >= 0.9999, probabilities max abs <= 1e-3, token ids equal.
 //
 // Skips (loudly) only when Chromium is not installed. The photos are tests/assets/photos (in the repository: a missing
-// photo fails the image tests; the wasm API embeds encoded image files only). A Chromium without a WebGPU adapter FAILS the GPU part.
+// photo fails the tests; the wasm API embeds encoded image files only). A Chromium without a WebGPU adapter FAILS the
+// GPU part.
 // Artifacts: tests/artifacts/browser-e2e.png (screenshot of the page) and browser-e2e.json (adapter, numbers, times).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
