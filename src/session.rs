@@ -28,7 +28,6 @@ impl<B: Backend> Session<B> {
     /// [`Session::new`] without consuming the checkpoint (the weights are uploaded or packed from it; it can still
     /// be converted or build another session afterwards).
     pub fn with_checkpoint(backend: B, checkpoint: &Checkpoint) -> Result<Self> {
-        let context = checkpoint.config.text_context();
         let tokenizer = text_tokenizer(&checkpoint.config, checkpoint.tokenizer_json.as_deref())?;
         let model = Model::load(&backend, checkpoint.tensors.as_ref(), &checkpoint.config, checkpoint.towers)?;
         Ok(Session { backend, model, tokenizer, preprocess: checkpoint.preprocess.clone() })

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use webclip::backend::cpu::Cpu;
 use webclip::model::Towers;
 use webclip::model::{Model, ModelConfig};
-use webclip::quant::{Kind, PackedMatrix};
+use webclip::quant::Kind;
 use webclip::tensor::{HostTensor, TensorSource};
 use webclip::tokenizer::TextTokenizer;
 use webclip::weights::bundle::{self, Bundle, Policy};
@@ -111,8 +111,9 @@ fn quantized_bundle_stores_what_the_reference_packs() {
     let policy = Policy::preset("q4").unwrap();
     let b = Bundle::parse("tiny-q4.webclip", write(c, tensors, &policy, Towers::Both)).unwrap();
     let mut seen = [0; 4];
-    for t in tensors {
-        let kind = policy.kind(&t.name, c);
+    let kinds = policy.kinds(&webclip::model::parameters(c, Towers::Both).unwrap());
+    assert_eq!(kinds.len(), tensors.len(), "synth's tensors are the model's parameters, in order");
+    for (t, &kind) in tensors.iter().zip(&kinds) {
         seen[kind as usize] += 1;
         assert_eq!(b.kind(&t.name), Some(kind), "{}", t.name);
         let got = b.tensor(&t.name, &t.shape).unwrap().data;
@@ -316,7 +317,8 @@ fn a_version_1_bundle_still_loads() {
         m.insert("webclip_version".into(), "1".into());
         m.remove("architecture");
     }));
-    let (old, new) = (Bundle::parse("v1.webclip", v1).unwrap(), Bundle::parse("v2.webclip", tiny_q8().clone()).unwrap());
+    let (old, new) =
+        (Bundle::parse("v1.webclip", v1).unwrap(), Bundle::parse("v2.webclip", tiny_q8().clone()).unwrap());
     assert_eq!(old.config, new.config);
     let texts = ["a photo of a cat.", "a diagram"];
     assert_eq!(session(&old).embed_texts(&texts).unwrap(), session(&new).embed_texts(&texts).unwrap());

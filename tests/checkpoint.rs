@@ -12,6 +12,10 @@ use webclip::{Checkpoint, Error, Session};
 
 /// A very small CLIP so each test builds its own in milliseconds.
 fn small_config() -> ModelConfig {
+    ModelConfig::Clip(small_clip())
+}
+
+fn small_clip() -> webclip::model::clip::ClipConfig {
     let mut c = synth::clip_preset("tiny").unwrap();
     c.text.hidden_size = 8;
     c.text.intermediate_size = 16;
@@ -21,7 +25,7 @@ fn small_config() -> ModelConfig {
     c.vision.num_attention_heads = 2;
     c.vision.image_size = 64;
     c.projection_dim = 8;
-    ModelConfig::Clip(c)
+    c
 }
 
 fn parts(config: &ModelConfig, tensors: &[HostTensor]) -> webclip::Result<Checkpoint> {
@@ -65,8 +69,9 @@ fn missing_tensor_is_named() {
 fn wrong_shape_names_tensor_expected_and_got() {
     let c = small_config();
     let t = synth::random_tensors(&c, 1).unwrap();
-    let mut other = c.clone();
+    let mut other = small_clip();
     other.vision.intermediate_size = 32; // the config now disagrees with the weights
+    let other = ModelConfig::Clip(other);
     let err = err_text(build(&other, &t));
     assert!(err.contains("vision_model.encoder.layers.0.mlp.fc1.weight"), "{err}");
     assert!(err.contains("[24, 16]") && err.contains("[32, 16]"), "{err}");
@@ -76,8 +81,9 @@ fn wrong_shape_names_tensor_expected_and_got() {
 fn vocab_disagreement_is_reported() {
     let c = small_config();
     let t = synth::random_tensors(&c, 1).unwrap();
-    let mut other = c.clone();
+    let mut other = small_clip();
     other.text.vocab_size = 49000;
+    let other = ModelConfig::Clip(other);
     let err = err_text(build(&other, &t));
     assert!(err.contains("text_model.embeddings.token_embedding.weight") && err.contains("49000"), "{err}");
 }

@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use webclip::backend::cpu::Cpu;
 use webclip::backend::gpu::{Gpu, GpuOptions};
 use webclip::backend::Activation;
-use webclip::backend::{Backend, Dims};
+use webclip::backend::{Backend, Dims, Weights};
 use webclip::quant::{Kind, PackedMatrix};
 use webclip::tensor::HostTensor;
 

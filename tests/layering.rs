@@ -4,8 +4,21 @@
 use std::path::Path;
 
 /// Bottom to top; a module may use any module before it. `image` and `tokenizer` are leaves (they use `error` only).
-const ORDER: [&str; 13] =
-    ["error", "quant", "tensor", "image", "tokenizer", "backend", "model", "weights", "session", "tasks", "fidelity", "wasm", "bin"];
+const ORDER: [&str; 13] = [
+    "error",
+    "quant",
+    "tensor",
+    "image",
+    "tokenizer",
+    "backend",
+    "model",
+    "weights",
+    "session",
+    "tasks",
+    "fidelity",
+    "wasm",
+    "bin",
+];
 
 fn module_of(path: &Path) -> String {
     let rel = path.strip_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/src")).unwrap();

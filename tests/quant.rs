@@ -314,7 +314,7 @@ fn policy_over_the_real_clip_names() {
 /// |Δ| ≤ 32 ε ‖x‖ ‖W_o‖ (dequantized row), as for the f32 matmul.
 #[test]
 fn cpu_matmul_on_packed_weights_matches_row_dot() {
-    use webclip::backend::{cpu::Cpu, Backend, Dims};
+    use webclip::backend::{cpu::Cpu, Backend, Dims, Weights};
     let (m, k, n) = (7, 100, 45);
     let x: Vec<f32> = (0..m * k).map(|i| ((i * 29 % 83) as f32 - 41.0) / 41.0).collect();
     for kind in Kind::ALL {

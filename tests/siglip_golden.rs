@@ -53,7 +53,11 @@ fn load(name: &str) -> Case {
 
 /// Texts whose ids HF's Python tokenizer makes by a rule of its own (literal special tokens in the text).
 fn disagreeing(c: &Case) -> Vec<String> {
-    c.goldens.spec_disagreements.iter().filter_map(|d| d.get("text").and_then(|t| t.as_str()).map(String::from)).collect()
+    c.goldens
+        .spec_disagreements
+        .iter()
+        .filter_map(|d| d.get("text").and_then(|t| t.as_str()).map(String::from))
+        .collect()
 }
 
 fn check_text(name: &str) {
@@ -160,7 +164,11 @@ fn siglip_bundles_match_the_folder() {
             assert_eq!(bundle.config.architecture(), Architecture::Siglip);
             let s = Session::new(Cpu, bundle.into_checkpoint()).unwrap();
             for t in &texts {
-                assert_eq!(s.tokenizer.encode(t).unwrap(), c.session.tokenizer.encode(t).unwrap(), "{name} {quant}: {t:?}");
+                assert_eq!(
+                    s.tokenizer.encode(t).unwrap(),
+                    c.session.tokenizer.encode(t).unwrap(),
+                    "{name} {quant}: {t:?}"
+                );
             }
             let got_t = s.embed_texts(&texts).unwrap();
             let got_i = s.model.encode_images(&s.backend, &pixels, shape[0]).unwrap();

@@ -136,6 +136,9 @@ impl ModelConfig {
             ModelConfig::Clip(c) => {
                 4 * c.text.max_position_embeddings * c.text.hidden_size.max(c.text.intermediate_size)
             }
+            ModelConfig::Siglip(c) => {
+                4 * c.text.max_position_embeddings * c.text.hidden_size.max(c.text.intermediate_size)
+            }
         }
     }
 

@@ -155,7 +155,12 @@ mod tests {
     #[test]
     fn siglip_tags_are_the_models_own_sigmoid() {
         let scorer = Scorer::Sigmoid { scale: 10.0, bias: -2.0 };
-        let t = Tagger::from_embeddings(vec!["a".into(), "b".into()], &[vec![1.0, 0.0], vec![0.0, 1.0]], &[1.0, 1.0], scorer);
+        let t = Tagger::from_embeddings(
+            vec!["a".into(), "b".into()],
+            &[vec![1.0, 0.0], vec![0.0, 1.0]],
+            &[1.0, 1.0],
+            scorer,
+        );
         let s = t.scores(&[vec![3.0, 4.0]]); // cosines 0.6 and 0.8; the neutral prompt plays no part
         assert!((s[0] - crate::tensor::sigmoid(10.0 * 0.6 - 2.0)).abs() < 1e-6, "{}", s[0]);
         assert!((s[1] - crate::tensor::sigmoid(10.0 * 0.8 - 2.0)).abs() < 1e-6, "{}", s[1]);
@@ -165,8 +170,12 @@ mod tests {
 
     #[test]
     fn score_is_the_two_way_softmax_against_neutral() {
-        let t =
-            Tagger::from_embeddings(vec!["a".into(), "b".into()], &[vec![1.0, 0.0], vec![0.0, 1.0]], &[1.0, 1.0], Scorer::Softmax { scale: 10.0 });
+        let t = Tagger::from_embeddings(
+            vec!["a".into(), "b".into()],
+            &[vec![1.0, 0.0], vec![0.0, 1.0]],
+            &[1.0, 1.0],
+            Scorer::Softmax { scale: 10.0 },
+        );
         let s = t.scores(&[vec![2.0, 0.0]]);
         let cn = std::f32::consts::FRAC_1_SQRT_2;
         let want = crate::tensor::softmax(&[10.0, 10.0 * cn])[0];

@@ -55,7 +55,8 @@ impl TextTokenizer {
             .map_err(|e| Error::Tokenizer(format!("cannot truncate to {context_length} tokens: {e}")))?;
         if !padded {
             inner.with_padding(None);
-        } else if !matches!(inner.get_padding(), Some(p) if p.strategy == PaddingStrategy::Fixed(context_length)) {
+        } else if !matches!(inner.get_padding(), Some(p) if matches!(p.strategy, PaddingStrategy::Fixed(n) if n == context_length))
+        {
             return Err(Error::Tokenizer(format!(
                 "this tokenizer.json does not pad to {context_length} tokens, as SigLIP's text tower needs; load the \
                  model from its Hugging Face folder or re-convert the bundle (`webclip convert`)"
@@ -109,18 +110,17 @@ pub fn siglip_tokenizer_json(
         None => None,
     };
     let flag = |key: &str| config.get(key).and_then(Value::as_bool);
-    let mut tok = match (tokenizer_json, spiece_model) {
-        (Some(json), _) => Tokenizer::from_bytes(json)
-            .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}")))?,
-        (None, Some(model)) => sentencepiece_tokenizer(&spm::SentencePieceModel::parse(model, "spiece.model")?)?,
-        (None, None) => {
-            return Err(Error::Tokenizer(
+    let mut tok =
+        match (tokenizer_json, spiece_model) {
+            (Some(json), _) => Tokenizer::from_bytes(json)
+                .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}")))?,
+            (None, Some(model)) => sentencepiece_tokenizer(&spm::SentencePieceModel::parse(model, "spiece.model")?)?,
+            (None, None) => return Err(Error::Tokenizer(
                 "a SigLIP checkpoint needs tokenizer.json (SigLIP 2) or spiece.model (SigLIP); download it from the \
                  model's repository"
                     .into(),
-            ))
-        }
-    };
+            )),
+        };
     let id = |tok: &Tokenizer, t: &str| {
         tok.token_to_id(t).ok_or_else(|| Error::Tokenizer(format!("the tokenizer has no token {t:?}")))
     };
@@ -146,7 +146,8 @@ pub fn siglip_tokenizer_json(
             .map_err(|e| Error::Tokenizer(format!("tokenizer_config.json: cannot add bos/eos: {e}")))?;
         tok.with_post_processor(Some(template));
     }
-    let pad = token("pad_token").unwrap_or_else(|| if tok.token_to_id("<pad>").is_some() { "<pad>" } else { "</s>" }.into());
+    let pad =
+        token("pad_token").unwrap_or_else(|| if tok.token_to_id("<pad>").is_some() { "<pad>" } else { "</s>" }.into());
     let pad_id = id(&tok, &pad)?;
     tok.with_padding(Some(PaddingParams {
         strategy: PaddingStrategy::Fixed(context),
@@ -163,7 +164,9 @@ pub fn siglip_tokenizer_json(
         direction: TruncationDirection::Right,
     }))
     .map_err(|e| Error::Tokenizer(format!("cannot truncate to {context} tokens: {e}")))?;
-    tok.to_string(false).map(String::into_bytes).map_err(|e| Error::Tokenizer(format!("cannot write tokenizer.json: {e}")))
+    tok.to_string(false)
+        .map(String::into_bytes)
+        .map_err(|e| Error::Tokenizer(format!("cannot write tokenizer.json: {e}")))
 }
 
 /// `SiglipTokenizer` on a SentencePiece Unigram model: its `canonicalize_text` (lowercase, the 32 ASCII
@@ -188,7 +191,11 @@ fn sentencepiece_tokenizer(m: &spm::SentencePieceModel) -> Result<Tokenizer> {
         steps.push(charsmap.into());
     }
     if m.remove_extra_whitespaces {
-        steps.push(Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(" +".into()), " ").map_err(bad)?.into());
+        steps.push(
+            Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(" +".into()), " ")
+                .map_err(bad)?
+                .into(),
+        );
         steps.push(Strip::new(true, true).into());
     }
     if m.add_dummy_prefix {
@@ -196,7 +203,7 @@ fn sentencepiece_tokenizer(m: &spm::SentencePieceModel) -> Result<Tokenizer> {
     }
     steps.push(Replace::new(" ", "▁").map_err(bad)?.into());
     let mut tok = Tokenizer::new(model);
-    tok.with_normalizer(Some(Sequence::new(steps)));
+    tok.with_normalizer(Some(Sequence::new(steps))).map_err(bad)?;
     let specials: Vec<AddedToken> = m
         .pieces
         .iter()
@@ -204,7 +211,7 @@ fn sentencepiece_tokenizer(m: &spm::SentencePieceModel) -> Result<Tokenizer> {
         .filter(|p| p.piece != "<pad>")
         .map(|p| AddedToken::from(p.piece.clone(), true))
         .collect();
-    tok.add_special_tokens(&specials);
+    tok.add_special_tokens(specials).map_err(bad)?;
     let eos = "</s>";
     let eos_id = tok.token_to_id(eos).ok_or_else(|| Error::Tokenizer("spiece.model has no </s> piece".into()))?;
     let template = TemplateProcessing::builder()

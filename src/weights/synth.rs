@@ -202,7 +202,10 @@ pub fn checkpoint_files(config: &ModelConfig, seed: u64, dtype: StoreDtype) -> R
             ("tokenizer.json".into(), crate::tokenizer::BUNDLED_TOKENIZER_JSON.to_vec()),
             ("tokenizer_config.json".into(), include_bytes!("../assets/tokenizer_config.json").to_vec()),
             ("special_tokens_map.json".into(), include_bytes!("../assets/special_tokens_map.json").to_vec()),
-            ("preprocessor_config.json".into(), crate::image::PreprocessConfig::clip_default(size).to_json().into_bytes()),
+            (
+                "preprocessor_config.json".into(),
+                crate::image::PreprocessConfig::clip_default(size).to_json().into_bytes(),
+            ),
         ]),
         // No Gemma or T5 vocabulary can be shipped here: a small Gemma-style BPE (byte fallback, so every text
         // tokenizes) stands in, its ids within the table of any preset.

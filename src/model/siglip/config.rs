@@ -146,9 +146,10 @@ impl SiglipConfig {
                 return Err(Error::config(FILE, field, "must be greater than 0"));
             }
         }
-        for (tower, hidden, heads) in
-            [("text_config", t.hidden_size, t.num_attention_heads), ("vision_config", v.hidden_size, v.num_attention_heads)]
-        {
+        for (tower, hidden, heads) in [
+            ("text_config", t.hidden_size, t.num_attention_heads),
+            ("vision_config", v.hidden_size, v.num_attention_heads),
+        ] {
             if hidden % heads != 0 {
                 return Err(Error::config(
                     FILE,

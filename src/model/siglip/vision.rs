@@ -4,7 +4,7 @@
 use super::VisionConfig;
 use crate::backend::{Backend, Dims, Weights};
 use crate::error::{Error, Result};
-use crate::model::nn::{Attention, EncoderShape, Encoder, LayerNorm, Loader, Mlp};
+use crate::model::nn::{Attention, Encoder, EncoderShape, LayerNorm, Loader, Mlp};
 
 /// `SiglipMultiheadAttentionPoolingHead`:
 /// ```text
@@ -20,7 +20,7 @@ pub struct MultiheadAttentionPoolingHead<W: Weights> {
 }
 
 pub struct VisionTransformer<W: Weights> {
-    pub patch_embedding: W::Linear,   // Conv2d(C, D, p, stride p, bias=True) as (D, C·p·p) + (D)
+    pub patch_embedding: W::Linear, // Conv2d(C, D, p, stride p, bias=True) as (D, C·p·p) + (D)
     pub position_embedding: W::Table, // (grid², D)
     pub encoder: Encoder<W>,
     pub post_layernorm: LayerNorm<W>,
