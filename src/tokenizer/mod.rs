@@ -179,6 +179,12 @@ fn sentencepiece_tokenizer(m: &spm::SentencePieceModel) -> Result<Tokenizer> {
     let model = Unigram::from(vocab, m.unk_id(), false).map_err(bad)?;
     let mut steps: Vec<NormalizerWrapper> = vec![
         Lowercase.into(),
+        // Python's str.lower() (which SiglipTokenizer uses) writes a capital sigma that ends a word as final ς;
+        // a per-character lowercase gives σ (an already lowercase word-final σ becomes ς here too, where Python keeps
+        // it: no correctly spelt Greek word ends so)
+        Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(r"(?<=\p{L})σ(?!\p{L})".into()), "ς")
+            .map_err(bad)?
+            .into(),
         Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(r##"[!-/:-@\[-`{-~]"##.into()), "")
             .map_err(bad)?
             .into(),
