@@ -20,7 +20,7 @@ mod recorder;
 use std::sync::Arc;
 
 pub use device::{required_limits, AdapterSummary};
-pub use kernels::Family;
+pub use kernels::{max_storage_buffers, Family};
 
 use super::{check, Dims};
 use crate::error::{Error, Result};
