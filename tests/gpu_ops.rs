@@ -347,6 +347,29 @@ fn bad_inputs_are_errors_not_panics() {
     assert!(g.gather_rows(&x, &[3]).is_err());
 }
 
+/// Work wider than the device's workgroup grid (`max_compute_workgroups_per_dimension`, 65535 by default) is
+/// refused before any dispatch with the true counts: attention runs one workgroup per head and one per token.
+#[test]
+fn dispatches_past_the_workgroup_limit_are_dispatch_errors() {
+    let Some(g) = gpu() else { return };
+    let max = g.limits().max_compute_workgroups_per_dimension as usize;
+    let wide = max + 1;
+    let x = g.upload(&vec![0.5; wide], Dims::new(1, 1, wide)).unwrap();
+    let long = g.upload(&vec![0.5; wide], Dims::new(1, wide, 1)).unwrap();
+    for (what, q, heads, axis) in [("heads", &x, wide, "head"), ("tokens", &long, 1, "token")] {
+        match g.attention(q, q, q, heads, false) {
+            Err(webclip::Error::GpuDispatchLimit { what: w, workgroups, limit }) => {
+                assert_eq!((workgroups, limit), (wide as u64, max as u64), "{what}");
+                assert!(w.contains(&format!("one workgroup per {axis}")), "{what}: {w}");
+            }
+            Err(e) => panic!("{what}: {wide} {what} should be a GpuDispatchLimit, got {e}"),
+            Ok(y) => {
+                panic!("{what}: {wide} {what} should be refused, got {:?} ({:?})", y, pollster::block_on(g.read(&y)))
+            }
+        }
+    }
+}
+
 /// A lost device is an error the caller can act on, never a panic: here the loss is `Gpu::destroy` on a device of
 /// this test's own.
 #[test]
