@@ -111,17 +111,33 @@ impl Checkpoint {
             Some(bytes) => PreprocessConfig::from_json(bytes, "preprocessor_config.json")?,
             None => PreprocessConfig::clip_default(config.vision.image_size as u32),
         };
-        if preprocess.crop_height as usize != config.vision.image_size
-            || preprocess.crop_width as usize != config.vision.image_size
-        {
-            return Err(Error::config(
-                "preprocessor_config.json",
-                "crop_size",
-                format!(
-                    "is {}x{} but config.json's vision_config.image_size is {}: the files belong to different models",
-                    preprocess.crop_height, preprocess.crop_width, config.vision.image_size
-                ),
-            ));
+        // the vision tower takes image_size × image_size pixels (its position embeddings are per patch): the
+        // crop when there is one, else the resize, must give exactly that
+        let side = config.vision.image_size;
+        let (field, what) = if preprocess.do_center_crop { ("crop_size", "is") } else { ("size", "resizes to") };
+        match preprocess.fixed_output() {
+            Some((h, w)) if h as usize == side && w as usize == side => {}
+            Some((h, w)) => {
+                return Err(Error::config(
+                    "preprocessor_config.json",
+                    field,
+                    format!(
+                        "{what} {h}x{w} but config.json's vision_config.image_size is {side}: the files belong to \
+                         different models"
+                    ),
+                ))
+            }
+            None => {
+                return Err(Error::config(
+                    "preprocessor_config.json",
+                    "do_center_crop",
+                    format!(
+                        "is false and the resize keeps each image's aspect ratio (or do_resize is false), so images \
+                         would not come out {side}x{side} as config.json's vision_config.image_size needs; set \
+                         do_center_crop to true with crop_size {side}, or size to {{\"height\": {side}, \"width\": {side}}}"
+                    ),
+                ))
+            }
         }
         Ok(Checkpoint {
             config,
