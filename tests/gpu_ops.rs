@@ -206,6 +206,32 @@ fn layer_norm_matches_cpu() {
     }
 }
 
+/// Layer norm checks that weight, bias and x agree on the feature count, on both backends (the CPU used to zip them,
+/// dropping features silently): an error naming the lengths, never a short or padded output.
+#[test]
+fn layer_norm_refuses_mismatched_lengths() {
+    let x = webclip::backend::cpu::CpuTensor {
+        dims: Dims::new(1, 2, 4),
+        data: vec![1.0, 2.0, 3.0, 4.0, 0.5, 0.0, 1.0, 2.0],
+    };
+    for (w, b) in [(3, 4), (4, 3), (5, 4), (4, 5)] {
+        let err = Cpu.layer_norm(&x, &vec![1.0; w], &vec![0.0; b], 1e-5).map(|y| y.data.len());
+        let err = err.expect_err("mismatched layer norm").to_string();
+        assert!(err.contains(&format!("weight {w} and bias {b}")) && err.contains("4 features"), "{err}");
+    }
+    let short = webclip::backend::cpu::CpuTensor { dims: Dims::new(1, 2, 4), data: vec![1.0; 7] };
+    assert!(Cpu.layer_norm(&short, &vec![1.0; 4], &vec![0.0; 4], 1e-5).is_err(), "7 values for 8");
+    let empty = webclip::backend::cpu::CpuTensor { dims: Dims::new(1, 2, 0), data: vec![] };
+    assert!(Cpu.layer_norm(&empty, &vec![], &vec![], 1e-5).is_err(), "zero features");
+    assert_eq!(Cpu.layer_norm(&x, &vec![1.0; 4], &vec![0.0; 4], 1e-5).unwrap().data.len(), 8);
+
+    let Some(g) = gpu() else { return };
+    let gx = g.upload(&x.data, x.dims).unwrap();
+    let v = |n: usize| g.vector(host("v", &[n], vec![1.0; n])).unwrap();
+    assert!(g.layer_norm(&gx, &v(3), &v(4), 1e-5).is_err());
+    assert!(g.layer_norm(&gx, &v(4), &v(5), 1e-5).is_err());
+}
+
 #[test]
 fn attention_matches_cpu_causal_and_not() {
     let Some(g) = gpu() else { return };
