@@ -66,7 +66,8 @@ enum Command {
     Classify {
         #[arg(long)]
         model: PathBuf,
-        /// Comma-separated labels, e.g. "cat,dog,car"
+        /// Labels separated by commas or new lines, e.g. "cat,dog,car" (trimmed, duplicates dropped: as the page
+        /// reads them), or a file with one label per line (# comments)
         #[arg(long)]
         labels: String,
         /// Prompt template; {} is replaced by the label
@@ -120,7 +121,8 @@ enum Command {
         /// A folder of photos (default: 8 generated images)
         #[arg(long)]
         images: Option<PathBuf>,
-        /// Comma-separated labels (default: the 1000 ImageNet class names)
+        /// Labels as for classify: a list separated by commas or new lines, or a file with one per line (default:
+        /// the 1000 ImageNet class names)
         #[arg(long)]
         labels: Option<String>,
         #[arg(long, default_value = "a photo of a {}.")]
@@ -146,7 +148,8 @@ enum Command {
         model: PathBuf,
         #[arg(long, value_enum, default_value = "cpu")]
         backend: BackendChoice,
-        /// Tags: a file with one per line, or a comma-separated list
+        /// Tags: a file with one per line (# comments), or a list separated by commas or new lines (trimmed,
+        /// duplicates dropped)
         #[arg(long)]
         labels: String,
         /// Keep tags scoring at least this (0.5: the tag beats the neutral prompt)
@@ -279,7 +282,7 @@ fn run(cli: Cli) -> Result<bool> {
             on!(session, s => embed(s, &images, &texts))
         }
         Command::Classify { model, labels, template, backend, files } => {
-            let labels = parse_labels(&labels)?;
+            let labels = tag::labels_arg(&labels, "--labels")?;
             if !template.contains("{}") {
                 return Err(Error::Input(format!("--template {template:?} has no {{}} where the label goes")));
             }
@@ -310,7 +313,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Fidelity { model, quant, images, labels, template } => {
             let labels = match labels {
-                Some(list) => parse_labels(&list)?,
+                Some(list) => tag::labels_arg(&list, "--labels")?,
                 None => webclip::tasks::imagenet_classes()?,
             };
             let quants: Vec<String> =
@@ -364,14 +367,6 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
     }
-}
-
-fn parse_labels(list: &str) -> Result<Vec<String>> {
-    let labels: Vec<String> = list.split(',').map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
-    if labels.is_empty() {
-        return Err(Error::Input("--labels is empty; give comma-separated labels, e.g. --labels \"cat,dog\"".into()));
-    }
-    Ok(labels)
 }
 
 fn embed<B: Backend>(session: &Session<B>, images: &[PathBuf], texts: &[String]) -> Result<bool> {
