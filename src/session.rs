@@ -20,6 +20,22 @@ pub struct Session<B: Backend> {
     pub preprocess: PreprocessConfig,
 }
 
+/// Label embeddings on the backend, each row normalised: `(labels, 1, P)` ([`Session::label_embeddings`]).
+pub struct LabelEmbeddings<B: Backend> {
+    unit: B::Tensor,
+    count: usize,
+}
+
+impl<B: Backend> LabelEmbeddings<B> {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
 impl<B: Backend> Session<B> {
     pub fn new(backend: B, checkpoint: Checkpoint) -> Result<Self> {
         Self::with_checkpoint(backend, &checkpoint)
@@ -68,20 +84,31 @@ impl<B: Backend> Session<B> {
     /// [`Session::embed_texts_async`]): softmax of `exp(logit_scale) · cos(image, text)`, computed on the backend
     /// after the vision tower (normalize, logits, softmax), so a GPU reads back only the probabilities.
     pub async fn classify_async(&self, images: &[Pixels], texts: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        self.classify_with_async(images, &self.label_embeddings(texts)?).await
+    }
+
+    /// The label embeddings `texts` `(labels, P)` uploaded and normalised once, for any number of
+    /// [`Session::classify_with_async`] calls (the CLI classifies image by image without uploading them again).
+    pub fn label_embeddings(&self, texts: &[Vec<f32>]) -> Result<LabelEmbeddings<B>> {
         let dim = self.model.config.projection_dim;
         if texts.is_empty() || texts.iter().any(|t| t.len() != dim) {
             return Err(crate::Error::Input(format!("classify: need at least one label embedding of length {dim}")));
         }
         let flat: Vec<f32> = texts.iter().flatten().copied().collect();
-        let labels = self.backend.normalize(&self.backend.upload(&flat, Dims::new(texts.len(), 1, dim))?)?;
+        let unit = self.backend.normalize(&self.backend.upload(&flat, Dims::new(texts.len(), 1, dim))?)?;
+        Ok(LabelEmbeddings { unit, count: texts.len() })
+    }
+
+    /// [`Session::classify_async`] over label embeddings already on the backend.
+    pub async fn classify_with_async(&self, images: &[Pixels], labels: &LabelEmbeddings<B>) -> Result<Vec<Vec<f32>>> {
         let per_pass = self.per_pass(self.model.image_activation_bytes(), IMAGE_BATCH);
         let mut out = Vec::with_capacity(images.len());
         for chunk in images.chunks(per_pass) {
             let pixels: Vec<f32> = chunk.iter().flat_map(|p| p.data.iter().copied()).collect();
             let features = self.model.image_features(&self.backend, &pixels, chunk.len())?;
-            let logits = self.backend.logits(&self.backend.normalize(&features)?, &labels, self.logit_scale())?;
+            let logits = self.backend.logits(&self.backend.normalize(&features)?, &labels.unit, self.logit_scale())?;
             let probs = self.backend.read(&self.backend.softmax(&logits)?).await?;
-            out.extend(probs.chunks_exact(texts.len()).map(<[f32]>::to_vec));
+            out.extend(probs.chunks_exact(labels.count).map(<[f32]>::to_vec));
         }
         Ok(out)
     }
@@ -90,6 +117,12 @@ impl<B: Backend> Session<B> {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn classify(&self, images: &[Pixels], texts: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
         pollster::block_on(self.classify_async(images, texts))
+    }
+
+    /// [`Session::classify_with_async`], waited for (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn classify_with(&self, images: &[Pixels], labels: &LabelEmbeddings<B>) -> Result<Vec<Vec<f32>>> {
+        pollster::block_on(self.classify_with_async(images, labels))
     }
 
     /// [`Session::embed_images_async`], waited for (native only).

@@ -385,9 +385,10 @@ fn embed<B: Backend>(session: &Session<B>, images: &[PathBuf], texts: &[String])
 fn classify<B: Backend>(session: &Session<B>, labels: &[String], template: &str, files: &[PathBuf]) -> Result<bool> {
     let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-    let text_embeds = session.embed_texts(&refs)?;
-    // normalize, logits and softmax run on the backend after the vision tower (on a GPU: one readback, the probs)
-    let probs = |p: &Pixels| Ok(session.classify(std::slice::from_ref(p), &text_embeds)?.remove(0));
+    // uploaded once for every image; normalize, logits and softmax run on the backend after the vision tower (on a
+    // GPU: one readback, the probs)
+    let text_embeds = session.label_embeddings(&session.embed_texts(&refs)?)?;
+    let probs = |p: &Pixels| Ok(session.classify_with(std::slice::from_ref(p), &text_embeds)?.remove(0));
     each_image(session, files, probs, |file, probs| {
         let ranked: Vec<_> = zero_shot::ranked(labels, &probs)
             .into_iter()

@@ -17,6 +17,7 @@ mod kernels;
 mod ops;
 mod recorder;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use device::{required_limits, AdapterSummary};
@@ -109,6 +110,8 @@ struct Inner {
     rec: Recorder,
     /// bound where a kernel's optional input (bias, residual) is absent
     unused: wgpu::Buffer,
+    /// host tensors uploaded by `Backend::upload` so far
+    uploads: AtomicU64,
 }
 
 /// A wgpu device with every kernel compiled. Cloning shares the device.
@@ -147,7 +150,7 @@ impl Gpu {
         });
         scopes.pop("compiling the kernels").await?;
         let rec = Recorder::new(&ctx, max_binding);
-        Ok(Gpu { inner: Arc::new(Inner { ctx, max_binding, kernels, rec, unused }) })
+        Ok(Gpu { inner: Arc::new(Inner { ctx, max_binding, kernels, rec, unused, uploads: AtomicU64::new(0) }) })
     }
 
     pub fn adapter(&self) -> &AdapterSummary {
@@ -165,6 +168,12 @@ impl Gpu {
     /// Command buffers submitted so far: one per readback, so one per forward pass.
     pub fn submissions(&self) -> u64 {
         self.inner.rec.submissions()
+    }
+
+    /// Host tensors uploaded so far by [`Backend::upload`](crate::backend::Backend::upload) (pixels, label
+    /// embeddings; not weights, token ids or pooling rows).
+    pub fn uploads(&self) -> u64 {
+        self.inner.uploads.load(Ordering::Relaxed)
     }
 
     /// Waits for the device's reports about the work since the last check (e.g. weight uploads at load: in the

@@ -53,6 +53,7 @@ impl Backend for Gpu {
     fn upload(&self, data: &[f32], dims: Dims) -> Result<GpuTensor> {
         check(data.len() == dims.len(), || format!("upload: {} values for dims {dims:?}", data.len()))?;
         let buf = self.inner.rec.upload(&self.inner.ctx, "webclip input", bytemuck::cast_slice(data))?;
+        self.inner.uploads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(GpuTensor { dims, buf: Arc::new(buf) })
     }
 
