@@ -33,10 +33,12 @@
 mod block;
 mod packed;
 mod policy;
+mod words;
 
 pub use block::{dequantize_row, quantize_row, BlockQ4, BlockQ8, QuantBlock, BLOCK};
 pub use packed::PackedMatrix;
 pub use policy::Policy;
+pub use words::Words;
 
 use crate::error::{Error, Result};
 
