@@ -78,6 +78,13 @@ pub enum Error {
     GpuLimit { what: String, bytes: u64, limit: u64 },
 
     #[error(
+        "{what} needs {workgroups} GPU workgroups, but this adapter dispatches at most {limit} there \
+             (max_compute_workgroups_per_dimension). Use a smaller batch (--batch), shorter inputs, a smaller model, \
+             or --backend cpu."
+    )]
+    GpuDispatchLimit { what: String, workgroups: u64, limit: u64 },
+
+    #[error(
         "GPU error while {what}: {detail}. This is a bug in webclip: please report it with the adapter named \
              by `webclip bench`; --backend cpu works meanwhile."
     )]

@@ -29,5 +29,5 @@ pub mod weights;
 mod wasm;
 
 pub use error::{Error, Result};
-pub use session::Session;
+pub use session::{LabelEmbeddings, Session};
 pub use weights::Checkpoint;

@@ -20,6 +20,22 @@ pub struct Session<B: Backend> {
     pub preprocess: PreprocessConfig,
 }
 
+/// Label embeddings on the backend, each row normalised: `(labels, 1, P)` ([`Session::label_embeddings`]).
+pub struct LabelEmbeddings<B: Backend> {
+    unit: B::Tensor,
+    count: usize,
+}
+
+impl<B: Backend> LabelEmbeddings<B> {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
 impl<B: Backend> Session<B> {
     pub fn new(backend: B, checkpoint: Checkpoint) -> Result<Self> {
         Self::with_checkpoint(backend, &checkpoint)
@@ -66,12 +82,23 @@ impl<B: Backend> Session<B> {
     /// logit_bias)`. Computed on the backend after the vision tower (normalize, logits, softmax or sigmoid), so a GPU
     /// reads back only the scores.
     pub async fn classify_async(&self, images: &[Pixels], texts: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        self.classify_with_async(images, &self.label_embeddings(texts)?).await
+    }
+
+    /// The label embeddings `texts` `(labels, P)` uploaded and normalised once, for any number of
+    /// [`Session::classify_with_async`] calls (the CLI classifies image by image without uploading them again).
+    pub fn label_embeddings(&self, texts: &[Vec<f32>]) -> Result<LabelEmbeddings<B>> {
         let dim = self.model.config.embedding_dim();
         if texts.is_empty() || texts.iter().any(|t| t.len() != dim) {
             return Err(crate::Error::Input(format!("classify: need at least one label embedding of length {dim}")));
         }
         let flat: Vec<f32> = texts.iter().flatten().copied().collect();
-        let labels = self.backend.normalize(&self.backend.upload(&flat, Dims::new(texts.len(), 1, dim))?)?;
+        let unit = self.backend.normalize(&self.backend.upload(&flat, Dims::new(texts.len(), 1, dim))?)?;
+        Ok(LabelEmbeddings { unit, count: texts.len() })
+    }
+
+    /// [`Session::classify_async`] over label embeddings already on the backend.
+    pub async fn classify_with_async(&self, images: &[Pixels], labels: &LabelEmbeddings<B>) -> Result<Vec<Vec<f32>>> {
         let per_pass = self.per_pass(self.model.config.image_activation_bytes(), IMAGE_BATCH);
         let mut out = Vec::with_capacity(images.len());
         for chunk in images.chunks(per_pass) {
@@ -80,14 +107,14 @@ impl<B: Backend> Session<B> {
                 self.backend.normalize(&self.model.image_features(&self.backend, &pixels, chunk.len())?)?;
             let scores = match self.scorer() {
                 Scorer::Softmax { scale } => {
-                    self.backend.softmax(&self.backend.logits(&features, &labels, scale, 0.0)?)?
+                    self.backend.softmax(&self.backend.logits(&features, &labels.unit, scale, 0.0)?)?
                 }
                 Scorer::Sigmoid { scale, bias } => {
-                    self.backend.sigmoid(&self.backend.logits(&features, &labels, scale, bias)?)?
+                    self.backend.sigmoid(&self.backend.logits(&features, &labels.unit, scale, bias)?)?
                 }
             };
             let scores = self.backend.read(&scores).await?;
-            out.extend(scores.chunks_exact(texts.len()).map(<[f32]>::to_vec));
+            out.extend(scores.chunks_exact(labels.count).map(<[f32]>::to_vec));
         }
         Ok(out)
     }
@@ -96,6 +123,12 @@ impl<B: Backend> Session<B> {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn classify(&self, images: &[Pixels], texts: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
         pollster::block_on(self.classify_async(images, texts))
+    }
+
+    /// [`Session::classify_with_async`], waited for (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn classify_with(&self, images: &[Pixels], labels: &LabelEmbeddings<B>) -> Result<Vec<Vec<f32>>> {
+        pollster::block_on(self.classify_with_async(images, labels))
     }
 
     /// [`Session::embed_images_async`], waited for (native only).

@@ -134,6 +134,67 @@ fn quantized_bundle_stores_what_the_reference_packs() {
     assert!(err.contains("'text_model.no_such.weight' is missing") && err.contains("tiny-q4.webclip"), "{err}");
 }
 
+/// `(shape[0], the rest)` as the packed layout reads a tensor; 1-D and scalars are one row.
+fn rows_cols(t: &HostTensor) -> (usize, usize) {
+    let rows = if t.shape.len() >= 2 { t.shape[0] } else { 1 };
+    (rows, t.data.len() / rows)
+}
+
+/// What loading copied before: quantized words decoded from their bytes, f32/f16 tensors through f32 and packed
+/// again. `Bundle::packed` must give exactly this, bit for bit.
+fn copied_packed(b: &Bundle, t: &HostTensor) -> PackedMatrix {
+    let kind = b.kind(&t.name).unwrap();
+    let (rows, cols) = rows_cols(t);
+    if !kind.is_quantized() {
+        return PackedMatrix::from_rows(kind, rows, cols, &b.tensor(&t.name, &t.shape).unwrap().data);
+    }
+    let raw = b.packed_bytes(&t.name).unwrap();
+    let words = raw.words.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let mut scales: Vec<half::f16> =
+        raw.scales.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]])).collect();
+    scales.truncate(rows * kind.blocks_per_row(cols));
+    PackedMatrix::from_parts(kind, rows, cols, words, scales).unwrap()
+}
+
+/// `Bundle::packed` borrows the stored words (the matrix's words are the bundle's own bytes: loading holds the
+/// weights once) and gives the copying path's matrix bit for bit; f16 tensors stay f16 (no trip through f32). An
+/// odd f16 row length (no CLIP matrix has one) is repacked from the f16 bits.
+#[test]
+fn packed_matrices_borrow_the_bundle_bytes() {
+    let (c, tensors) = tiny();
+    let mut odd = synth::preset("tiny").unwrap();
+    (odd.text.hidden_size, odd.text.intermediate_size, odd.text.num_attention_heads) = (63, 37, 3);
+    (odd.vision.hidden_size, odd.vision.intermediate_size, odd.vision.num_attention_heads) = (45, 29, 3);
+    odd.projection_dim = 33;
+    let odd_tensors = synth::random_tensors(&odd, 4).unwrap();
+    let cases = [(c, tensors, "q8"), (c, tensors, "q4+"), (c, tensors, "f16"), (&odd, &odd_tensors, "f16")];
+    for (config, tensors, preset) in cases {
+        let b =
+            Bundle::parse("b.webclip", write(config, tensors, &Policy::preset(preset).unwrap(), Towers::Both)).unwrap();
+        let (mut borrowed, mut repacked) = (0, 0);
+        for t in tensors {
+            let m = b.packed(&t.name).unwrap();
+            let kind = b.kind(&t.name).unwrap();
+            assert_eq!(m.kind, kind, "{preset} {}", t.name);
+            assert_eq!(m, copied_packed(&b, t), "{preset} {}: borrowed vs copied", t.name);
+            match b.packed_bytes(&t.name) {
+                Some(raw) => {
+                    assert_eq!(m.words.as_ptr() as *const u8, raw.words.as_ptr(), "{preset} {}: a copy", t.name);
+                    assert!(m.words.is_shared());
+                    borrowed += 1;
+                }
+                None => {
+                    assert!(kind == Kind::F16 && rows_cols(t).1 % 2 == 1, "{preset} {}", t.name);
+                    repacked += 1;
+                }
+            }
+        }
+        let f16 = tensors.iter().filter(|t| b.kind(&t.name) == Some(Kind::F16)).count();
+        assert!(preset != "f16" || f16 > 0, "{preset}: no f16 tensors");
+        assert_eq!((borrowed + repacked, repacked > 0), (tensors.len(), config.text.hidden_size == 63), "{preset}");
+    }
+}
+
 #[test]
 fn sessions_from_bundles_embed_like_the_f32_model() {
     let (c, tensors) = tiny();

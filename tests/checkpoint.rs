@@ -179,6 +179,49 @@ fn mismatched_preprocessor_config_is_reported() {
     assert!(err.contains("preprocessor_config.json") && err.contains("224") && err.contains("64"), "{err}");
 }
 
+/// The crop must match the model only when there is a crop: without `do_center_crop` the resize decides the
+/// output size (an exact `size: {height, width}` of image_size loads whatever `crop_size` says; a shortest-edge
+/// resize, whose output follows each image, is refused). A processor other than CLIP's is refused by name.
+#[test]
+fn preprocessor_crop_and_type_are_checked_as_used() {
+    let c = small_config();
+    let st = synth::safetensors_bytes(&synth::random_tensors(&c, 1).unwrap(), StoreDtype::F32).unwrap();
+    let load = |pre: &str| {
+        Checkpoint::from_parts(
+            c.to_json().as_bytes(),
+            vec![("model.safetensors".into(), st.clone())],
+            None,
+            Some(pre.as_bytes()),
+        )
+    };
+    let field = |pre: &str| match load(pre) {
+        Err(Error::Config { file, field, problem }) => {
+            assert_eq!(file, "preprocessor_config.json", "{pre}");
+            (field, problem)
+        }
+        Err(e) => panic!("{pre}: expected a Config error, got {e}"),
+        Ok(_) => panic!("{pre}: expected an error"),
+    };
+    // no crop, exact resize to 64x64: the unused crop_size (CLIP's default 224) does not matter
+    let exact = r#"{"do_center_crop": false, "size": {"height": 64, "width": 64}, "crop_size": 224}"#;
+    let ck = load(exact).expect("an exact resize to image_size without a crop loads");
+    assert_eq!(ck.preprocess.fixed_output(), Some((64, 64)));
+    let (f, problem) = field(r#"{"do_center_crop": false, "size": {"height": 64, "width": 48}, "crop_size": 64}"#);
+    assert_eq!(f, "size", "{problem}");
+    assert!(problem.contains("64x48") && problem.contains("image_size is 64"), "{problem}");
+    let (f, problem) = field(r#"{"do_center_crop": false, "size": {"shortest_edge": 64}, "crop_size": 64}"#);
+    assert_eq!(f, "do_center_crop", "{problem}");
+    assert!(problem.contains("64x64"), "{problem}");
+    // with a crop, the crop decides (as before)
+    assert_eq!(field(r#"{"size": 64, "crop_size": 60}"#).0, "crop_size");
+    assert!(load(r#"{"size": 80, "crop_size": 64}"#).is_ok());
+    // the processor type
+    let (f, problem) = field(r#"{"image_processor_type": "SiglipImageProcessor", "size": 64, "crop_size": 64}"#);
+    assert_eq!(f, "image_processor_type");
+    assert!(problem.contains("SiglipImageProcessor") && problem.contains("CLIPImageProcessor"), "{problem}");
+    assert!(load(r#"{"feature_extractor_type": "CLIPFeatureExtractor", "size": 64, "crop_size": 64}"#).is_ok());
+}
+
 #[test]
 fn synth_is_deterministic_per_seed() {
     let c = small_config();

@@ -53,6 +53,34 @@ fn synth_tokenize_embed_classify() {
     assert_eq!(names, ["car", "cat", "dog"]);
 }
 
+/// `--labels` reads a list the way the page does (src/tasks/labels.rs: commas and new lines, trimmed, inner
+/// whitespace collapsed, duplicates dropped), for classify as for tag; a readable file is one label per line.
+#[test]
+fn classify_reads_labels_as_the_page_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny");
+    synth_tiny(&model, 5);
+    let m = model.to_str().unwrap();
+    let img = tmp.path().join("img.png");
+    write_png(&img, [120, 60, 30]);
+    let names = |labels: &str| {
+        let out = webclip(&["classify", "--model", m, "--labels", labels, img.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut names: Vec<String> = json_lines(&out)[0]["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["label"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(" cat\n golden   retriever,cat,\r\ndog "), ["cat", "dog", "golden retriever"]);
+    let file = tmp.path().join("labels.txt");
+    std::fs::write(&file, "# animals\nzebra, striped\ncat\ncat\n").unwrap();
+    assert_eq!(names(file.to_str().unwrap()), ["cat", "zebra, striped"]);
+}
+
 #[test]
 fn bad_inputs_get_clear_errors_and_other_files_still_run() {
     let tmp = tempfile::tempdir().unwrap();

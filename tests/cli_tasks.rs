@@ -217,7 +217,7 @@ fn index_and_search() {
     let q: Vec<f32> = q[0]["embedding"].as_array().unwrap().iter().map(|x| f(x) as f32).collect();
     let q = webclip::tasks::search::prepare(&q, 32);
     let mut brute: Vec<(String, f64)> =
-        (0..index.len()).map(|r| (index.files[r].clone(), common::cosine(&q, &index.vector(r)))).collect();
+        (0..index.len()).map(|r| (index.files()[r].clone(), common::cosine(&q, &index.vector(r)))).collect();
     brute.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (got, (file, score)) in results.iter().zip(&brute) {
         assert_eq!(got["file"], file.as_str());

@@ -221,3 +221,41 @@ fn siglip_on_gpu_matches_hf() {
         assert!(err <= 1e-4, "{name} sigmoid probs on the GPU: max abs {err:e}");
     }
 }
+
+/// `classify` image by image (as the CLI does) uploads the label embeddings once, not once per image: the prepared
+/// labels stay on the device, each image uploads only its pixels; the probabilities are bit for bit those of the
+/// one-call path (which uploads the labels with every call), and match the CPU backend.
+#[test]
+fn classify_uploads_the_label_embeddings_once() {
+    let Some(gpu) = own_gpu() else { return };
+    let c = case("tiny-a");
+    let s = session(&c, gpu.clone());
+    let (shape, values) = golden_pixels(&c.tensors, &s.preprocess);
+    let per = shape[1] * shape[2] * shape[3];
+    let images: Vec<Pixels> =
+        values.chunks_exact(per).map(|d| Pixels { height: shape[2], width: shape[3], data: d.to_vec() }).collect();
+    assert!(images.len() >= 2, "tiny-a has {} golden images", images.len());
+    let texts = s.embed_texts(&["a photo of a cat.", "a photo of a dog.", "a red square"]).unwrap();
+    let before = gpu.uploads();
+    let each_call: Vec<Vec<f32>> =
+        images.iter().map(|p| s.classify(std::slice::from_ref(p), &texts).unwrap().remove(0)).collect();
+    assert_eq!(gpu.uploads() - before, 2 * images.len() as u64, "one call per image: labels + pixels each time");
+
+    let before = gpu.uploads();
+    let labels = s.label_embeddings(&texts).unwrap();
+    assert_eq!((gpu.uploads() - before, labels.len()), (1, 3), "the labels: one upload");
+    let before = gpu.uploads();
+    let prepared: Vec<Vec<f32>> =
+        images.iter().map(|p| s.classify_with(std::slice::from_ref(p), &labels).unwrap().remove(0)).collect();
+    assert_eq!(gpu.uploads() - before, images.len() as u64, "one upload per image (its pixels), none for the labels");
+    assert_eq!(prepared, each_call, "the same probabilities, bit for bit");
+
+    let cpu = Session::new(Cpu, Checkpoint::from_hf_dir(&c.dir).unwrap()).unwrap();
+    let cpu_labels = cpu
+        .label_embeddings(&cpu.embed_texts(&["a photo of a cat.", "a photo of a dog.", "a red square"]).unwrap())
+        .unwrap();
+    for (p, g) in images.iter().zip(&prepared) {
+        let want = cpu.classify_with(std::slice::from_ref(p), &cpu_labels).unwrap().remove(0);
+        assert!(max_abs_diff(g, &want) <= 1e-4, "gpu {g:?} vs cpu {want:?}");
+    }
+}

@@ -206,6 +206,32 @@ fn layer_norm_matches_cpu() {
     }
 }
 
+/// Layer norm checks that weight, bias and x agree on the feature count, on both backends (the CPU used to zip them,
+/// dropping features silently): an error naming the lengths, never a short or padded output.
+#[test]
+fn layer_norm_refuses_mismatched_lengths() {
+    let x = webclip::backend::cpu::CpuTensor {
+        dims: Dims::new(1, 2, 4),
+        data: vec![1.0, 2.0, 3.0, 4.0, 0.5, 0.0, 1.0, 2.0],
+    };
+    for (w, b) in [(3, 4), (4, 3), (5, 4), (4, 5)] {
+        let err = Cpu.layer_norm(&x, &vec![1.0; w], &vec![0.0; b], 1e-5).map(|y| y.data.len());
+        let err = err.expect_err("mismatched layer norm").to_string();
+        assert!(err.contains(&format!("weight {w} and bias {b}")) && err.contains("4 features"), "{err}");
+    }
+    let short = webclip::backend::cpu::CpuTensor { dims: Dims::new(1, 2, 4), data: vec![1.0; 7] };
+    assert!(Cpu.layer_norm(&short, &vec![1.0; 4], &vec![0.0; 4], 1e-5).is_err(), "7 values for 8");
+    let empty = webclip::backend::cpu::CpuTensor { dims: Dims::new(1, 2, 0), data: vec![] };
+    assert!(Cpu.layer_norm(&empty, &vec![], &vec![], 1e-5).is_err(), "zero features");
+    assert_eq!(Cpu.layer_norm(&x, &vec![1.0; 4], &vec![0.0; 4], 1e-5).unwrap().data.len(), 8);
+
+    let Some(g) = gpu() else { return };
+    let gx = g.upload(&x.data, x.dims).unwrap();
+    let v = |n: usize| g.vector(host("v", &[n], vec![1.0; n])).unwrap();
+    assert!(g.layer_norm(&gx, &v(3), &v(4), 1e-5).is_err());
+    assert!(g.layer_norm(&gx, &v(4), &v(5), 1e-5).is_err());
+}
+
 #[test]
 fn attention_matches_cpu_causal_and_not() {
     let Some(g) = gpu() else { return };
@@ -395,6 +421,29 @@ fn bad_inputs_are_errors_not_panics() {
     let err = g.embed_tokens(&[3, 10], 1, &t, &t).unwrap_err().to_string();
     assert!(err.contains("token id 10"), "{err}");
     assert!(g.gather_rows(&x, &[3]).is_err());
+}
+
+/// Work wider than the device's workgroup grid (`max_compute_workgroups_per_dimension`, 65535 by default) is
+/// refused before any dispatch with the true counts: attention runs one workgroup per head and one per token.
+#[test]
+fn dispatches_past_the_workgroup_limit_are_dispatch_errors() {
+    let Some(g) = gpu() else { return };
+    let max = g.limits().max_compute_workgroups_per_dimension as usize;
+    let wide = max + 1;
+    let x = g.upload(&vec![0.5; wide], Dims::new(1, 1, wide)).unwrap();
+    let long = g.upload(&vec![0.5; wide], Dims::new(1, wide, 1)).unwrap();
+    for (what, q, heads, axis) in [("heads", &x, wide, "head"), ("tokens", &long, 1, "token")] {
+        match g.attention(q, q, q, heads, false) {
+            Err(webclip::Error::GpuDispatchLimit { what: w, workgroups, limit }) => {
+                assert_eq!((workgroups, limit), (wide as u64, max as u64), "{what}");
+                assert!(w.contains(&format!("one workgroup per {axis}")), "{what}: {w}");
+            }
+            Err(e) => panic!("{what}: {wide} {what} should be a GpuDispatchLimit, got {e}"),
+            Ok(y) => {
+                panic!("{what}: {wide} {what} should be refused, got {:?} ({:?})", y, pollster::block_on(g.read(&y)))
+            }
+        }
+    }
 }
 
 /// A lost device is an error the caller can act on, never a panic: here the loss is `Gpu::destroy` on a device of

@@ -207,7 +207,7 @@ fn packed_matrix_matches_the_block_reference_and_row_dot() {
                 let budget = 1e-5 * expected.iter().zip(&x).map(|(w, v)| (w * v).abs()).sum::<f32>() + 1e-12;
                 assert!((m.row_dot(o, &x) - plain).abs() <= budget, "{kind} row_dot {} vs {plain}", m.row_dot(o, &x));
             }
-            let rebuilt = PackedMatrix::from_parts(kind, rows, cols, m.words.clone(), m.scales.clone()).unwrap();
+            let rebuilt = PackedMatrix::from_parts(kind, rows, cols, m.words.to_vec(), m.scales.clone()).unwrap();
             assert_eq!(rebuilt, m);
         }
     }

@@ -66,7 +66,8 @@ enum Command {
     Classify {
         #[arg(long)]
         model: PathBuf,
-        /// Comma-separated labels, e.g. "cat,dog,car"
+        /// Labels separated by commas or new lines, e.g. "cat,dog,car" (trimmed, duplicates dropped: as the page
+        /// reads them), or a file with one label per line (# comments)
         #[arg(long)]
         labels: String,
         /// Prompt template; {} is replaced by the label
@@ -120,7 +121,8 @@ enum Command {
         /// A folder of photos (default: 8 generated images)
         #[arg(long)]
         images: Option<PathBuf>,
-        /// Comma-separated labels (default: the 1000 ImageNet class names)
+        /// Labels as for classify: a list separated by commas or new lines, or a file with one per line (default:
+        /// the 1000 ImageNet class names)
         #[arg(long)]
         labels: Option<String>,
         #[arg(long, default_value = "a photo of a {}.")]
@@ -146,7 +148,8 @@ enum Command {
         model: PathBuf,
         #[arg(long, value_enum, default_value = "cpu")]
         backend: BackendChoice,
-        /// Tags: a file with one per line, or a comma-separated list
+        /// Tags: a file with one per line (# comments), or a list separated by commas or new lines (trimmed,
+        /// duplicates dropped)
         #[arg(long)]
         labels: String,
         /// Keep tags scoring at least this (0.5: the tag beats the neutral prompt)
@@ -279,7 +282,7 @@ fn run(cli: Cli) -> Result<bool> {
             on!(session, s => embed(s, &images, &texts))
         }
         Command::Classify { model, labels, template, backend, files } => {
-            let labels = parse_labels(&labels)?;
+            let labels = tag::labels_arg(&labels, "--labels")?;
             if !template.contains("{}") {
                 return Err(Error::Input(format!("--template {template:?} has no {{}} where the label goes")));
             }
@@ -310,7 +313,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Fidelity { model, quant, images, labels, template } => {
             let labels = match labels {
-                Some(list) => parse_labels(&list)?,
+                Some(list) => tag::labels_arg(&list, "--labels")?,
                 None => webclip::tasks::imagenet_classes()?,
             };
             let quants: Vec<String> =
@@ -366,14 +369,6 @@ fn run(cli: Cli) -> Result<bool> {
     }
 }
 
-fn parse_labels(list: &str) -> Result<Vec<String>> {
-    let labels: Vec<String> = list.split(',').map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
-    if labels.is_empty() {
-        return Err(Error::Input("--labels is empty; give comma-separated labels, e.g. --labels \"cat,dog\"".into()));
-    }
-    Ok(labels)
-}
-
 fn embed<B: Backend>(session: &Session<B>, images: &[PathBuf], texts: &[String]) -> Result<bool> {
     if !texts.is_empty() {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -390,9 +385,10 @@ fn embed<B: Backend>(session: &Session<B>, images: &[PathBuf], texts: &[String])
 fn classify<B: Backend>(session: &Session<B>, labels: &[String], template: &str, files: &[PathBuf]) -> Result<bool> {
     let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-    let text_embeds = session.embed_texts(&refs)?;
-    // normalize, logits and softmax run on the backend after the vision tower (on a GPU: one readback, the probs)
-    let probs = |p: &Pixels| Ok(session.classify(std::slice::from_ref(p), &text_embeds)?.remove(0));
+    // uploaded once for every image; normalize, logits and softmax run on the backend after the vision tower (on a
+    // GPU: one readback, the probs)
+    let text_embeds = session.label_embeddings(&session.embed_texts(&refs)?)?;
+    let probs = |p: &Pixels| Ok(session.classify_with(std::slice::from_ref(p), &text_embeds)?.remove(0));
     each_image(session, files, probs, |file, probs| {
         let ranked: Vec<_> = zero_shot::ranked(labels, &probs)
             .into_iter()

@@ -2,7 +2,10 @@
 //!
 //! Reads both the old feature-extractor form (`"size": 224, "crop_size": 224`) and the current one
 //! (`"size": {"shortest_edge": 224}, "crop_size": {"height": 224, "width": 224}`); a missing field takes the
-//! CLIPImageProcessor default. Unknown fields (`image_processor_type`, `processor_class`, …) are ignored.
+//! CLIPImageProcessor default. `image_processor_type` / `feature_extractor_type`, when present, must name a CLIP
+//! processor of the model's family ([`CLIP_PROCESSORS`], [`SIGLIP_PROCESSORS`]): another processor (ViT's, …) reads
+//! the same fields differently, so it
+//! is refused rather than run as CLIP's. Other unknown fields (`processor_class`, …) are ignored.
 
 use serde_json::{json, Map, Value};
 
@@ -15,6 +18,13 @@ use crate::error::{Error, Result};
 pub const OPENAI_CLIP_MEAN: [f32; 3] = [0.48145466, 0.4578275, 0.40821073];
 #[allow(clippy::excessive_precision)]
 pub const OPENAI_CLIP_STD: [f32; 3] = [0.26862954, 0.26130258, 0.27577711];
+
+/// The `image_processor_type` / `feature_extractor_type` values whose settings mean what CLIPImageProcessor's do:
+/// the processor itself, its torchvision twin (same settings; webclip computes the PIL processor's pixels), and
+/// the feature-extractor name older configs (openai/clip-vit-large-patch14-336) carry.
+pub const CLIP_PROCESSORS: [&str; 3] = ["CLIPImageProcessor", "CLIPImageProcessorFast", "CLIPFeatureExtractor"];
+/// SiglipImageProcessor and its torchvision twin (SigLIP and SigLIP 2 at a fixed resolution).
+pub const SIGLIP_PROCESSORS: [&str; 2] = ["SiglipImageProcessor", "SiglipImageProcessorFast"];
 
 /// Largest size or crop side accepted from a config; far above any CLIP model, low enough that a typo cannot
 /// ask for gigabytes.
@@ -84,13 +94,19 @@ impl PreprocessConfig {
 
     /// Parse a CLIPImageProcessor's preprocessor_config.json. `file_name` is only used in error messages.
     pub fn from_json(bytes: &[u8], file_name: &str) -> Result<Self> {
-        Self::from_json_with(bytes, file_name, PreprocessConfig::default())
+        Self::from_json_with(bytes, file_name, PreprocessConfig::default(), &CLIP_PROCESSORS)
     }
 
     /// Parse preprocessor_config.json; missing fields take `defaults` (the model family's processor: CLIP's or
     /// SigLIP's). With a square default (`defaults.resize_to`), a bare number `size` means height = width, as
     /// SiglipImageProcessor reads it.
-    pub fn from_json_with(bytes: &[u8], file_name: &str, defaults: PreprocessConfig) -> Result<Self> {
+    /// `image_processor_type` / `feature_extractor_type`, when present, must be one of `processors`.
+    pub fn from_json_with(
+        bytes: &[u8],
+        file_name: &str,
+        defaults: PreprocessConfig,
+        processors: &[&str],
+    ) -> Result<Self> {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|source| Error::Json { file: file_name.to_string(), source })?;
         let Value::Object(obj) = value else {
@@ -101,6 +117,19 @@ impl PreprocessConfig {
             ));
         };
         let f = Fields { obj: &obj, file: file_name };
+        for key in ["image_processor_type", "feature_extractor_type"] {
+            let Some(v) = f.get(key) else { continue };
+            if !v.as_str().is_some_and(|t| processors.contains(&t)) {
+                return Err(f.err(
+                    key,
+                    format!(
+                        "is {v}, which is not this model family's processor: webclip reproduces {} for it. Use the \
+                         preprocessor_config.json that came with the model",
+                        processors.join(", ")
+                    ),
+                ));
+            }
+        }
         let square = defaults.resize_to.is_some();
         let mut cfg = defaults;
         cfg.do_resize = f.bool("do_resize", cfg.do_resize)?;
@@ -174,6 +203,19 @@ impl PreprocessConfig {
         });
         // Serialising a Value built from plain numbers and strings cannot fail.
         serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    }
+
+    /// (height, width) of every preprocessed image when it does not depend on the image: the crop with
+    /// `do_center_crop`, else the exact `size: {height, width}` resize; `None` when the output follows each image's
+    /// shape (a shortest-edge resize, or no resize, without a crop).
+    pub fn fixed_output(&self) -> Option<(u32, u32)> {
+        if self.do_center_crop {
+            Some((self.crop_height, self.crop_width))
+        } else if self.do_resize {
+            self.resize_to
+        } else {
+            None
+        }
     }
 
     /// The resize filter (the id was validated when the config was built from JSON; a hand-built config with
@@ -279,6 +321,32 @@ mod tests {
     }
 
     #[test]
+    fn clip_processor_names_are_accepted() {
+        for name in CLIP_PROCESSORS {
+            for key in ["image_processor_type", "feature_extractor_type"] {
+                let json = format!(r#"{{"{key}": "{name}", "processor_class": "CLIPProcessor"}}"#);
+                assert_eq!(
+                    PreprocessConfig::from_json(json.as_bytes(), "p.json").unwrap(),
+                    PreprocessConfig::default()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_output_follows_do_center_crop() {
+        let mut cfg = PreprocessConfig::clip_default(224);
+        cfg.crop_width = 200;
+        assert_eq!(cfg.fixed_output(), Some((224, 200)));
+        cfg.do_center_crop = false;
+        assert_eq!(cfg.fixed_output(), None, "a shortest-edge resize without a crop follows the image");
+        cfg.resize_to = Some((256, 256));
+        assert_eq!(cfg.fixed_output(), Some((256, 256)));
+        cfg.do_resize = false;
+        assert_eq!(cfg.fixed_output(), None);
+    }
+
+    #[test]
     fn bad_fields_name_the_field() {
         for (json, field) in [
             (r#"{"size": {"longest_edge": 224}}"#, "size"),
@@ -286,6 +354,9 @@ mod tests {
             (r#"{"image_std": [0.2, 0, 0.3]}"#, "image_std"),
             (r#"{"resample": 0}"#, "resample"),
             (r#"{"do_resize": "yes"}"#, "do_resize"),
+            (r#"{"image_processor_type": "SiglipImageProcessor"}"#, "image_processor_type"),
+            (r#"{"feature_extractor_type": "ViTFeatureExtractor"}"#, "feature_extractor_type"),
+            (r#"{"image_processor_type": 3}"#, "image_processor_type"),
         ] {
             match PreprocessConfig::from_json(json.as_bytes(), "p.json") {
                 Err(Error::Config { file, field: f, .. }) => assert_eq!((file.as_str(), f.as_str()), ("p.json", field)),

@@ -16,7 +16,7 @@ mod decode;
 mod jpeg;
 pub mod resize;
 
-pub use config::{PreprocessConfig, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD};
+pub use config::{PreprocessConfig, CLIP_PROCESSORS, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, SIGLIP_PROCESSORS};
 pub use decode::{decode, MAX_ALLOC, MAX_PIXELS, MAX_SIDE};
 pub use image::RgbImage;
 

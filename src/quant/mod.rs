@@ -33,9 +33,11 @@
 
 mod block;
 mod packed;
+mod words;
 
 pub use block::{dequantize_row, quantize_row, BlockQ4, BlockQ8, QuantBlock, BLOCK};
 pub use packed::PackedMatrix;
+pub use words::Words;
 
 use crate::error::{Error, Result};
 

@@ -3,7 +3,7 @@
 use half::f16;
 
 use super::block::{quantize_row, BlockQ4, BlockQ8, QuantBlock, BLOCK};
-use super::Kind;
+use super::{Kind, Words};
 use crate::error::{Error, Result};
 
 /// A weight matrix `(rows, cols)` — `(out, in)` as HF stores linear weights; the token embedding `(vocab, D)`; the
@@ -31,7 +31,7 @@ pub struct PackedMatrix {
     pub kind: Kind,
     pub rows: usize,
     pub cols: usize,
-    pub words: Vec<u32>,  // (rows, words_per_row)
+    pub words: Words,     // (rows, words_per_row); borrowed from a bundle's bytes when loaded from one
     pub scales: Vec<f16>, // (rows, blocks_per_row); empty for f32/f16
 }
 
@@ -52,7 +52,7 @@ impl PackedMatrix {
                 Kind::Q4 => push_blocks(&quantize_row::<BlockQ4>(row), &mut words, &mut scales),
             }
         }
-        PackedMatrix { kind, rows, cols, words, scales }
+        PackedMatrix { kind, rows, cols, words: words.into(), scales }
     }
 
     /// Rows `start .. start + rows` as a matrix of their own (rows are independent in every kind: their words and
@@ -69,6 +69,11 @@ impl PackedMatrix {
 
     /// A matrix from stored parts, lengths checked.
     pub fn from_parts(kind: Kind, rows: usize, cols: usize, words: Vec<u32>, scales: Vec<f16>) -> Result<Self> {
+        Self::from_words(kind, rows, cols, words.into(), scales)
+    }
+
+    /// [`PackedMatrix::from_parts`] with words that may be borrowed ([`Words::shared`]).
+    pub fn from_words(kind: Kind, rows: usize, cols: usize, words: Words, scales: Vec<f16>) -> Result<Self> {
         let (w, s) = (rows * kind.words_per_row(cols), rows * kind.blocks_per_row(cols));
         if words.len() != w || scales.len() != s {
             return Err(Error::Input(format!(

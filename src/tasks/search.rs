@@ -12,6 +12,8 @@
 
 pub mod file;
 
+use std::collections::HashMap;
+
 use crate::error::{Error, Result};
 use crate::tasks::fingerprint::Fingerprint;
 
@@ -69,8 +71,11 @@ pub fn rank(query: &[f32], vectors: &[i8], dims: usize, top: usize) -> Vec<Hit> 
 pub struct Index {
     /// stored values per vector (≤ the model's projection_dim)
     pub dims: usize,
-    /// file names, one per row, relative to `root`
-    pub files: Vec<String>,
+    /// file names, one per row, relative to `root` ([`Index::files`]; changed only through `insert` and
+    /// `retain`, which keep `rows` in step)
+    files: Vec<String>,
+    /// file name → its row in `files`: `insert` finds a file in O(1), so building an index of n files is O(n)
+    rows: HashMap<String, usize>,
     /// (n, dims) int8, row-major
     pub vectors: Vec<i8>,
     /// (n,) per-vector scale: the vector is `vectors[row] · scales[row]`
@@ -91,7 +96,20 @@ impl Index {
                 fingerprint.dim, fingerprint.dim
             )));
         }
-        Ok(Index { dims, files: Vec::new(), vectors: Vec::new(), scales: Vec::new(), fingerprint, root: root.into() })
+        Ok(Index {
+            dims,
+            files: Vec::new(),
+            rows: HashMap::new(),
+            vectors: Vec::new(),
+            scales: Vec::new(),
+            fingerprint,
+            root: root.into(),
+        })
+    }
+
+    /// The file names, one per row.
+    pub fn files(&self) -> &[String] {
+        &self.files
     }
 
     pub fn len(&self) -> usize {
@@ -104,7 +122,22 @@ impl Index {
 
     /// The row of `file`, if indexed.
     pub fn position(&self, file: &str) -> Option<usize> {
-        self.files.iter().position(|f| f == file)
+        self.rows.get(file).copied()
+    }
+
+    /// Keeps the rows whose file `keep` accepts, in their order (e.g. the files still on disk).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let d = self.dims;
+        let (mut files, mut vectors, mut scales) = (Vec::new(), Vec::new(), Vec::new());
+        for (row, file) in std::mem::take(&mut self.files).into_iter().enumerate() {
+            if keep(&file) {
+                files.push(file);
+                vectors.extend_from_slice(&self.vectors[row * d..(row + 1) * d]);
+                scales.push(self.scales[row]);
+            }
+        }
+        self.rows = files.iter().enumerate().map(|(row, f)| (f.clone(), row)).collect();
+        (self.files, self.vectors, self.scales) = (files, vectors, scales);
     }
 
     /// Adds (or replaces) `file` with its image embedding `(P,)` (any norm).
@@ -123,6 +156,7 @@ impl Index {
                 self.scales[row] = s;
             }
             None => {
+                self.rows.insert(file.to_string(), self.files.len());
                 self.files.push(file.to_string());
                 self.vectors.extend(q);
                 self.scales.push(s);
@@ -146,5 +180,72 @@ impl Index {
             )));
         }
         Ok(rank(&prepare(query, self.dims), &self.vectors, self.dims, top))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fingerprint(dim: usize) -> Fingerprint {
+        Fingerprint { dim, text: Some(vec![1.0; dim]), image: None }
+    }
+
+    /// One embedding per file number, distinct enough that a wrong row shows.
+    fn embedding(i: usize, dim: usize) -> Vec<f32> {
+        (0..dim).map(|k| ((i * 7 + k * 13) % 101) as f32 - 50.0).collect()
+    }
+
+    /// A large collection (the lookup used to be a linear scan per insert: O(n²) to build): every file lands in
+    /// its own row, replacing one keeps its row, `retain` keeps lookups right, and the file round-trips.
+    #[test]
+    fn a_large_collection_indexes_every_file_once() {
+        let (n, dim) = (30_000, 8);
+        let mut index = Index::new(fingerprint(dim), 0, "photos").unwrap();
+        for i in 0..n {
+            index.insert(&format!("dir{}/img{i}.jpg", i % 97), &embedding(i, dim)).unwrap();
+        }
+        assert_eq!(index.len(), n);
+        for i in (0..n).step_by(7) {
+            index.insert(&format!("dir{}/img{i}.jpg", i % 97), &embedding(i + 1, dim)).unwrap();
+            // replaced
+        }
+        assert_eq!((index.len(), index.vectors.len(), index.scales.len()), (n, n * dim, n));
+        for i in 0..n {
+            let file = format!("dir{}/img{i}.jpg", i % 97);
+            assert_eq!(index.position(&file), Some(i), "{file}");
+            assert_eq!(index.files[i], file);
+            let want = quantize(&embedding(if i % 7 == 0 { i + 1 } else { i }, dim), dim).0;
+            assert_eq!(index.vectors[i * dim..(i + 1) * dim], want[..], "{file}");
+        }
+        assert_eq!(index.position("dir0/img1.jpg"), None);
+
+        let bytes = index.to_bytes().unwrap();
+        let back = Index::from_bytes(&bytes, "large.index").unwrap();
+        assert_eq!(back, index);
+        assert_eq!(back.position(&format!("dir{}/img{}.jpg", (n - 1) % 97, n - 1)), Some(n - 1));
+
+        index.retain(|f| f.ends_with("0.jpg") || f.ends_with("5.jpg"));
+        assert_eq!(index.len(), n / 5);
+        for (row, file) in index.files().iter().enumerate() {
+            assert_eq!(index.position(file), Some(row));
+            let i: usize = file.rsplit("img").next().unwrap().trim_end_matches(".jpg").parse().unwrap();
+            assert_eq!(index.vector(row), back.vector(i), "{file}");
+        }
+        assert_eq!(index.position("dir1/img1.jpg"), None);
+        index.insert("new.jpg", &embedding(0, dim)).unwrap();
+        assert_eq!(index.position("new.jpg"), Some(n / 5));
+    }
+
+    /// A file listing one name twice (only a damaged or hand-made file can) is refused: a name has one row.
+    #[test]
+    fn an_index_file_naming_a_file_twice_is_refused() {
+        let mut index = Index::new(fingerprint(4), 0, "").unwrap();
+        index.insert("a.jpg", &embedding(1, 4)).unwrap();
+        index.insert("b.jpg", &embedding(2, 4)).unwrap();
+        index.files[1] = "a.jpg".into();
+        let bytes = index.to_bytes().unwrap();
+        let err = Index::from_bytes(&bytes, "dup.index").map(|i| i.len()).unwrap_err().to_string();
+        assert!(err.contains("dup.index") && err.contains("\"a.jpg\"") && err.contains("twice"), "{err}");
     }
 }

@@ -10,6 +10,7 @@
 //! // search: the page keeps {vector, scale} per photo (e.g. IndexedDB), rows concatenated into one Int8Array
 //! const {vector, scale} = quantizeEmbedding(await model.embedImage(bytes, name), 512); // dims ≤ model.embeddingDim
 //! const hits = searchIndex(await model.embedText("a red car"), vectors, 512, 10); // [{index, score}, …] by cosine
+//! parseLabels("cat, dog\ncat");                     // ["cat", "dog"]: the CLI's --labels rule
 //! ```
 //! `caption` embeds the caption vocabulary (about 1,260 short texts) on its first call per model and keeps it in
 //! memory; `importCaptionCache` skips that. Tag prompts are embedded once per label and kept too. Scores are as
@@ -240,6 +241,14 @@ async fn view_embeddings<B: Backend>(
 ) -> crate::Result<Vec<Vec<f32>>> {
     let views = view_pixels(bytes, name, &s.preprocess, crops)?;
     s.embed_images_async(&views).await
+}
+
+/// The labels in `text` by webclip's one rule (src/tasks/labels.rs: split on commas and new lines, trimmed, inner
+/// whitespace collapsed, duplicates dropped): what `webclip classify --labels` reads; www/lib/labels.js's
+/// `parseLabels` is checked against it.
+#[wasm_bindgen(js_name = parseLabels)]
+pub fn parse_labels(text: &str) -> Vec<String> {
+    crate::tasks::labels::parse_labels(text)
 }
 
 /// `{vector: Int8Array, scale}` of an embedding for a search index: normalised, cut to its first `dims`

@@ -32,6 +32,7 @@
 mod write;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use safetensors::tensor::{Dtype, Metadata};
 use safetensors::SafeTensors;
@@ -47,7 +48,7 @@ use super::Checkpoint;
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
 use crate::model::{Architecture, ModelConfig, Towers};
-use crate::quant::{Kind, PackedMatrix};
+use crate::quant::{Kind, PackedMatrix, Words};
 use crate::tensor::{HostTensor, TensorSource};
 
 pub const FORMAT: &str = "webclip";
@@ -103,7 +104,8 @@ pub struct Bundle {
     pub policy: Policy,
     /// who wrote it (`webclip 0.1.0`)
     pub producer: String,
-    bytes: Vec<u8>,
+    /// the whole file; shared with the [`PackedMatrix`]es handed out, whose words borrow from it
+    bytes: Arc<Vec<u8>>,
     data_start: usize,
     header: Metadata,
     /// HF name → kind and HF shape of every packed tensor
@@ -236,8 +238,7 @@ impl Bundle {
                 ),
             ));
         }
-        let preprocess =
-            PreprocessConfig::from_json(text("preprocessor_config.json")?.as_bytes(), "preprocessor_config.json")?;
+        let preprocess = super::hf::preprocess_for(&config, text("preprocessor_config.json")?.as_bytes())?;
         let towers = Towers::parse(text("towers")?)?;
         let policy = Policy::from_json(text("policy")?, &name)?;
         let quantized = serde_json::from_str(text("quantized")?)
@@ -251,7 +252,7 @@ impl Bundle {
             towers,
             policy,
             producer,
-            bytes,
+            bytes: Arc::new(bytes),
             data_start: header_end,
             header,
             quantized,
@@ -377,22 +378,38 @@ impl Bundle {
         self.bytes.is_empty()
     }
 
-    /// Parameter `name` as a [`PackedMatrix`] in its stored kind (f32/f16 ones are packed on the fly): for the
-    /// quantized kernels and their CPU reference. `None` if the bundle has no such parameter.
+    /// Parameter `name` as a [`PackedMatrix`] in its stored kind: for the kernels and their CPU reference. The
+    /// words borrow the bundle's bytes (no copy: a loaded model holds its weights once), q8/q4 words and f32/f16
+    /// tensors alike — an f16 tensor's bytes already are the packed f16 pairs (an odd row length, which no CLIP
+    /// matrix has, is repacked from the f16 bits, never through f32). `None` if the bundle has no such parameter.
     pub fn packed(&self, name: &str) -> Option<PackedMatrix> {
         if let Some(q) = self.quantized.get(name) {
             let (rows, cols) = rows_cols(&q.shape);
-            let words = self.raw(&format!("{name}.{}.words", q.kind))?;
+            let words = self.words(&format!("{name}.{}.words", q.kind))?;
             let scales = self.raw(&format!("{name}.{}.scales", q.kind))?;
-            let words = words.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
             let mut scales: Vec<half::f16> =
                 scales.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]])).collect();
             scales.truncate(rows * q.kind.blocks_per_row(cols));
-            return PackedMatrix::from_parts(q.kind, rows, cols, words, scales).ok();
+            return PackedMatrix::from_words(q.kind, rows, cols, words, scales).ok();
         }
         let kind = self.kind(name)?;
         let (rows, cols) = rows_cols(self.shape(name)?);
-        Some(PackedMatrix::from_rows(kind, rows, cols, &self.native(name)?))
+        let words = match kind {
+            Kind::F16 if cols % 2 == 1 => {
+                let halves: Vec<u16> =
+                    self.raw(name)?.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                let pair = |p: &[u16]| p[0] as u32 | (p.get(1).copied().unwrap_or(0) as u32) << 16;
+                Words::from(halves.chunks(cols).take(rows).flat_map(|row| row.chunks(2).map(pair)).collect::<Vec<_>>())
+            }
+            _ => self.words(name)?,
+        };
+        PackedMatrix::from_words(kind, rows, cols, words, Vec::new()).ok()
+    }
+
+    /// Stored tensor `name` as words borrowed from the bundle's bytes ([`Words::shared`]).
+    fn words(&self, name: &str) -> Option<Words> {
+        let (start, end) = self.header.info(name)?.data_offsets;
+        Words::shared(&self.bytes, self.data_start + start..self.data_start + end)
     }
 
     /// Parameter `name`'s stored bytes in the packed layout, borrowed (quantized, f32, and f16 with an even row

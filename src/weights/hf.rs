@@ -126,25 +126,38 @@ impl Checkpoint {
         let files =
             shards.into_iter().map(|(name, bytes)| SafetensorsFile::parse(name, bytes)).collect::<Result<_>>()?;
         let size = config.image_size();
-        let defaults = match config.architecture() {
-            Architecture::Clip => PreprocessConfig::clip_default(size as u32),
-            Architecture::Siglip => PreprocessConfig::siglip_default(size as u32),
-        };
+        let defaults = preprocess_defaults(&config);
         let preprocess = match preprocessor_json {
-            Some(bytes) => PreprocessConfig::from_json_with(bytes, "preprocessor_config.json", defaults)?,
+            Some(bytes) => preprocess_for(&config, bytes)?,
             None => defaults,
         };
-        let (h, w) = crate::image::output_size(size as u32, size as u32, &preprocess);
-        if (h as usize, w as usize) != (size, size) {
-            let field = if preprocess.do_center_crop { "crop_size" } else { "size" };
-            return Err(Error::config(
-                "preprocessor_config.json",
-                field,
-                format!(
-                    "makes {h}x{w} images but config.json's vision_config.image_size is {size}: the files belong to \
-                     different models"
-                ),
-            ));
+        // the vision tower takes image_size × image_size pixels (its position embeddings are per patch): the
+        // crop when there is one, else the resize, must give exactly that
+        let side = size;
+        let (field, what) = if preprocess.do_center_crop { ("crop_size", "is") } else { ("size", "resizes to") };
+        match preprocess.fixed_output() {
+            Some((h, w)) if h as usize == side && w as usize == side => {}
+            Some((h, w)) => {
+                return Err(Error::config(
+                    "preprocessor_config.json",
+                    field,
+                    format!(
+                        "{what} {h}x{w} but config.json's vision_config.image_size is {side}: the files belong to \
+                         different models"
+                    ),
+                ))
+            }
+            None => {
+                return Err(Error::config(
+                    "preprocessor_config.json",
+                    "do_center_crop",
+                    format!(
+                        "is false and the resize keeps each image's aspect ratio (or do_resize is false), so images \
+                         would not come out {side}x{side} as config.json's vision_config.image_size needs; set \
+                         do_center_crop to true with crop_size {side}, or size to {{\"height\": {side}, \"width\": {side}}}"
+                    ),
+                ))
+            }
         }
         // SigLIP pads every text to the context: the padding goes into tokenizer.json (what a bundle stores)
         let tokenizer_json = match (config.architecture(), tokenizer_json) {
@@ -161,4 +174,23 @@ impl Checkpoint {
             preprocess,
         })
     }
+}
+
+/// The family's image processor with its defaults for this model's input size (CLIPImageProcessor,
+/// SiglipImageProcessor).
+fn preprocess_defaults(config: &ModelConfig) -> PreprocessConfig {
+    let size = config.image_size() as u32;
+    match config.architecture() {
+        Architecture::Clip => PreprocessConfig::clip_default(size),
+        Architecture::Siglip => PreprocessConfig::siglip_default(size),
+    }
+}
+
+/// `preprocessor_config.json` read as the family's processor reads it (its defaults, its processor names).
+pub(crate) fn preprocess_for(config: &ModelConfig, json: &[u8]) -> Result<PreprocessConfig> {
+    let processors: &[&str] = match config.architecture() {
+        Architecture::Clip => &crate::image::CLIP_PROCESSORS,
+        Architecture::Siglip => &crate::image::SIGLIP_PROCESSORS,
+    };
+    PreprocessConfig::from_json_with(json, "preprocessor_config.json", preprocess_defaults(config), processors)
 }

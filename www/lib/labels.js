@@ -17,7 +17,12 @@ export const PRESETS = {
   scenes: { name: 'Scenes (48)', url: 'presets/scenes.json', pick: (json) => json.classnames },
 };
 
-/** Labels from free text: split on commas and new lines, trimmed, empty ones dropped, duplicates kept once. */
+/**
+ * Labels from free text: split on commas and new lines, trimmed, inner whitespace collapsed, empty ones dropped,
+ * duplicates kept once. The same rule as `webclip classify --labels` (src/tasks/labels.rs, exported by the wasm
+ * package as parseLabels); kept here for synchronous use before the engine loads, and checked against the wasm
+ * function by tests/browser/labels.test.mjs.
+ */
 export function parseLabels(text) {
   const seen = new Set();
   const labels = [];

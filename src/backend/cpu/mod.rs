@@ -127,6 +127,17 @@ impl Backend for Cpu {
     }
 
     fn layer_norm(&self, x: &CpuTensor, weight: &Vec<f32>, bias: &Vec<f32>, eps: f32) -> Result<CpuTensor> {
+        // zip would silently drop the features past the shorter of x's rows, weight and bias
+        let d = x.dims.dim;
+        check(d > 0 && weight.len() == d && bias.len() == d && x.data.len() == x.dims.len(), || {
+            format!(
+                "layer_norm: {d} features ({} values for dims {:?}), weight {} and bias {}",
+                x.data.len(),
+                x.dims,
+                weight.len(),
+                bias.len()
+            )
+        })?;
         Ok(ops::layer_norm(x, weight, bias, eps))
     }
 

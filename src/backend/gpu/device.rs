@@ -3,14 +3,15 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::kernels::max_storage_buffers;
 use crate::error::{Error, Result};
 
 /// What every kernel in shaders/ is written for — WebGPU's default limits, which every WebGPU adapter meets:
-/// workgroups of ≤ 256 invocations, ≤ 8.5 KiB of workgroup memory (linear.wgsl's two 64×17 f32 slabs), ≤ 5 storage
-/// buffers per dispatch (linear: x, W, bias, residual, y).
+/// workgroups of ≤ 256 invocations, ≤ 8.5 KiB of workgroup memory (linear.wgsl's two 64×17 f32 slabs). The storage
+/// buffers per dispatch are counted from the kernels' layouts ([`max_storage_buffers`]: 6, linear.wgsl's x, W,
+/// bias, residual, y and scales; WebGPU's default allows 8).
 pub const KERNEL_INVOCATIONS: u32 = 256;
 pub const KERNEL_WORKGROUP_BYTES: u32 = 2 * 64 * 17 * 4;
-pub const KERNEL_STORAGE_BUFFERS: u32 = 5;
 
 /// Requested when the adapter has them, so that later kernels (f16 weights, subgroup reductions, GPU timestamps in
 /// `bench`) need no other device. Nothing requires them: SwiftShader and GL have no SHADER_F16.
@@ -241,7 +242,7 @@ fn check_kernels(want: wgpu::Limits) -> std::result::Result<wgpu::Limits, String
         ("max_compute_invocations_per_workgroup", want.max_compute_invocations_per_workgroup, KERNEL_INVOCATIONS),
         ("max_compute_workgroup_size_x", want.max_compute_workgroup_size_x, KERNEL_INVOCATIONS),
         ("max_compute_workgroup_storage_size", want.max_compute_workgroup_storage_size, KERNEL_WORKGROUP_BYTES),
-        ("max_storage_buffers_per_shader_stage", want.max_storage_buffers_per_shader_stage, KERNEL_STORAGE_BUFFERS),
+        ("max_storage_buffers_per_shader_stage", want.max_storage_buffers_per_shader_stage, max_storage_buffers()),
     ];
     match short.iter().find(|(_, have, need)| have < need) {
         Some((name, have, need)) => Err(format!("the adapter's {name} is {have}, the kernels need {need}")),

@@ -164,6 +164,18 @@ impl Kernel {
             Kernel::Patchify => &[(0, Uniform), (1, Read), (4, ReadWrite)],
         }
     }
+
+    /// Storage buffers in this kernel's bind-group layout (every slot but the uniform parameters): what counts
+    /// against the device's `max_storage_buffers_per_shader_stage`, whether or not the entry point reads them all.
+    pub fn storage_buffers(self) -> u32 {
+        self.slots().iter().filter(|(_, slot)| *slot != Slot::Uniform).count() as u32
+    }
+}
+
+/// The most storage buffers any kernel's layout binds (linear.wgsl: x, W, bias, residual, y, scales): the
+/// `max_storage_buffers_per_shader_stage` a device must grant.
+pub fn max_storage_buffers() -> u32 {
+    Kernel::all().into_iter().map(Kernel::storage_buffers).max().unwrap_or(0)
 }
 
 /// A compiled kernel.

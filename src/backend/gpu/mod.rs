@@ -17,10 +17,11 @@ mod kernels;
 mod ops;
 mod recorder;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use device::{required_limits, AdapterSummary};
-pub use kernels::Family;
+pub use kernels::{max_storage_buffers, Family};
 
 use super::{check, Activation, Dims};
 use crate::error::{Error, Result};
@@ -109,6 +110,8 @@ struct Inner {
     rec: Recorder,
     /// bound where a kernel's optional input (bias, residual) is absent
     unused: wgpu::Buffer,
+    /// host tensors uploaded by `Backend::upload` so far
+    uploads: AtomicU64,
 }
 
 /// A wgpu device with every kernel compiled. Cloning shares the device.
@@ -147,7 +150,7 @@ impl Gpu {
         });
         scopes.pop("compiling the kernels").await?;
         let rec = Recorder::new(&ctx, max_binding);
-        Ok(Gpu { inner: Arc::new(Inner { ctx, max_binding, kernels, rec, unused }) })
+        Ok(Gpu { inner: Arc::new(Inner { ctx, max_binding, kernels, rec, unused, uploads: AtomicU64::new(0) }) })
     }
 
     pub fn adapter(&self) -> &AdapterSummary {
@@ -165,6 +168,12 @@ impl Gpu {
     /// Command buffers submitted so far: one per readback, so one per forward pass.
     pub fn submissions(&self) -> u64 {
         self.inner.rec.submissions()
+    }
+
+    /// Host tensors uploaded so far by [`Backend::upload`](crate::backend::Backend::upload) (pixels, label
+    /// embeddings; not weights, token ids or pooling rows).
+    pub fn uploads(&self) -> u64 {
+        self.inner.uploads.load(Ordering::Relaxed)
     }
 
     /// Waits for the device's reports about the work since the last check (e.g. weight uploads at load: in the
@@ -223,17 +232,12 @@ impl Gpu {
 
     /// `workgroups` spread over x then y (each dimension is limited, 65535 by default); kernels rebuild the index.
     fn grid(&self, workgroups: usize) -> Result<[u32; 3]> {
-        let max = self.inner.ctx.limits.max_compute_workgroups_per_dimension as usize;
-        let x = workgroups.clamp(1, max);
-        let y = workgroups.div_ceil(x);
-        if y > max {
-            return Err(Error::GpuLimit {
-                what: "a dispatch".into(),
-                bytes: (workgroups * 1024) as u64,
-                limit: (max * max * 1024) as u64,
-            });
-        }
-        Ok([x as u32, y as u32, 1])
+        spread(workgroups, self.max_workgroups())
+    }
+
+    /// `max_compute_workgroups_per_dimension` as granted.
+    fn max_workgroups(&self) -> usize {
+        self.inner.ctx.limits.max_compute_workgroups_per_dimension as usize
     }
 
     fn elementwise_grid(&self, n: usize) -> Result<[u32; 3]> {
@@ -267,24 +271,41 @@ impl Gpu {
             y.buffer(),
             w.weight.scales.as_ref().unwrap_or(unused),
         ];
-        let max = self.inner.ctx.limits.max_compute_workgroups_per_dimension as usize;
-        let groups = [n.div_ceil(LINEAR_TILE), m.div_ceil(LINEAR_TILE)];
-        if groups.iter().any(|&g| g > max) {
-            return Err(Error::GpuLimit {
-                what: format!("a {m}×{n} matmul"),
-                bytes: (m * n * 4) as u64,
-                limit: (max * max * 4) as u64,
-            });
-        }
+        let groups = [n.div_ceil(LINEAR_TILE), m.div_ceil(LINEAR_TILE), 1];
+        let groups = checked_grid(groups, self.max_workgroups(), |axis| {
+            let side = ["output features", "rows"][axis];
+            format!("a {m}×{n} matmul ({side} in {LINEAR_TILE}-wide tiles)")
+        })?;
         let (wpr, bpr) = (w.weight.words_per_row as u32, w.weight.blocks_per_row as u32);
-        self.dispatch(
-            Kernel::Linear(w.weight.kind),
-            &[m as u32, k as u32, n as u32, flags, wpr, bpr],
-            &bufs,
-            [groups[0] as u32, groups[1] as u32, 1],
-        )?;
+        self.dispatch(Kernel::Linear(w.weight.kind), &[m as u32, k as u32, n as u32, flags, wpr, bpr], &bufs, groups)?;
         Ok(y)
     }
+}
+
+/// `groups` (x, y, z) as a dispatch, or [`Error::GpuDispatchLimit`] for the first dimension over `max`
+/// (`what(axis)` names the work and what that dimension counts).
+fn checked_grid(groups: [usize; 3], max: usize, what: impl FnOnce(usize) -> String) -> Result<[u32; 3]> {
+    match groups.iter().position(|&g| g > max) {
+        Some(axis) => {
+            Err(Error::GpuDispatchLimit { what: what(axis), workgroups: groups[axis] as u64, limit: max as u64 })
+        }
+        None => Ok(groups.map(|g| g as u32)),
+    }
+}
+
+/// `workgroups` spread over x then y, each at most `max`.
+fn spread(workgroups: usize, max: usize) -> Result<[u32; 3]> {
+    let max = max.max(1);
+    let x = workgroups.clamp(1, max);
+    let y = workgroups.div_ceil(x);
+    if y > max {
+        return Err(Error::GpuDispatchLimit {
+            what: "an elementwise or per-row dispatch (spread over x and y)".into(),
+            workgroups: workgroups as u64,
+            limit: (max as u64).saturating_mul(max as u64),
+        });
+    }
+    Ok([x as u32, y as u32, 1])
 }
 
 /// The activation kinds of shaders/activation.wgsl.
@@ -294,5 +315,25 @@ fn act_kind(act: Option<Activation>) -> u32 {
         Some(Activation::QuickGelu) => 1,
         Some(Activation::Gelu) => 2,
         Some(Activation::GeluTanh) => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatch_limits_give_the_true_workgroup_counts() {
+        assert_eq!(spread(70_000, 65_535).unwrap(), [65_535, 2, 1]);
+        assert_eq!(spread(0, 65_535).unwrap(), [1, 0, 1]);
+        match spread(17, 4) {
+            Err(Error::GpuDispatchLimit { workgroups: 17, limit: 16, .. }) => {}
+            other => panic!("17 workgroups in a 4×4 grid: {other:?}"),
+        }
+        assert_eq!(checked_grid([3, 4, 1], 4, |_| unreachable!()).unwrap(), [3, 4, 1]);
+        match checked_grid([3, 9, 1], 4, |axis| format!("axis {axis}")) {
+            Err(Error::GpuDispatchLimit { what, workgroups: 9, limit: 4 }) => assert_eq!(what, "axis 1"),
+            other => panic!("9 workgroups along y, at most 4: {other:?}"),
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{act_kind, Gpu, GpuLinear, GpuTable, GpuTensor, GpuVector, Kernel, MAX_HEAD_DIM};
+use super::{act_kind, checked_grid, Gpu, GpuLinear, GpuTable, GpuTensor, GpuVector, Kernel, MAX_HEAD_DIM};
 use crate::backend::{check, check_bias, Activation, Backend, Dims, Weights};
 use crate::error::{Error, Result};
 use crate::quant::{Kind, PackedMatrix};
@@ -55,6 +55,7 @@ impl Backend for Gpu {
     fn upload(&self, data: &[f32], dims: Dims) -> Result<GpuTensor> {
         check(data.len() == dims.len(), || format!("upload: {} values for dims {dims:?}", data.len()))?;
         let buf = self.inner.rec.upload(&self.inner.ctx, "webclip input", bytemuck::cast_slice(data))?;
+        self.inner.uploads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(GpuTensor { dims, buf: Arc::new(buf) })
     }
 
@@ -209,20 +210,15 @@ impl Backend for Gpu {
         check(hd <= MAX_HEAD_DIM, || {
             format!("attention: head size {hd} > {MAX_HEAD_DIM}, the most attention.wgsl holds")
         })?;
-        let max = self.inner.ctx.limits.max_compute_workgroups_per_dimension as usize;
-        if d.seq > max || d.batch > max {
-            return Err(Error::GpuLimit {
-                what: format!("attention over {d:?}"),
-                bytes: d.len() as u64 * 4,
-                limit: max as u64,
-            });
-        }
+        let groups = checked_grid([d.seq, heads, d.batch], self.max_workgroups(), |axis| {
+            format!("attention over {d:?} in {heads} heads (one workgroup per {})", ["token", "head", "sequence"][axis])
+        })?;
         let y = self.alloc(d)?;
         let scale = (1.0 / (hd as f64).sqrt()) as f32;
         let params =
             [d.seq as u32, k.dims.seq as u32, d.dim as u32, heads as u32, hd as u32, causal as u32, scale.to_bits()];
         let bufs = [q.buffer(), k.buffer(), v.buffer(), y.buffer()];
-        self.dispatch(Kernel::Attention, &params, &bufs, [d.seq as u32, heads as u32, d.batch as u32])?;
+        self.dispatch(Kernel::Attention, &params, &bufs, groups)?;
         Ok(y)
     }
 

@@ -39,13 +39,9 @@ pub fn run<B: Backend>(session: &Session<B>, dir: &Path, out: &Path, dims: usize
     // vanished files leave; what stays keeps its vector
     let present: std::collections::HashSet<&str> = files.iter().map(|(r, _)| r.as_str()).collect();
     let before = index.len();
-    let keep: Vec<bool> = index.files.iter().map(|f| present.contains(f.as_str())).collect();
-    index = retain(index, &keep);
+    index.retain(|f| present.contains(f));
     let removed = before - index.len();
-    let indexed: std::collections::HashSet<&str> = index.files.iter().map(String::as_str).collect();
-    let todo: Vec<&(String, std::path::PathBuf)> =
-        files.iter().filter(|(r, _)| !indexed.contains(r.as_str())).collect();
-    drop(indexed);
+    let todo: Vec<&(String, std::path::PathBuf)> = files.iter().filter(|(r, _)| index.position(r).is_none()).collect();
     let kept = index.len();
     eprintln!("index: {} images in {}, {kept} already indexed, {} to embed", files.len(), dir.display(), todo.len());
     let (started, mut added, mut failed, mut since_save) = (Instant::now(), 0usize, 0usize, 0usize);
@@ -82,18 +78,6 @@ pub fn run<B: Backend>(session: &Session<B>, dir: &Path, out: &Path, dims: usize
         "removed": removed, "failed": failed, "dims": index.dims, "bytes": bytes });
     println!("{summary}");
     Ok(failed == 0)
-}
-
-/// The rows of `index` whose `keep` is true.
-fn retain(mut index: Index, keep: &[bool]) -> Index {
-    let d = index.dims;
-    let rows = std::mem::take(&mut index.files).into_iter().zip(index.vectors.chunks_exact(d).map(<[i8]>::to_vec));
-    let kept: Vec<(String, Vec<i8>, f32)> =
-        rows.zip(&index.scales).zip(keep).filter(|(_, &k)| k).map(|(((f, v), &s), _)| (f, v, s)).collect();
-    index.files = kept.iter().map(|k| k.0.clone()).collect();
-    index.vectors = kept.iter().flat_map(|k| k.1.iter().copied()).collect();
-    index.scales = kept.iter().map(|k| k.2).collect();
-    index
 }
 
 /// Writes the index atomically; returns its size in bytes.

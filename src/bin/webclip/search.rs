@@ -72,7 +72,7 @@ fn results(index: &Index, query: &[f32], top: usize) -> Result<Vec<serde_json::V
         .search(query, top)?
         .into_iter()
         .map(|h| {
-            let file = &index.files[h.row];
+            let file = &index.files()[h.row];
             json!({ "file": file, "path": root.join(file).display().to_string(), "score": h.score })
         })
         .collect())

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 use webclip::backend::Backend;
-use webclip::tasks::caption::vocab::parse_list;
+use webclip::tasks::labels::{parse_label_lines, parse_labels};
 use webclip::tasks::tag::{view_pixels, Tagger};
 use webclip::{Error, Result, Session};
 
@@ -34,14 +34,15 @@ pub struct TagArgs {
     pub batch: usize,
 }
 
-/// `FILE_OR_LIST`: an existing file holds one entry per line (`#` comments allowed); anything else is a
-/// comma-separated list.
+/// `FILE_OR_LIST`: an existing file holds one entry per line (`#` comments allowed, commas kept inside an entry);
+/// anything else is a list separated by commas or new lines, as the page reads it. Both are trimmed, inner
+/// whitespace collapsed and duplicates dropped ([`webclip::tasks::labels`]).
 pub fn labels_arg(arg: &str, flag: &str) -> Result<Vec<String>> {
     let path = Path::new(arg);
     let labels = if path.is_file() {
-        parse_list(&std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?)
+        parse_label_lines(&std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?)
     } else {
-        arg.split(',').map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+        parse_labels(arg)
     };
     if labels.is_empty() {
         return Err(Error::Input(format!(

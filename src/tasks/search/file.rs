@@ -130,9 +130,16 @@ impl Index {
         if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
             return Err(bad(format!("scales must be finite and ≥ 0; {rebuild}")));
         }
+        let mut rows = std::collections::HashMap::with_capacity(n);
+        for (row, f) in files.iter().enumerate() {
+            if let Some(first) = rows.insert(f.clone(), row) {
+                return Err(bad(format!("it lists the file {f:?} twice (rows {first} and {row}); {rebuild}")));
+            }
+        }
         Ok(Index {
             dims,
             files,
+            rows,
             vectors: vectors.into_iter().map(|b| b as i8).collect(),
             scales,
             fingerprint,

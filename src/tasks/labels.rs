@@ -1,0 +1,66 @@
+//! Labels from what a person types — one rule for the CLI (`classify`, `tag`, `fidelity` `--labels`), the page, the
+//! widget and the collection view:
+//!
+//! - split on commas and new lines;
+//! - each piece trimmed, its inner runs of whitespace made one space (whitespace as JavaScript's `\s` and `trim()`
+//!   define it, so that the page's copy agrees on every input);
+//! - empty pieces dropped, and a label that repeats kept once, where it first appears.
+//!
+//! www/lib/labels.js keeps a copy for the page's synchronous use; tests/browser/labels.test.mjs checks it against
+//! this function, which the wasm package exports as `parseLabels`.
+
+use std::collections::HashSet;
+
+/// `"cat, dog\n golden   retriever,cat"` → `["cat", "dog", "golden retriever"]`.
+pub fn parse_labels(text: &str) -> Vec<String> {
+    dedup(text.split([',', '\n']).map(clean))
+}
+
+/// A label file: one label per line (commas stay inside the label: "zebra, striped" is one), `#` starts a
+/// comment; each line cleaned and de-duplicated as [`parse_labels`] does.
+pub fn parse_label_lines(text: &str) -> Vec<String> {
+    dedup(text.lines().map(|line| clean(line.split('#').next().unwrap_or(""))))
+}
+
+/// Trimmed, inner whitespace runs as one space.
+fn clean(piece: &str) -> String {
+    piece.split(is_js_space).filter(|word| !word.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// The non-empty labels, each first occurrence only.
+fn dedup(labels: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    labels.filter(|l| !l.is_empty() && seen.insert(l.clone())).collect()
+}
+
+/// JavaScript's whitespace (ECMAScript WhiteSpace and LineTerminator: what `\s` matches and `trim()` removes).
+/// Not Rust's `char::is_whitespace`: that one also has U+0085 and lacks U+FEFF.
+fn is_js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commas_new_lines_whitespace_and_duplicates() {
+        assert_eq!(
+            parse_labels(" cat,dog\n\n  golden   retriever ,cat,, \nhot dog\r\n"),
+            ["cat", "dog", "golden retriever", "hot dog"]
+        );
+        assert!(parse_labels(" , \n ").is_empty());
+        assert_eq!(parse_labels("a\u{a0}b,\u{feff}c\u{3000},a b,\u{85}d"), ["a b", "c", "\u{85}d"]);
+        assert_eq!(parse_labels("Cat,cat"), ["Cat", "cat"], "case is kept: labels are prompts");
+    }
+
+    #[test]
+    fn label_files_keep_commas_and_drop_comments() {
+        let file = "# tags\nred\nblue   sky\n\nzebra, striped # a comment\nred\r\n";
+        assert_eq!(parse_label_lines(file), ["red", "blue sky", "zebra, striped"]);
+    }
+}
