@@ -3,6 +3,7 @@
 
 pub mod caption;
 pub mod fingerprint;
+pub mod prompts;
 pub mod search;
 mod store;
 pub mod tag;
