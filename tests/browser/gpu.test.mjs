@@ -330,7 +330,8 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
     for (const [what, during] of [['loadLost', 'load'], ['lost', 'embedText']]) {
       const e = r[what];
       assert.ok(e, `${during} on a destroyed device succeeded`);
-      assert.deepEqual([e.name, e.code, e.page], ['Error', 'gpu-device-lost', 'webgpu-failed'], `${during}: ${e.message}`);
+      assert.deepEqual([e.name, e.code, e.page], ['Error', 'gpu-device-lost', 'webgpu-failed'],
+        `${during}: ${e.message}`);
       assert.match(e.message, /^the GPU device was lost \(/);
       assert.ok(e.hint && !e.message.includes(e.hint), `${during}: the hint is separate from the message`);
     }

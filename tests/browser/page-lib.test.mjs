@@ -1,6 +1,6 @@
 // The page's plain modules (www/lib/) in Node, no browser: label parsing, model URLs, error classification,
-// the worker client (with a fake Worker), zero-shot math, bundle metadata, and the service worker's file list. `node --test tests/browser/page-lib.test.mjs`
-// (no build needed). The browser behaviour is in page.test.mjs.
+// the worker client (with a fake Worker), zero-shot math, bundle metadata, and the service worker's file list.
+// `node --test tests/browser/page-lib.test.mjs` (no build needed). The browser behaviour is in page.test.mjs.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,7 +106,8 @@ test('errors: JavaScript errors by their class or name', () => {
 });
 
 test('errors: every engine code (src/error.rs, src/wasm/mod.rs) has a page code and a type', () => {
-  const codes = (file) => [...readFileSync(join(SRC, file), 'utf8').matchAll(/^\/\/! \| `([a-z-]+)`/gm)].map((m) => m[1]);
+  const codes = (file) => [...readFileSync(join(SRC, file), 'utf8').matchAll(/^\/\/! \| `([a-z-]+)`/gm)]
+    .map((m) => m[1]);
   const engine = [...codes('error.rs'), ...codes('wasm/mod.rs')];
   assert.ok(engine.length >= 25 && engine.includes('gpu-device-lost') && engine.includes('backend-name'), engine);
   const types = readFileSync(join(WWW, 'webclip.d.ts'), 'utf8').match(/export type EngineCode =([^;]*);/)[1];

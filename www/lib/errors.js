@@ -183,7 +183,8 @@ export function toWebclipError(e, during, where = '') {
   if (e instanceof WebAssembly.RuntimeError) return new WebclipError('crashed', `${at}${m}`, { fatal: true });
   // JavaScript's allocation failures: "Array buffer allocation failed", "Invalid array length", Memory.grow
   if (e instanceof RangeError) return new WebclipError('out-of-memory', `${at}${m}`);
-  if (['QuotaExceededError', 'NS_ERROR_DOM_QUOTA_REACHED'].includes(e?.name)) return new WebclipError('quota', `${at}${m}`);
+  const quota = ['QuotaExceededError', 'NS_ERROR_DOM_QUOTA_REACHED'].includes(e?.name);
+  if (quota) return new WebclipError('quota', `${at}${m}`);
   if (during === 'download' && (e instanceof TypeError || ['NetworkError', 'AbortError'].includes(e?.name))) {
     return new WebclipError('network', `${at}${m}`);
   }
