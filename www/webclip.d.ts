@@ -80,16 +80,39 @@ export interface ModelInfo {
   [more: string]: unknown;
 }
 
+/** The page's codes (lib/errors.js ERRORS): each has a fixed `title` and the page's `hint`. */
 export type ErrorCode =
-  | 'no-model' | 'not-found' | 'network' | 'corrupt-model' | 'unsupported-image' | 'out-of-memory' | 'quota'
-  | 'no-webgpu' | 'labels' | 'template' | 'camera' | 'no-wasm' | 'crashed' | 'internal';
+  | 'no-model' | 'not-found' | 'network' | 'corrupt-model' | 'model-version' | 'one-tower' | 'unsupported-image'
+  | 'out-of-memory' | 'quota' | 'no-webgpu' | 'webgpu-failed' | 'labels' | 'template' | 'camera' | 'no-wasm'
+  | 'crashed' | 'internal';
 
-/** Every failure: `code`, `message` (what and where), `title` and `hint` (what to do). */
+/** The engine's codes: `crate::Error::code` (the table in src/error.rs) and the wasm façade's own
+ *  (src/wasm/mod.rs). lib/errors.js ENGINE_CODES maps each to an ErrorCode. */
+export type EngineCode =
+  | 'io' | 'missing-file' | 'json' | 'config' | 'safetensors' | 'not-a-bundle' | 'bundle-version' | 'bundle-damaged'
+  | 'missing-tensor' | 'tensor-shape' | 'tensor-dtype' | 'missing-tower' | 'tokenizer' | 'image' | 'input'
+  | 'backend-unavailable' | 'gpu-device-lost' | 'gpu-out-of-memory' | 'gpu-limit' | 'gpu-dispatch-limit' | 'gpu'
+  | 'backend-name' | 'no-labels' | 'caption-options' | 'embedding-length' | 'js-result';
+
+/** What pkg/webclip.js (the wasm module, used directly) throws or rejects with: a plain `Error` whose `message`
+ *  says what and where, with own properties `code` (decide on this, never on the message) and `hint` (what to do,
+ *  "" when the message says it; written for the CLI, so it may name flags such as --backend cpu). A trap (panic,
+ *  out of memory) is a `WebAssembly.RuntimeError` instead, and the module must be loaded again. */
+export interface EngineError extends Error {
+  readonly code: EngineCode;
+  readonly hint: string;
+}
+
+/** Every failure of this API: `code`, `message` (what and where), `title` and `hint` (what to do on a page). */
 export class WebclipError extends Error {
   readonly code: ErrorCode;
+  /** The worker had to be restarted (the wasm instance trapped or the worker died): the next request loads the
+   *  model again. */
   readonly fatal: boolean;
   readonly title: string;
   readonly hint: string;
+  /** The engine's code when the engine raised it (e.g. 'gpu-device-lost' or 'gpu-limit' for 'webgpu-failed'). */
+  readonly engineCode: EngineCode | null;
 }
 
 export const DEFAULT_TEMPLATE: string;

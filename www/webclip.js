@@ -9,7 +9,8 @@
  *
  * One model per page: every load() of the same model URL (resolved against the page) shares one worker and one
  * download; the worker stops when the last handle is disposed. Each distinct model gets its own worker.
- * Errors are WebclipError {code, message, title, hint} (lib/errors.js): what went wrong, where, and what to do.
+ * Errors are WebclipError {code, message, title, hint, fatal, engineCode} (lib/errors.js): what went wrong, where,
+ * and what to do; decide on `code` (engine errors arrive mapped from their own code, kept as `engineCode`).
  */
 
 import { WebclipClient } from './lib/client.js';

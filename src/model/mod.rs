@@ -226,8 +226,5 @@ async fn rows<B: Backend>(b: &B, x: &B::Tensor) -> Result<Vec<Vec<f32>>> {
 }
 
 fn missing_tower(has_not: &str, has: &str) -> Error {
-    Error::Input(format!(
-        "this model has no {has_not} tower (it is a {has}-only webclip bundle). Use a bundle converted with both towers \
-         (`webclip convert` without --text-only/--vision-only), or the Hugging Face checkpoint"
-    ))
+    Error::MissingTower { model: "this model".into(), has: has.into(), missing: has_not.into() }
 }

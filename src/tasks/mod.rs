@@ -4,6 +4,7 @@
 pub mod caption;
 pub mod fingerprint;
 pub mod labels;
+pub mod prompts;
 pub mod search;
 mod store;
 pub mod tag;

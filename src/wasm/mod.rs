@@ -1,5 +1,4 @@
-//! The JavaScript façade: `#[wasm_bindgen]` wrappers only. Every fallible call returns `Result<_, JsError>` (or a
-//! Promise that rejects with one) so the page gets a message it can show; nothing here may panic on input.
+//! The JavaScript façade: `#[wasm_bindgen]` wrappers only; nothing here may panic on input.
 //!
 //! ```js
 //! const model = await Model.fromBundle(bytes, "clip-vit-b-32.q8.webclip", "gpu"); // or "cpu"
@@ -8,6 +7,23 @@
 //! const e = await model.embedText("a photo of a cat.");
 //! ```
 //! Embedding calls return Promises on both backends: a WebGPU readback completes only through the event loop.
+//!
+//! **Errors.** Every failure throws (or rejects with) a JavaScript `Error` whose `message` says what went wrong and
+//! where, with two own properties: `code`, a stable kebab-case string to decide on (never match the message), and
+//! `hint`, what to do next ("" when the message says it; hints name CLI flags such as `--backend cpu`, so a page
+//! shows its own advice per code). The codes are those of `crate::Error::code` (the table in src/error.rs) plus
+//! these, raised by the façade itself:
+//!
+//! | code               | raised by                                              | what happened                      |
+//! |--------------------|--------------------------------------------------------|------------------------------------|
+//! | `backend-name`     | `Model.load`, `Model.fromBundle`                       | `backend` is not "gpu" or "cpu"    |
+//! | `no-labels`        | `classify`, `tag`                                      | the label list is empty            |
+//! | `caption-options`  | `caption`, `captionEmbedding`                          | `options` is not `{beam, …}`       |
+//! | `embedding-length` | `captionEmbedding`, `quantizeEmbedding`, `searchIndex` | an embedding or index of the wrong length |
+//! | `js-result`        | any call returning an object                           | the result could not be built (a bug) |
+//!
+//! A trap (a Rust panic, an allocation failure) is not one of these: it throws a `WebAssembly.RuntimeError` and
+//! leaves the module unusable; load it again.
 
 use std::rc::Rc;
 
@@ -18,12 +34,18 @@ use crate::backend::cpu::Cpu;
 use crate::backend::gpu::Gpu;
 use crate::{Checkpoint, Session};
 
-fn js(e: crate::Error) -> JsError {
-    JsError::new(&e.to_string())
+/// A crate error as the JavaScript `Error` of the contract above.
+fn js(e: crate::Error) -> JsValue {
+    js_error(e.code(), &e.message(), e.hint())
 }
 
-fn js_value(e: crate::Error) -> JsValue {
-    js(e).into()
+/// `new Error(message)` with own properties `code` and `hint`.
+fn js_error(code: &str, message: &str, hint: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    // Reflect.set fails only on frozen or exotic objects, which a new Error is not; the message stands without them
+    let _ = js_sys::Reflect::set(&e, &"code".into(), &code.into());
+    let _ = js_sys::Reflect::set(&e, &"hint".into(), &hint.into());
+    e.into()
 }
 
 /// The crate version, e.g. "0.1.0".
@@ -47,7 +69,7 @@ pub fn convert_checkpoint(
     preprocessor: Option<Vec<u8>>,
     quant: &str,
     towers: &str,
-) -> Result<Vec<u8>, JsError> {
+) -> Result<Vec<u8>, JsValue> {
     use crate::model::Towers;
     let policy = crate::weights::bundle::Policy::preset(quant).map_err(js)?;
     let towers = Towers::parse(towers).map_err(js)?;
@@ -98,7 +120,7 @@ impl Model {
         weights: Vec<u8>,
         tokenizer: Vec<u8>,
         preprocessor: Option<Vec<u8>>,
-    ) -> Result<Model, JsError> {
+    ) -> Result<Model, JsValue> {
         let checkpoint = checkpoint(config, weights, tokenizer, preprocessor.as_deref()).map_err(js)?;
         Ok(Model { engine: Rc::new(Engine::Cpu(Session::new(Cpu, checkpoint).map_err(js)?)) })
     }
@@ -111,7 +133,7 @@ impl Model {
         tokenizer: Vec<u8>,
         preprocessor: Option<Vec<u8>>,
         backend: String,
-    ) -> Result<Model, JsError> {
+    ) -> Result<Model, JsValue> {
         let checkpoint = checkpoint(&config, weights, tokenizer, preprocessor.as_deref()).map_err(js)?;
         Model::on_backend(checkpoint, &backend).await
     }
@@ -120,7 +142,7 @@ impl Model {
     /// (format, version, sizes, SHA-256) and run on `backend` "gpu" or "cpu". `name` (the file name or URL) is used
     /// in error messages.
     #[wasm_bindgen(js_name = fromBundle)]
-    pub async fn from_bundle(bytes: Vec<u8>, name: String, backend: String) -> Result<Model, JsError> {
+    pub async fn from_bundle(bytes: Vec<u8>, name: String, backend: String) -> Result<Model, JsValue> {
         let checkpoint = crate::weights::bundle::Bundle::parse(name, bytes).map_err(js)?.into_checkpoint();
         Model::on_backend(checkpoint, &backend).await
     }
@@ -143,7 +165,7 @@ impl Model {
     }
 
     /// Token ids of `text` (bos … eos, truncated to the context length).
-    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, JsError> {
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, JsValue> {
         on!(self.engine, s => s.tokenizer.encode(text).map_err(js))
     }
 
@@ -152,7 +174,7 @@ impl Model {
     pub fn embed_text(&self, text: String) -> js_sys::Promise {
         let engine = self.engine.clone();
         future_to_promise(async move {
-            let e = on!(engine, s => s.embed_texts_async(&[text.as_str()]).await).map_err(js_value)?;
+            let e = on!(engine, s => s.embed_texts_async(&[text.as_str()]).await).map_err(js)?;
             Ok(js_sys::Float32Array::from(e.first().map_or(&[][..], Vec::as_slice)).into())
         })
     }
@@ -164,7 +186,7 @@ impl Model {
         let engine = self.engine.clone();
         future_to_promise(async move {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let e = on!(engine, s => s.embed_texts_async(&refs).await).map_err(js_value)?;
+            let e = on!(engine, s => s.embed_texts_async(&refs).await).map_err(js)?;
             Ok(e.iter()
                 .map(|v| JsValue::from(js_sys::Float32Array::from(v.as_slice())))
                 .collect::<js_sys::Array>()
@@ -210,7 +232,7 @@ impl Model {
     pub fn embed_image(&self, bytes: Vec<u8>, name: String) -> js_sys::Promise {
         let engine = self.engine.clone();
         future_to_promise(async move {
-            let e = on!(engine, s => image_embedding(s, &bytes, &name).await).map_err(js_value)?;
+            let e = on!(engine, s => image_embedding(s, &bytes, &name).await).map_err(js)?;
             Ok(js_sys::Float32Array::from(e.as_slice()).into())
         })
     }
@@ -221,18 +243,18 @@ impl Model {
         let engine = self.engine.clone();
         future_to_promise(async move {
             if labels.is_empty() {
-                return Err(JsError::new("no labels given: pass at least one label").into());
+                return Err(js_error("no-labels", "classify: no labels given.", "Pass at least one label."));
             }
             let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
             let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-            let probs = on!(engine, s => probabilities(s, &refs, &bytes, &name).await).map_err(js_value)?;
+            let probs = on!(engine, s => probabilities(s, &refs, &bytes, &name).await).map_err(js)?;
             Ok(js_sys::Float32Array::from(probs.as_slice()).into())
         })
     }
 }
 
 impl Model {
-    async fn on_backend(checkpoint: Checkpoint, backend: &str) -> Result<Model, JsError> {
+    async fn on_backend(checkpoint: Checkpoint, backend: &str) -> Result<Model, JsValue> {
         let engine = match backend {
             "cpu" => Engine::Cpu(Session::new(Cpu, checkpoint).map_err(js)?),
             "gpu" | "webgpu" => {
@@ -242,7 +264,13 @@ impl Model {
                 gpu.check("uploading the weights").await.map_err(js)?;
                 Engine::Gpu(session)
             }
-            other => return Err(JsError::new(&format!("backend {other:?}: use \"gpu\" or \"cpu\""))),
+            other => {
+                return Err(js_error(
+                    "backend-name",
+                    &format!("backend {other:?} is not known."),
+                    "Use \"gpu\" or \"cpu\".",
+                ))
+            }
         };
         Ok(Model { engine: Rc::new(engine) })
     }

@@ -18,31 +18,35 @@
 //! photo of a {tag}.") − cos(image, "a photo."))); search score = cosine(query, stored vector).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::{js_value, Engine, Model};
+use super::{js, js_error, Engine, Model};
 use crate::backend::Backend;
 use crate::tasks::caption::{CaptionOptions, Composer, Vocabulary};
+use crate::tasks::prompts::PromptCache;
 use crate::tasks::search;
 use crate::tasks::tag::{view_pixels, Tag, Tagger, NEUTRAL_PROMPT};
 use crate::Session;
 
 /// Tag prompts: "a photo of a {tag}.", as `webclip tag`'s default.
 const TAG_TEMPLATE: &str = "a photo of a {}.";
-/// Embedded prompts kept per model before the oldest are forgotten (all at once: simple, and rare).
+/// Embedded prompts kept per model; past this, those the current call does not use are forgotten.
 const MAX_PROMPTS: usize = 4096;
 
 /// What a model has computed for these tasks, kept while the model lives.
-#[derive(Default)]
 struct State {
     composer: RefCell<Option<Rc<Composer>>>,
-    /// prompt text → embedding
-    prompts: RefCell<HashMap<String, Vec<f32>>>,
+    prompts: RefCell<PromptCache>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State { composer: RefCell::new(None), prompts: RefCell::new(PromptCache::new(MAX_PROMPTS)) }
+    }
 }
 
 thread_local! {
@@ -74,7 +78,13 @@ struct Tags {
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    serde_wasm_bindgen::to_value(value).map_err(|e| JsError::new(&format!("cannot convert the result: {e}")).into())
+    serde_wasm_bindgen::to_value(value).map_err(|e| {
+        js_error(
+            "js-result",
+            &format!("cannot convert the result: {e}."),
+            "This is a bug in webclip: please report it.",
+        )
+    })
 }
 
 #[wasm_bindgen]
@@ -88,7 +98,7 @@ impl Model {
         future_to_promise(async move {
             let options = caption_options(options)?;
             let composer = composer(&engine, &state).await?;
-            let c = on!(engine, s => caption(s, &composer, &bytes, &name, options).await).map_err(js_value)?;
+            let c = on!(engine, s => caption(s, &composer, &bytes, &name, options).await).map_err(js)?;
             to_js(&c)
         })
     }
@@ -102,15 +112,15 @@ impl Model {
             let dim = on!(engine, s => s.model.config.embedding_dim());
             if embedding.len() != dim {
                 let got = embedding.len();
-                return Err(JsError::new(&format!(
-                    "captionEmbedding: the embedding has {got} values but this model's have {dim}: pass what \
-                     embedImage returned for this model"
-                ))
-                .into());
+                return Err(js_error(
+                    "embedding-length",
+                    &format!("captionEmbedding: the embedding has {got} values but this model's have {dim}."),
+                    "Pass what embedImage returned for this model.",
+                ));
             }
             let options = caption_options(options)?;
             let composer = composer(&engine, &state).await?;
-            let c = on!(engine, s => composer.caption_with_async(s, &embedding, options).await).map_err(js_value)?;
+            let c = on!(engine, s => composer.caption_with_async(s, &embedding, options).await).map_err(js)?;
             to_js(&c)
         })
     }
@@ -129,16 +139,16 @@ impl Model {
         let (engine, state) = (self.engine.clone(), state(&self.engine));
         future_to_promise(async move {
             if labels.is_empty() {
-                return Err(JsError::new("no tags given: pass at least one label").into());
+                return Err(js_error("no-labels", "tag: no tags given.", "Pass at least one label."));
             }
             let mut texts: Vec<String> = labels.iter().map(|l| TAG_TEMPLATE.replace("{}", l)).collect();
             texts.push(NEUTRAL_PROMPT.to_string());
-            let mut e = on!(engine, s => prompt_embeddings(s, &state, &texts).await).map_err(js_value)?;
+            let mut e = on!(engine, s => prompt_embeddings(s, &state, &texts).await).map_err(js)?;
             let neutral = e.pop().unwrap_or_default();
             let scorer = on!(engine, s => s.scorer());
             let tagger = Tagger::from_embeddings(labels, &e, &neutral, scorer);
             let crops = crops.unwrap_or(false);
-            let views = on!(engine, s => view_embeddings(s, &bytes, &name, crops).await).map_err(js_value)?;
+            let views = on!(engine, s => view_embeddings(s, &bytes, &name, crops).await).map_err(js)?;
             let scores = tagger.scores(&views);
             let embedding = views.into_iter().next().unwrap_or_default();
             to_js(&Tags { tags: tagger.tags(&scores, threshold), scores, embedding })
@@ -151,7 +161,7 @@ impl Model {
     pub fn export_caption_cache(&self) -> js_sys::Promise {
         let (engine, state) = (self.engine.clone(), state(&self.engine));
         future_to_promise(async move {
-            let bytes = composer(&engine, &state).await?.to_bytes().map_err(js_value)?;
+            let bytes = composer(&engine, &state).await?.to_bytes().map_err(js)?;
             Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
         })
     }
@@ -162,11 +172,10 @@ impl Model {
     pub fn import_caption_cache(&self, bytes: Vec<u8>) -> js_sys::Promise {
         let (engine, state) = (self.engine.clone(), state(&self.engine));
         future_to_promise(async move {
-            let vocab = Vocabulary::builtin().map_err(js_value)?;
+            let vocab = Vocabulary::builtin().map_err(js)?;
             let options = CaptionOptions::default();
             let name = "(imported)";
-            let c = on!(engine, s => Composer::from_bytes_async(s, vocab, &bytes, name, options).await)
-                .map_err(js_value)?;
+            let c = on!(engine, s => Composer::from_bytes_async(s, vocab, &bytes, name, options).await).map_err(js)?;
             *state.composer.borrow_mut() = Some(Rc::new(c));
             Ok(JsValue::UNDEFINED)
         })
@@ -179,17 +188,19 @@ async fn composer(engine: &Rc<Engine>, state: &State) -> Result<Rc<Composer>, Js
     if let Some(c) = state.composer.borrow().as_ref() {
         return Ok(c.clone());
     }
-    let vocab = Vocabulary::builtin().map_err(js_value)?;
+    let vocab = Vocabulary::builtin().map_err(js)?;
     let options = CaptionOptions::default();
-    let built = on!(*engine, s => Composer::build_async(s, vocab, options).await).map_err(js_value)?;
+    let built = on!(*engine, s => Composer::build_async(s, vocab, options).await).map_err(js)?;
     Ok(state.composer.borrow_mut().get_or_insert_with(|| Rc::new(built)).clone())
 }
 
 /// The optional `{beam, shortlist, alternatives}` of a caption call.
 fn caption_options(options: Option<JsValue>) -> Result<CaptionOptions, JsValue> {
     let options: CaptionOptions = match options.filter(|o| !o.is_undefined() && !o.is_null()) {
-        Some(o) => serde_wasm_bindgen::from_value(o)
-            .map_err(|e| JsError::new(&format!("caption options: {e}; expected {{beam, shortlist, alternatives}}")))?,
+        Some(o) => serde_wasm_bindgen::from_value(o).map_err(|e| {
+            let hint = "Pass {beam, shortlist, alternatives} (whole numbers), or nothing for the defaults.";
+            js_error("caption-options", &format!("caption options: {e}."), hint)
+        })?,
         None => CaptionOptions::default(),
     };
     Ok(CaptionOptions { beam: options.beam.max(1), ..options })
@@ -212,25 +223,10 @@ async fn prompt_embeddings<B: Backend>(
     state: &State,
     texts: &[String],
 ) -> crate::Result<Vec<Vec<f32>>> {
-    let missing: Vec<&str> = {
-        let known = state.prompts.borrow();
-        let mut m: Vec<&str> = texts.iter().map(String::as_str).filter(|t| !known.contains_key(*t)).collect();
-        m.dedup();
-        m
-    };
-    if !missing.is_empty() {
-        let e = s.embed_texts_async(&missing).await?;
-        let mut known = state.prompts.borrow_mut();
-        if known.len() + missing.len() > MAX_PROMPTS {
-            known.clear();
-        }
-        known.extend(missing.iter().map(|t| t.to_string()).zip(e));
-    }
-    let known = state.prompts.borrow();
-    texts
-        .iter()
-        .map(|t| known.get(t).cloned().ok_or_else(|| crate::Error::Input(format!("prompt {t:?} was not embedded"))))
-        .collect()
+    let lookup = state.prompts.borrow().lookup(texts);
+    let missing: Vec<&str> = lookup.missing.iter().map(String::as_str).collect();
+    let embedded = if missing.is_empty() { Vec::new() } else { s.embed_texts_async(&missing).await? };
+    state.prompts.borrow_mut().complete(texts, lookup, embedded)
 }
 
 async fn view_embeddings<B: Backend>(
@@ -254,9 +250,10 @@ pub fn parse_labels(text: &str) -> Vec<String> {
 /// `{vector: Int8Array, scale}` of an embedding for a search index: normalised, cut to its first `dims`
 /// values (0 or ≥ its length: all), normalised again, int8 with `vector · scale ≈` that unit vector.
 #[wasm_bindgen(js_name = quantizeEmbedding)]
-pub fn quantize_embedding(embedding: &[f32], dims: usize) -> Result<JsValue, JsError> {
+pub fn quantize_embedding(embedding: &[f32], dims: usize) -> Result<JsValue, JsValue> {
     if embedding.is_empty() {
-        return Err(JsError::new("quantizeEmbedding: the embedding is empty"));
+        let hint = "Pass what embedImage or embedText returned.";
+        return Err(js_error("embedding-length", "quantizeEmbedding: the embedding is empty.", hint));
     }
     let dims = if dims == 0 { embedding.len() } else { dims.min(embedding.len()) };
     let (q, scale) = search::quantize(embedding, dims);
@@ -264,7 +261,7 @@ pub fn quantize_embedding(embedding: &[f32], dims: usize) -> Result<JsValue, JsE
     let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v).map(|_| ());
     set("vector", js_sys::Int8Array::from(q.as_slice()).into())
         .and_then(|_| set("scale", scale.into()))
-        .map_err(|_| JsError::new("quantizeEmbedding: cannot build the result object"))?;
+        .map_err(|_| js_error("js-result", "quantizeEmbedding: cannot build the result object.", ""))?;
     Ok(out.into())
 }
 
@@ -272,14 +269,15 @@ pub fn quantize_embedding(embedding: &[f32], dims: usize) -> Result<JsValue, JsE
 /// text or image embedding, Float32Array, any norm; cut to `dims` like the rows): `[{index, score}, …]` by
 /// descending cosine.
 #[wasm_bindgen(js_name = searchIndex)]
-pub fn search_index(query: &[f32], vectors: &[i8], dims: usize, top: usize) -> Result<JsValue, JsError> {
+pub fn search_index(query: &[f32], vectors: &[i8], dims: usize, top: usize) -> Result<JsValue, JsValue> {
     if dims == 0 || query.len() < dims || vectors.len() % dims != 0 {
-        return Err(JsError::new(&format!(
+        let message = format!(
             "searchIndex: vectors ({} values) must be whole rows of dims = {dims}, and the query ({} values) at \
-             least dims long",
+             least dims long.",
             vectors.len(),
             query.len()
-        )));
+        );
+        return Err(js_error("embedding-length", &message, "Pass the dims the rows were quantized with."));
     }
     #[derive(Serialize)]
     struct Hit {
@@ -290,5 +288,5 @@ pub fn search_index(query: &[f32], vectors: &[i8], dims: usize, top: usize) -> R
         .into_iter()
         .map(|h| Hit { index: h.row, score: h.score })
         .collect();
-    to_js(&hits).map_err(|_| JsError::new("searchIndex: cannot build the result"))
+    to_js(&hits)
 }

@@ -153,31 +153,15 @@ impl Bundle {
         match meta.get("format") {
             Some(f) if f == FORMAT => {}
             other => {
-                return Err(Error::config(
-                    &name,
-                    "__metadata__.format",
-                    format!(
-                        "is {}, not \"{FORMAT}\": this is a plain safetensors file, not a webclip bundle. Load a \
-                         Hugging Face checkpoint as a folder (config.json, model.safetensors, …) or make a bundle \
-                         with `webclip convert`",
-                        other.map_or("missing".into(), |f| format!("\"{f}\""))
-                    ),
-                ))
+                let got = other.map_or("missing".into(), |f| format!("\"{f}\""));
+                return Err(Error::NotABundle { file: name, got });
             }
         }
         match meta.get("webclip_version") {
             Some(v) if READS.contains(&v.as_str()) => {}
             other => {
-                return Err(Error::config(
-                    &name,
-                    "__metadata__.webclip_version",
-                    format!(
-                        "this bundle is format version {}, but this build of webclip reads versions {}. Update \
-                         webclip to read it, or re-convert the model with this build (`webclip convert`)",
-                        other.map_or("(missing)", |v| v.as_str()),
-                        READS.join(" and ")
-                    ),
-                ))
+                let got = other.map_or("(missing)", |v| v.as_str()).to_string();
+                return Err(Error::BundleVersion { file: name, got, reads: format!("versions {}", READS.join(" and ")) });
             }
         }
         let expected = header_end.saturating_add(header.data_len());
@@ -196,23 +180,18 @@ impl Bundle {
         SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(e.to_string()))?; // contiguous offsets, sizes
 
         let table = header.tensors().into_iter().map(|(k, i)| (k, (i.dtype, i.shape.clone()))).collect();
-        let damaged = "the file is damaged (corrupted download); delete the cached file and download it again";
+        let damaged =
+            |field: &str, detail: String| Error::BundleDamaged { file: name.clone(), field: field.into(), detail };
         let (stored, computed) = (meta.get("header_sha256").cloned().unwrap_or_default(), header_digest(&meta, &table));
         if stored != computed {
-            return Err(Error::config(
-                &name,
-                "__metadata__.header_sha256",
-                format!("is '{stored}' but the header hashes to {computed}: {damaged}"),
-            ));
+            let detail = format!("is '{stored}' but the header hashes to {computed}");
+            return Err(damaged("__metadata__.header_sha256", detail));
         }
         let (stored, computed) =
             (meta.get("payload_sha256").cloned().unwrap_or_default(), sha256_hex(&bytes[header_end..]));
         if stored != computed {
-            return Err(Error::config(
-                &name,
-                "__metadata__.payload_sha256",
-                format!("is '{stored}' but the tensor data hashes to {computed}: {damaged}"),
-            ));
+            let detail = format!("is '{stored}' but the tensor data hashes to {computed}");
+            return Err(damaged("__metadata__.payload_sha256", detail));
         }
 
         let text = |key: &str| {
@@ -473,12 +452,9 @@ impl Bundle {
     fn check_shape(&self, name: &str, shape: &[usize]) -> Result<()> {
         let Some(stored) = self.shape(name) else {
             if !self.towers.holds(name) {
-                return Err(Error::Input(format!(
-                    "{} is a {}-only webclip bundle: it has no '{name}'. Convert without --text-only/--vision-only \
-                     for a model that embeds both texts and images",
-                    self.name,
-                    self.towers.name()
-                )));
+                let has = self.towers.name().to_string();
+                let missing = if self.towers == Towers::Text { "vision" } else { "text" }.to_string();
+                return Err(Error::MissingTower { model: self.name.clone(), has, missing });
             }
             return Err(Error::MissingTensor { name: name.into(), file: self.name.clone() });
         };

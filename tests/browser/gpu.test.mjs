@@ -311,6 +311,31 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
       });
     }
   }
+
+  // Errors cross into JavaScript as codes (src/wasm/mod.rs): a lost WebGPU device is a GPU failure on the page,
+  // never "the model file is damaged"; a truncated bundle is.
+  test('a lost WebGPU device says gpu-device-lost (page: webgpu-failed), a truncated bundle corrupt-model', {
+    timeout: TIMEOUT,
+  }, async (t) => {
+    assert.ok(!adapter?.error, `WebGPU is unavailable in Chromium (${adapter?.error})`);
+    assert.ok(existsSync(WEBCLIP), `${WEBCLIP} is missing: build it first (cargo build --bin webclip)`);
+    const r = await evaluate((url) => window.webclipE2E.failures(url), '/bundles/tiny-a.q8.webclip');
+    t.diagnostic(JSON.stringify(r));
+    for (const [what, during] of [['loadLost', 'load'], ['lost', 'embedText']]) {
+      const e = r[what];
+      assert.ok(e, `${during} on a destroyed device succeeded`);
+      assert.deepEqual([e.name, e.code, e.page], ['Error', 'gpu-device-lost', 'webgpu-failed'],
+        `${during}: ${e.message}`);
+      assert.match(e.message, /^the GPU device was lost \(/);
+      assert.ok(e.hint && !e.message.includes(e.hint), `${during}: the hint is separate from the message`);
+    }
+    for (const what of ['truncated', 'truncatedGpu']) {
+      const e = r[what];
+      assert.ok(e, `${what}: a truncated bundle was accepted`);
+      assert.deepEqual([e.code, e.page], ['safetensors', 'corrupt-model'], `${what}: ${e.message}`);
+      assert.match(e.message, /truncated/);
+    }
+  });
 });
 
 function fmt(ms) {

@@ -1,18 +1,20 @@
 // The page's plain modules (www/lib/) in Node, no browser: label parsing, model URLs, error classification,
-// zero-shot math, bundle metadata, and the service worker's file list. `node --test tests/browser/page-lib.test.mjs`
-// (no build needed). The browser behaviour is in page.test.mjs.
+// the worker client (with a fake Worker), zero-shot math, bundle metadata, and the service worker's file list.
+// `node --test tests/browser/page-lib.test.mjs` (no build needed). The browser behaviour is in page.test.mjs.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { bundleMetadata, describeBundle } from '../../www/lib/bundle-header.js';
-import { ERRORS, WebclipError, toWebclipError } from '../../www/lib/errors.js';
+import { WebclipClient } from '../../www/lib/client.js';
+import { ENGINE_CODES, ERRORS, WebclipError, isGpuFailure, toWebclipError } from '../../www/lib/errors.js';
 import { checkTemplates, fillTemplate, parseLabels } from '../../www/lib/labels.js';
 import { DEFAULT_MODEL, resolveSource } from '../../www/lib/source.js';
 import { ensemble, normalize, probabilities, ranked, softmax } from '../../www/lib/zero-shot.js';
 
 const WWW = fileURLToPath(new URL('../../www/', import.meta.url));
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 const PAGE = 'http://127.0.0.1:8080/index.html';
 
 test('labels: commas and new lines, trimmed, blanks and duplicates dropped', () => {
@@ -50,26 +52,131 @@ test('model URLs: default bundle, bundles, folders and Hugging Face repositories
   assert.throws(() => resolveSource('ftp://example.com/m.webclip', PAGE), /ftp: URLs cannot be downloaded/);
 });
 
-test('errors: raw failures become the documented codes', () => {
-  const damaged = 'm.webclip: __metadata__.payload_sha256: is \'ab\' but the tensor data hashes to cd: the file is ' +
-    'damaged (corrupted download); delete the cached file and download it again';
-  assert.equal(toWebclipError(new Error(damaged), 'model').code, 'corrupt-model');
-  const notImage = 'image notes.txt: not an image file: its first bytes (54 68) match no known image format';
-  assert.equal(toWebclipError(new Error(notImage), 'image').code, 'unsupported-image');
+/** An error as pkg/webclip.js throws it (src/wasm/mod.rs): an Error with own `code` and `hint`. */
+const engineError = (code, message, hint = '') => Object.assign(new Error(message), { code, hint });
+
+test('errors: engine errors map by code, never by their message', () => {
+  const damaged = engineError('bundle-damaged', 'm.webclip: __metadata__.payload_sha256: is \'ab\' but the tensor ' +
+    'data hashes to cd: the file is damaged (corrupted download).', 'Delete the cached file and download it again.');
+  const e = toWebclipError(damaged, 'model');
+  assert.deepEqual([e.code, e.engineCode, e.message, e.hint], ['corrupt-model', 'bundle-damaged', damaged.message,
+    ERRORS['corrupt-model'].hint]);
+  const truncated = engineError('safetensors', 'm.webclip: not a valid safetensors file (truncated: 20 bytes).');
+  assert.equal(toWebclipError(truncated, 'model').code, 'corrupt-model');
+  // a GPU failure while the model is built is a GPU failure, whatever its message says
+  for (const code of ['gpu-device-lost', 'gpu-limit', 'gpu']) {
+    const gpu = engineError(code, 'the model file is damaged or truncated (a GPU message that mentions files)');
+    assert.deepEqual([toWebclipError(gpu, 'model').code, isGpuFailure(gpu)], ['webgpu-failed', true], code);
+    assert.ok(isGpuFailure(toWebclipError(gpu, 'image')), `${code}: still a GPU failure once mapped`);
+  }
+  assert.equal(toWebclipError(engineError('gpu-out-of-memory', 'x'), 'model').code, 'out-of-memory');
+  assert.equal(toWebclipError(engineError('backend-unavailable', 'x'), 'model').code, 'no-webgpu');
+  assert.equal(toWebclipError(engineError('bundle-version', 'x'), 'model').code, 'model-version');
+  assert.equal(toWebclipError(engineError('missing-tower', 'x'), 'image').code, 'one-tower');
+  assert.equal(toWebclipError(engineError('image', 'GPU device lost?'), 'image').code, 'unsupported-image');
+  assert.equal(toWebclipError(engineError('no-labels', 'x'), 'text').code, 'labels');
+  assert.deepEqual(['model', 'text'].map((d) => toWebclipError(engineError('tokenizer', 'x'), d).code),
+    ['corrupt-model', 'internal']);
+  // no code: a message that reads like a damaged file is not one
+  assert.equal(toWebclipError(new Error(damaged.message), 'model').code, 'internal');
+  assert.ok(!isGpuFailure(new Error('the GPU device was lost (Destroyed).')));
+  // the catch-all keeps the engine's advice, which is specific
+  const input = toWebclipError(engineError('embedding-length', 'x', 'Pass what embedImage returned.'), 'image');
+  assert.deepEqual([input.code, input.hint], ['internal', 'Pass what embedImage returned.']);
+  assert.deepEqual(toWebclipError(engineError('a-code-from-a-newer-engine', 'x'), 'model').code, 'internal');
+});
+
+test('errors: JavaScript errors by their class or name', () => {
   assert.equal(toWebclipError(new RangeError('Array buffer allocation failed'), 'download').code, 'out-of-memory');
-  assert.equal(toWebclipError(new Error('GPU out of memory while uploading (x)'), 'model').code, 'out-of-memory');
   const trap = new WebAssembly.RuntimeError('unreachable');
   assert.deepEqual([toWebclipError(trap, 'image').code, toWebclipError(trap, 'image').fatal], ['crashed', true]);
-  const oomTrap = new WebAssembly.RuntimeError('memory allocation of 1073741824 bytes failed');
-  assert.deepEqual(toWebclipError(oomTrap, 'model').toPlain().code, 'out-of-memory');
   assert.equal(toWebclipError(new DOMException('full', 'QuotaExceededError'), 'store').code, 'quota');
+  assert.equal(toWebclipError(new DOMException('x', 'AbortError'), 'download').code, 'network');
   assert.equal(toWebclipError(new TypeError('Failed to fetch'), 'download').code, 'network');
-  assert.equal(toWebclipError(new Error('something else'), 'text').code, 'internal');
+  assert.equal(toWebclipError(new TypeError('Failed to fetch'), 'model').code, 'internal');
+  assert.equal(toWebclipError(new Error('quota exceeded, out of memory'), 'text').code, 'internal');
   const e = WebclipError.fromPlain(new WebclipError('quota', 'x').toPlain());
   assert.deepEqual([e.code, e.title, e.hint], ['quota', ERRORS.quota.title, ERRORS.quota.hint]);
+  const g = WebclipError.fromPlain(structuredClone(toWebclipError(engineError('gpu-limit', 'y'), 'model').toPlain()));
+  assert.deepEqual([g.code, g.engineCode, g.message, g.hint], ['webgpu-failed', 'gpu-limit', 'y',
+    ERRORS['webgpu-failed'].hint]);
   for (const [code, { title, hint }] of Object.entries(ERRORS)) {
     assert.ok(title && hint && !title.endsWith('.'), `${code}: a title (no full stop) and what to do`);
   }
+});
+
+test('errors: every engine code (src/error.rs, src/wasm/mod.rs) has a page code and a type', () => {
+  const codes = (file) => [...readFileSync(join(SRC, file), 'utf8').matchAll(/^\/\/! \| `([a-z-]+)`/gm)]
+    .map((m) => m[1]);
+  const engine = [...codes('error.rs'), ...codes('wasm/mod.rs')];
+  assert.ok(engine.length >= 25 && engine.includes('gpu-device-lost') && engine.includes('backend-name'), engine);
+  const types = readFileSync(join(WWW, 'webclip.d.ts'), 'utf8').match(/export type EngineCode =([^;]*);/)[1];
+  for (const code of engine) {
+    assert.ok(code in ENGINE_CODES, `${code} has no page code in lib/errors.js ENGINE_CODES`);
+    assert.ok(types.includes(`'${code}'`), `${code} is missing from webclip.d.ts EngineCode`);
+  }
+  assert.deepEqual(Object.keys(ENGINE_CODES).filter((c) => !engine.includes(c)), [], 'codes no engine raises');
+  for (const to of Object.values(ENGINE_CODES)) {
+    for (const code of typeof to === 'function' ? [to('model'), to('text')] : [to]) assert.ok(ERRORS[code], code);
+  }
+});
+
+/** A stand-in for the module Worker: records what it was sent; the test answers as the worker would. */
+class FakeWorker {
+  static all = [];
+  sent = [];
+  terminated = false;
+  constructor(url) {
+    this.url = url;
+    FakeWorker.all.push(this);
+  }
+  postMessage(data) {
+    this.sent.push(data);
+  }
+  terminate() {
+    this.terminated = true;
+  }
+  answer(data) {
+    this.onmessage({ data });
+  }
+}
+
+test('client: a fatal error fails every waiting request and the next one goes to a new worker', async (t) => {
+  const saved = globalThis.Worker;
+  globalThis.Worker = FakeWorker;
+  t.after(() => (globalThis.Worker = saved));
+  t.mock.method(console, 'warn', () => {});
+  FakeWorker.all = [];
+  const client = new WebclipClient(new URL('file:///worker.js'));
+  const [first] = FakeWorker.all;
+  const settled = (p) => p.then((v) => ({ ok: v }), (e) => ({ error: e }));
+  const a = settled(client.request('classify', {}));
+  const b = settled(client.request('caption', {}));
+  const c = settled(client.request('tag', {}));
+  assert.deepEqual(first.sent.map((m) => m.type), ['classify', 'caption', 'tag']);
+  first.answer({ id: first.sent[0].id, ok: false,
+    error: new WebclipError('crashed', 'unreachable', { fatal: true }).toPlain() });
+  const [ra, rb, rc] = await Promise.race([Promise.all([a, b, c]),
+    new Promise((_, fail) => setTimeout(() => fail(new Error('a request was left pending')), 2000))]);
+  for (const r of [ra, rb, rc]) {
+    assert.ok(r.error instanceof WebclipError && r.error.code === 'crashed' && r.error.fatal, JSON.stringify(r));
+  }
+  assert.ok(first.terminated && FakeWorker.all.length === 2 && client.restarts === 1);
+  // the next request goes to the new worker and is answered there
+  const next = client.request('load', {});
+  const [, second] = FakeWorker.all;
+  assert.deepEqual(second.sent.map((m) => m.type), ['load']);
+  second.answer({ id: second.sent[0].id, ok: true, result: 'loaded' });
+  assert.equal(await next, 'loaded');
+  // a non-fatal error fails its own request only
+  const d = settled(client.request('classify', {}));
+  const e = settled(client.request('caption', {}));
+  second.answer({ id: second.sent[1].id, ok: false, error: new WebclipError('labels', 'no labels').toPlain() });
+  second.answer({ id: second.sent[2].id, ok: true, result: 'caption' });
+  assert.deepEqual([(await d).error.code, (await e).ok], ['labels', 'caption']);
+  // after terminate(), requests reject at once instead of waiting for a worker that is gone
+  client.terminate();
+  assert.equal((await settled(client.request('info'))).error?.code, 'crashed');
 });
 
 test('zero-shot: softmax of scale · cosine; the ensemble is the normalised mean of normalised embeddings', () => {

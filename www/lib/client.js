@@ -1,6 +1,8 @@
 // The page's side of the worker protocol (documented at the top of lib/worker.js): one request → one Promise,
 // progress through a callback, errors as WebclipError. A fatal error (the wasm instance trapped, e.g. out of
-// memory) or a worker that dies replaces the worker; the caller loads the model again.
+// memory) or a worker that dies fails every request still waiting with that error (the old worker would never
+// answer them) and replaces the worker: the next request goes to the new one, which has no model, so the caller
+// loads it again. After terminate() every request rejects at once.
 
 import { WebclipError } from './errors.js';
 
@@ -8,6 +10,7 @@ export class WebclipClient {
   #worker = null;
   #pending = new Map(); // id → {ok, fail, onProgress}
   #next = 1;
+  #stopped = null; // the WebclipError of terminate(): no new worker
 
   constructor(url = new URL('./worker.js', import.meta.url)) {
     this.url = url;
@@ -33,8 +36,8 @@ export class WebclipClient {
     this.#pending.delete(id);
     if (ok) return p.ok(result);
     const err = WebclipError.fromPlain(error);
-    if (err.fatal) this.#restart(err);
     p.fail(err);
+    if (err.fatal) this.#failAll(err);
   }
 
   #failAll(err, restart = true) {
@@ -52,6 +55,7 @@ export class WebclipClient {
 
   /** Sends `{type, ...fields}`; resolves with the worker's result. `transfer` lists buffers to move, not copy. */
   request(type, fields = {}, { onProgress, transfer = [] } = {}) {
+    if (this.#stopped) return Promise.reject(this.#stopped);
     const id = this.#next++;
     return new Promise((ok, fail) => {
       this.#pending.set(id, { ok, fail, onProgress });
@@ -61,6 +65,7 @@ export class WebclipClient {
 
   terminate() {
     this.#worker.terminate();
-    this.#failAll(new WebclipError('crashed', 'the worker was stopped'), false);
+    this.#stopped = new WebclipError('crashed', 'the worker was stopped (terminate()): make a new WebclipClient');
+    this.#failAll(this.#stopped, false);
   }
 }

@@ -1,6 +1,8 @@
 // Every failure the page can meet, as a code with a fixed title and what to do next. The worker turns raw errors
-// (wasm JsError messages, fetch TypeErrors, DOMExceptions) into a WebclipError with one of these codes; the page
-// shows `title`, the specific `message` (what and where) and `hint` (what to do). Tests match the titles.
+// into a WebclipError with one of these codes: an engine error (pkg/webclip.js throws an Error with own `code` and
+// `hint`, see src/wasm/mod.rs) by its code through ENGINE_CODES, never by its message; a JavaScript error by its
+// class or DOMException name (TypeError from fetch, QuotaExceededError, RangeError, WebAssembly.RuntimeError).
+// The page shows `title`, the specific `message` (what and where) and `hint` (what to do). Tests match the titles.
 
 export const ERRORS = {
   'no-model': {
@@ -37,6 +39,22 @@ export const ERRORS = {
     hint: 'The model works for this visit but will be downloaded again next time. Free space with "Clear cache" ' +
       'below or in the browser\'s site settings, then reload.',
   },
+  'model-version': {
+    title: 'The model file was made by another version of webclip',
+    hint: 'Make it again with this version\'s `webclip convert` (or use the webclip release that made it): the ' +
+      'bundle format changed between the two.',
+  },
+  'one-tower': {
+    title: 'This model has only one of the two encoders',
+    hint: 'Labels, captions and tags need both the text and the image encoder: load a bundle converted with both ' +
+      '(`webclip convert` without --text-only or --vision-only).',
+  },
+  'webgpu-failed': {
+    title: 'WebGPU failed',
+    hint: 'With the "auto" backend webclip switches to the CPU (WebAssembly: same results, slower); with "gpu" ' +
+      'choose "auto" or "cpu". A lost device (driver reset, GPU busy, a phone tab in the background) usually works ' +
+      'again after reloading the page.',
+  },
   'no-webgpu': {
     title: 'Running on the CPU (WebAssembly)',
     hint: 'Results are the same, only slower. For WebGPU use a current Chrome or Edge (or enable WebGPU in your ' +
@@ -70,63 +88,107 @@ export const ERRORS = {
   },
 };
 
-/** An error with a code from ERRORS; it survives postMessage as {code, message} (see toPlain/fromPlain). */
+/**
+ * Engine codes (src/error.rs's table, and the façade's own in src/wasm/mod.rs) → the page's codes above. A code
+ * missing here becomes 'internal' with the engine's hint. `tokenizer` depends on when: tokenizer.json at load time,
+ * a text at run time.
+ */
+export const ENGINE_CODES = {
+  io: 'internal',
+  'missing-file': 'not-found',
+  json: 'corrupt-model',
+  config: 'corrupt-model',
+  safetensors: 'corrupt-model',
+  'not-a-bundle': 'corrupt-model',
+  'bundle-version': 'model-version',
+  'bundle-damaged': 'corrupt-model',
+  'missing-tensor': 'corrupt-model',
+  'tensor-shape': 'corrupt-model',
+  'tensor-dtype': 'corrupt-model',
+  'missing-tower': 'one-tower',
+  tokenizer: (during) => (during === 'model' ? 'corrupt-model' : 'internal'),
+  image: 'unsupported-image',
+  input: 'internal',
+  'backend-unavailable': 'no-webgpu',
+  'gpu-device-lost': 'webgpu-failed',
+  'gpu-out-of-memory': 'out-of-memory',
+  'gpu-limit': 'webgpu-failed',
+  'gpu-dispatch-limit': 'webgpu-failed',
+  gpu: 'webgpu-failed',
+  // the façade's own (src/wasm/mod.rs)
+  'backend-name': 'internal',
+  'no-labels': 'labels',
+  'caption-options': 'internal',
+  'embedding-length': 'internal',
+  'js-result': 'internal',
+};
+
+/** Engine codes of a failing WebGPU: with the "auto" backend the worker retries on the CPU. */
+export const GPU_CODES =
+  new Set(['gpu-device-lost', 'gpu-out-of-memory', 'gpu-limit', 'gpu-dispatch-limit', 'gpu']);
+
+/**
+ * An error with a code from ERRORS; it survives postMessage as {code, message, hint, fatal, engineCode} (see
+ * toPlain/fromPlain). `hint` is the page's advice for the code unless one is given; `engineCode` is the engine's
+ * code when the engine raised it (several map to one page code, e.g. gpu-device-lost and gpu-limit).
+ */
 export class WebclipError extends Error {
-  constructor(code, message, { fatal = false } = {}) {
+  constructor(code, message, { fatal = false, hint = '', engineCode = null } = {}) {
     super(message);
     this.name = 'WebclipError';
     this.code = ERRORS[code] ? code : 'internal';
     this.fatal = fatal; // the wasm instance is unusable: the page must start a new worker
+    this.hint = hint || ERRORS[this.code].hint;
+    this.engineCode = engineCode;
   }
 
   get title() {
     return ERRORS[this.code].title;
   }
 
-  get hint() {
-    return ERRORS[this.code].hint;
-  }
-
   toPlain() {
-    return { code: this.code, message: this.message, fatal: this.fatal };
+    return { code: this.code, message: this.message, hint: this.hint, fatal: this.fatal, engineCode: this.engineCode };
   }
 
-  static fromPlain({ code, message, fatal }) {
-    return new WebclipError(code, message, { fatal });
+  static fromPlain({ code, message, hint, fatal, engineCode }) {
+    return new WebclipError(code, message, { fatal, hint, engineCode });
   }
 }
 
-const messageOf = (e) => String(e?.message ?? e);
+/** True for an error thrown by the engine (pkg/webclip.js): an Error with a string `code` (a DOMException's is a
+ *  number). */
+export const isEngineError = (e) => e instanceof Error && typeof e.code === 'string' && !(e instanceof WebclipError);
 
-/** True when `e` says memory ran out: wasm/JS allocation failures, Rust's alloc error, GPU out-of-memory. */
-export function isOutOfMemory(e) {
-  const m = messageOf(e);
-  return e?.name === 'QuotaExceededError' ? false
-    : /out of memory|memory allocation of \d+ bytes failed|could not allocate memory|array buffer allocation failed|invalid array length|Cannot allocate|WebAssembly\.Memory.*grow|maximum memory size/i.test(m);
-}
-
-/** True for a WebGPU device that is gone (driver reset, tab in background on mobile) or a GPU-side failure. */
+/** True when WebGPU failed (device lost, out of memory, a limit, a GPU error): the engine said so by its code. */
 export function isGpuFailure(e) {
-  return /GPU device was lost|GPU out of memory|GPU error while|device (is|was) lost/i.test(messageOf(e));
+  const code = e instanceof WebclipError ? e.engineCode : isEngineError(e) ? e.code : null;
+  return GPU_CODES.has(code);
 }
 
 /**
  * Maps a raw error to a WebclipError. `during` says what was being done: 'download', 'model' (parsing or building
- * the model), 'image' (embedding an image file), 'text', 'store' (writing the cache).
+ * the model), 'image' (embedding an image file), 'text', 'store' (writing the cache). `where` prefixes the message
+ * of a JavaScript error (engine messages already say where).
  */
 export function toWebclipError(e, during, where = '') {
   if (e instanceof WebclipError) return e;
-  const m = messageOf(e);
+  const m = String(e?.message ?? e);
+  if (isEngineError(e)) {
+    const to = ENGINE_CODES[e.code];
+    const code = (typeof to === 'function' ? to(during) : to) ?? 'internal';
+    // a specific page code has the page's advice; the catch-all keeps the engine's, which is specific
+    const hint = code === 'internal' && typeof e.hint === 'string' ? e.hint : '';
+    return new WebclipError(code, m, { hint, engineCode: e.code });
+  }
   const at = where ? `${where}: ` : '';
-  // A trap (Rust panic, unreachable, stack overflow) leaves the wasm instance in an unknown state.
-  const fatal = e instanceof WebAssembly.RuntimeError;
-  if (isOutOfMemory(e)) return new WebclipError('out-of-memory', `${at}${m}`, { fatal });
-  if (e?.name === 'QuotaExceededError' || /quota/i.test(m)) return new WebclipError('quota', `${at}${m}`);
-  if (fatal) return new WebclipError('crashed', `${at}${m}`, { fatal });
-  if (during === 'download' && (e instanceof TypeError || /network|fetch|aborted/i.test(m))) {
+  // A trap (Rust panic, allocation failure, unreachable) leaves the wasm instance in an unknown state.
+  if (e instanceof WebAssembly.RuntimeError) return new WebclipError('crashed', `${at}${m}`, { fatal: true });
+  // JavaScript's allocation failures: "Array buffer allocation failed", "Invalid array length", Memory.grow
+  if (e instanceof RangeError) return new WebclipError('out-of-memory', `${at}${m}`);
+  const quota = ['QuotaExceededError', 'NS_ERROR_DOM_QUOTA_REACHED'].includes(e?.name);
+  if (quota) return new WebclipError('quota', `${at}${m}`);
+  if (during === 'download' && (e instanceof TypeError || ['NetworkError', 'AbortError'].includes(e?.name))) {
     return new WebclipError('network', `${at}${m}`);
   }
-  if (during === 'model') return new WebclipError('corrupt-model', m);
-  if (during === 'image' && /^image /.test(m)) return new WebclipError('unsupported-image', m);
   return new WebclipError('internal', `${at}${m}`);
 }

@@ -4,8 +4,9 @@
  * `new Worker(new URL('./worker.js', import.meta.url), {type: 'module'})`, or use lib/client.js.
  *
  * Protocol. The page posts requests `{id, type, ...fields}`; the worker handles them one at a time, in order, and
- * answers each with exactly one `{id, ok: true, result}` or `{id, ok: false, error: {code, message, fatal}}`
- * (codes: lib/errors.js; `fatal`: the wasm instance is unusable, start a new worker). While working it may post
+ * answers each with exactly one `{id, ok: true, result}` or `{id, ok: false, error: {code, message, hint, fatal,
+ * engineCode}}` (codes: lib/errors.js, mapped from the engine's by code; `engineCode`: the engine's own, or null;
+ * `fatal`: the wasm instance is unusable, start a new worker). While working it may post
  * `{id, progress: {stage, ...}}`.
  *
  * | type     | fields                                                   | result                                       |

@@ -163,6 +163,52 @@ const api = {
     return { ms, texts: textEmbeddings, images: imageEmbeddings };
   },
 
+  /** The engine's errors, as thrown and as the page maps them (lib/errors.js), for the bundle at `url`: its WebGPU
+   *  device destroyed (as a driver reset would) while the model loads (`loadLost`) and after it loaded (`lost`), and
+   *  the bundle cut in half (`truncated`, on both backends). */
+  async failures(url) {
+    const { toWebclipError } = await import('/www/lib/errors.js');
+    const bytes = await fetchBytes(url);
+    const seen = (e, during) => ({ name: e?.name, code: e?.code, message: String(e?.message ?? e), hint: e?.hint,
+      page: toWebclipError(e, during).code });
+    const attempt = async (during, fn) => {
+      try {
+        await fn();
+        return null;
+      } catch (e) {
+        return seen(e, during);
+      }
+    };
+    // the devices wgpu asks for: destroyed at once (`destroyAtOnce`) or kept for the test to destroy
+    const devices = [];
+    let destroyAtOnce = true;
+    const requestDevice = GPUAdapter.prototype.requestDevice;
+    GPUAdapter.prototype.requestDevice = async function (...args) {
+      const device = await requestDevice.apply(this, args);
+      devices.push(device);
+      if (destroyAtOnce) device.destroy();
+      return device;
+    };
+    let model;
+    const out = {};
+    try {
+      out.loadLost = await attempt('model', () => Model.fromBundle(bytes, url, 'gpu'));
+      destroyAtOnce = false;
+      model = await Model.fromBundle(bytes, url, 'gpu');
+    } finally {
+      GPUAdapter.prototype.requestDevice = requestDevice;
+    }
+    const device = devices.at(-1);
+    device.destroy();
+    await device.lost;
+    out.lost = await attempt('text', () => model.embedText('a photo of a cat.'));
+    model.free();
+    const half = bytes.slice(0, bytes.length >> 1);
+    out.truncated = await attempt('model', () => Model.fromBundle(half, url, 'cpu'));
+    out.truncatedGpu = await attempt('model', () => Model.fromBundle(half, url, 'gpu'));
+    return out;
+  },
+
   /** Shows the test's verdict for one part (state: "ok" | "fail" | "skip"). */
   verdict(fixture, backend, part, text, state) {
     const cells = row(fixture, backend, part);
