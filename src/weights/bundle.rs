@@ -161,7 +161,11 @@ impl Bundle {
             Some(v) if READS.contains(&v.as_str()) => {}
             other => {
                 let got = other.map_or("(missing)", |v| v.as_str()).to_string();
-                return Err(Error::BundleVersion { file: name, got, reads: format!("versions {}", READS.join(" and ")) });
+                return Err(Error::BundleVersion {
+                    file: name,
+                    got,
+                    reads: format!("versions {}", READS.join(" and ")),
+                });
             }
         }
         let expected = header_end.saturating_add(header.data_len());
