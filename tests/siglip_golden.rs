@@ -199,3 +199,85 @@ fn synthetic_siglip_checkpoint_round_trips() {
     assert!(names.iter().any(|p| p.name == "vision_model.head.attention.in_proj_weight" && p.shape == [144, 48]));
     assert!(names.iter().any(|p| p.name == "vision_model.head.probe" && p.shape == [1, 1, 48]));
 }
+
+/// The CLI on the SigLIP folders and their q8 bundles, from the photo files: `classify` gives HF's sigmoid
+/// probabilities (≤ 1e-4 from the folder; the q8 bundle ranks within 0.05), `tokenize` HF's padded ids, `embed`
+/// HF's embeddings, `convert` writes a bundle every command takes.
+#[test]
+fn cli_runs_siglip_folders_and_bundles() {
+    #[derive(Deserialize)]
+    struct Labels {
+        labels: Vec<String>,
+        template: String,
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["siglip-tiny", "siglip2-tiny"] {
+        let c = load(name);
+        let dir = fixtures().join(name);
+        let l: Labels = serde_json::from_slice(&std::fs::read(dir.join("goldens.json")).unwrap()).unwrap();
+        let photos: Vec<String> = c
+            .goldens
+            .photos
+            .iter()
+            .map(|p| format!("{}/tests/assets/photos/{p}", env!("CARGO_MANIFEST_DIR")))
+            .collect();
+        let bundle = tmp.path().join(format!("{name}.q8.webclip"));
+        let out =
+            webclip(&["convert", "--model", dir.to_str().unwrap(), "--quant", "q8", "--out", bundle.to_str().unwrap()]);
+        assert!(out.status.success(), "convert: {}", String::from_utf8_lossy(&out.stderr));
+        let (_, probs) = golden(&c.tensors, "probs");
+        for (model, tolerance) in [(dir.to_str().unwrap(), 1e-4), (bundle.to_str().unwrap(), 0.05)] {
+            let labels = l.labels.join(",");
+            let mut args = vec!["classify", "--model", model, "--labels", &labels, "--template", &l.template];
+            args.extend(photos.iter().map(String::as_str));
+            let results = ok_json_lines(&webclip(&args));
+            assert_eq!(results.len(), photos.len());
+            for (i, r) in results.iter().enumerate() {
+                for scored in r["labels"].as_array().unwrap() {
+                    let j = l.labels.iter().position(|x| x == scored["label"].as_str().unwrap()).unwrap();
+                    let (got, want) = (scored["score"].as_f64().unwrap() as f32, probs[i * l.labels.len() + j]);
+                    assert!(
+                        (got - want).abs() <= tolerance,
+                        "{name} {model}: {} / {}: {got} vs HF {want}",
+                        photos[i],
+                        l.labels[j]
+                    );
+                }
+            }
+            let text = &c.goldens.texts[0];
+            let ids = ok_json_lines(&webclip(&["tokenize", "--model", model, text]));
+            let ids: Vec<u32> = serde_json::from_value(ids[0]["ids"].clone()).unwrap();
+            assert_eq!(ids, c.goldens.input_ids[0], "{name} {model}: tokenize");
+        }
+        let e = ok_json_lines(&webclip(&["embed", "--model", dir.to_str().unwrap(), "--text", &c.goldens.texts[0]]));
+        let got: Vec<f32> = serde_json::from_value(e[0]["embedding"].clone()).unwrap();
+        let (_, want) = golden(&c.tensors, "text_embeds");
+        assert!(cosine(&got, &want[..got.len()]) >= 0.99999, "{name}: embed --text");
+    }
+}
+
+/// Bundle sizes of SigLIP 2 B/16 (google/siglip2-base-patch16-224's shapes: 375.2 M parameters, 196.6 M of them the
+/// 256,000-row token table) from the parameter list alone, as the README states them: q8 with the table at q4 keeps
+/// a phone-sized bundle, a vision-only q8 bundle for photo tagging is a quarter of that.
+#[test]
+fn siglip2_b16_bundle_sizes() {
+    use webclip::model::Towers;
+    use webclip::quant::Kind;
+    use webclip::weights::bundle::{plan, Policy};
+    let config = webclip::weights::synth::preset("siglip2-b16").unwrap();
+    let params = webclip::model::parameters(&config, Towers::Both).unwrap();
+    let n: usize = params.iter().map(|p| p.shape.iter().product::<usize>()).sum();
+    assert_eq!(n, 375_187_970, "the published parameter count");
+    let mb = |policy: &Policy, towers| {
+        (plan(&config, policy, towers).unwrap().iter().map(|p| p.bytes()).sum::<usize>() as f64 / 1e5).round() / 10.0
+    };
+    let q8 = Policy::preset("q8").unwrap();
+    let q8_q4_table = Policy { token_embedding: Some(Kind::Q4), ..q8.clone() };
+    let f32 = Policy::preset("f32").unwrap();
+    assert_eq!(mb(&f32, Towers::Both), 1500.8); // = the repo's model.safetensors, 1,500,800,904 bytes
+    assert_eq!(mb(&q8, Towers::Both), 399.6);
+    assert_eq!(mb(&q8_q4_table, Towers::Both), 301.3);
+    assert_eq!(mb(&Policy::preset("q4").unwrap(), Towers::Both), 212.5);
+    assert_eq!(mb(&q8, Towers::Vision), 99.2);
+    assert_eq!(mb(&q8_q4_table, Towers::Text), 202.0);
+}
