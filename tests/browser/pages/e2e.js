@@ -140,6 +140,20 @@ const api = {
     return { ms, labels, images: out };
   },
 
+  /** Builds the fixture's model from its webclip bundle at `url` (made by `webclip convert`; how the SigLIP fixtures
+   *  reach the browser: their spiece.model / tokenizer.json become the bundle's padded tokenizer.json). */
+  async loadFixtureBundle(fixture, url, backend) {
+    const t0 = performance.now();
+    const [bytes, goldens] = await Promise.all([fetchBytes(url), fetchJson(`/tests/fixtures/${fixture}/goldens.json`)]);
+    const model = await Model.fromBundle(bytes, url, backend);
+    models.set(`${fixture}/${backend}`, { model, goldens });
+    const ms = performance.now() - t0;
+    showRun(fixture, backend, 'load', model.backend, undefined, ms);
+    log(`${fixture} on ${backend}: bundle loaded as "${model.backend}" (${model.architecture}, ${model.scoring}) in ` +
+      `${ms.toFixed(0)} ms`);
+    return { engine: model.backend, ms, architecture: model.architecture, scoring: model.scoring };
+  },
+
   /** Loads a webclip bundle from `url` with Model.fromBundle on `backend` under `key`; returns the engine name. */
   async loadBundle(key, url, backend) {
     const t0 = performance.now();
