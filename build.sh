@@ -172,7 +172,8 @@ run_tests() {
     apt_install "${TEST_APT_PACKAGES[@]}"
     # wgpu's Vulkan loader warns without a runtime dir (CI runs as root with none set)
     export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
-    stage "cargo test" cargo test
+    # lavapipe is installed above: the native GPU tests must find an adapter, never skip
+    WEBCLIP_REQUIRE_GPU=1 stage "cargo test" cargo test
     WEBCLIP_NO_WASM_OPT=${WEBCLIP_NO_WASM_OPT:-1} stage "wasm build" build_wasm
     local built=$LAST_RC tests=(tests/browser/*.test.mjs)
     if [ "$built" = 0 ]; then

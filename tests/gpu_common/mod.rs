@@ -1,5 +1,6 @@
 //! The GPU for the tests: the default adapter (on machines without a GPU, lavapipe's `llvmpipe` through Vulkan, or
-//! llvmpipe through GL), one device per test binary. A test skips — loudly — only when there is no adapter at all;
+//! llvmpipe through GL), one device per test binary. A test skips — loudly — only when there is no adapter at all
+//! (and fails instead under `./build.sh test`, which sets WEBCLIP_REQUIRE_GPU);
 //! an adapter on which the device or the kernels fail is a test failure.
 #![allow(dead_code)]
 
@@ -14,6 +15,10 @@ pub fn adapter() -> Option<wgpu::Adapter> {
         wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
     match pollster::block_on(instance.request_adapter(&options)) {
         Ok(a) => Some(a),
+        // ./build.sh test sets WEBCLIP_REQUIRE_GPU=1 (it installs lavapipe): there, no adapter is a failure
+        Err(e) if std::env::var_os("WEBCLIP_REQUIRE_GPU").is_some() => {
+            panic!("no GPU adapter ({e}) and WEBCLIP_REQUIRE_GPU is set; `apt-get install mesa-vulkan-drivers` gives llvmpipe")
+        }
         Err(e) => {
             eprintln!("SKIPPED: no GPU adapter ({e}); on Debian `apt-get install mesa-vulkan-drivers` gives llvmpipe");
             None
