@@ -2,7 +2,7 @@
 //! (normalizer NFC + whitespace collapse + lowercase, the CLIP split regex, byte-level BPE, bos/eos added).
 //! Ids are identical to Hugging Face's `CLIPTokenizerFast(..., truncation=True, max_length=77)`.
 
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{PostProcessor, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::error::{Error, Result};
 
@@ -20,6 +20,15 @@ impl ClipTokenizer {
     pub fn from_json(json: &[u8], context_length: usize) -> Result<Self> {
         let mut inner = Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}")))?;
+        // tokenizers subtracts these from max_length unchecked (a panic, or a wrapped length in release)
+        let special = inner.get_post_processor().map_or(0, |p| p.added_tokens(false));
+        if context_length < special {
+            return Err(Error::Tokenizer(format!(
+                "a context length of {context_length} tokens cannot hold the {special} special tokens that \
+                 tokenizer.json adds to every text (CLIP: <|startoftext|> and <|endoftext|>): config.json's \
+                 text_config.max_position_embeddings must be at least {special} (77 for CLIP)"
+            )));
+        }
         inner
             .with_truncation(Some(TruncationParams {
                 max_length: context_length,
