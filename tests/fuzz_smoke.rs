@@ -35,7 +35,7 @@ impl Rng {
 }
 
 const INTERESTING_BYTES: [u8; 8] = [0x00, 0x01, 0x7F, 0x80, 0xFF, b'{', b'"', b'9'];
-const INTERESTING_NUMBERS: [&str; 12] = [
+const INTERESTING_NUMBERS: [&str; 13] = [
     "0",
     "1",
     "-1",
@@ -44,6 +44,7 @@ const INTERESTING_NUMBERS: [&str; 12] = [
     "16385",
     "4294967295",
     "4294967296",
+    "1099511627776",
     "9007199254740993",
     "18446744073709551615",
     "18446744073709551616",
@@ -134,7 +135,11 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, seeds: &[(String, Vec<u8>)]) -> Str
         }
         _ => {
             // a JSON number (a run of digits, the header and configs are full of them) → an edge value
-            let runs: Vec<(usize, usize)> = digit_runs(data);
+            let runs = digit_runs(data);
+            // half the time a field's value (`"key": 77`): the config fields, rather than the many offsets
+            let values: Vec<(usize, usize)> =
+                runs.iter().copied().filter(|&(s, _)| data[..s].trim_ascii_end().ends_with(b":")).collect();
+            let runs = if !values.is_empty() && rng.below(2) == 0 { values } else { runs };
             let Some(&(start, end)) = (!runs.is_empty()).then(|| rng.pick(&runs)) else {
                 data[at] ^= 0x20;
                 return format!("flip case at {at}");
