@@ -41,3 +41,13 @@ fn broken_tokenizer_json_is_an_error() {
     let err = TextTokenizer::from_json(b"{\"version\": \"1.0\"", 77).err().expect("error").to_string();
     assert!(err.contains("tokenizer.json"), "{err}");
 }
+
+#[test]
+fn context_too_short_for_the_special_tokens_is_an_error() {
+    // Found by fuzzing (fuzz/regressions/checkpoint/max-position-embeddings-1): a config.json with
+    // max_position_embeddings 1 made tokenizers subtract its 2 special tokens from 1 (a panic).
+    let err = ClipTokenizer::bundled(1).err().expect("an error").to_string();
+    assert!(err.contains("max_position_embeddings must be at least 2"), "{err}");
+    let ids = ClipTokenizer::bundled(2).unwrap().encode("a photo of a cat").unwrap();
+    assert_eq!(ids, [49406, 49407]);
+}

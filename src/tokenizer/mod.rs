@@ -18,7 +18,7 @@ use tokenizers::models::unigram::Unigram;
 use tokenizers::normalizers::{Lowercase, NormalizerWrapper, Precompiled, Prepend, Replace, Sequence, Strip};
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{
-    AddedToken, PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection, TruncationParams,
+    AddedToken, PaddingDirection, PostProcessor, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection, TruncationParams,
     TruncationStrategy,
 };
 
@@ -45,6 +45,7 @@ impl TextTokenizer {
     pub fn from_json_padded(json: &[u8], context_length: usize, padded: bool) -> Result<Self> {
         let mut inner = Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}")))?;
+        check_room(&inner, context_length)?;
         inner
             .with_truncation(Some(TruncationParams {
                 max_length: context_length,
@@ -157,6 +158,7 @@ pub fn siglip_tokenizer_json(
         pad_type_id: 0,
         pad_token: pad,
     }));
+    check_room(&tok, context)?;
     tok.with_truncation(Some(TruncationParams {
         max_length: context,
         strategy: TruncationStrategy::LongestFirst,
@@ -226,6 +228,20 @@ fn sentencepiece_tokenizer(m: &spm::SentencePieceModel) -> Result<Tokenizer> {
         .map_err(|e| Error::Tokenizer(format!("spiece.model: {e}")))?;
     tok.with_post_processor(Some(template));
     Ok(tok)
+}
+
+/// `tokenizers` subtracts the special tokens its post-processor adds from `max_length` unchecked (a panic, or a
+/// wrapped length in release): a context too short for them is an error naming the field.
+fn check_room(tok: &Tokenizer, context_length: usize) -> Result<()> {
+    let special = tok.get_post_processor().map_or(0, |p| p.added_tokens(false));
+    if context_length < special {
+        return Err(Error::Tokenizer(format!(
+            "a context length of {context_length} tokens cannot hold the {special} special tokens that tokenizer.json \
+             adds to every text (CLIP: <|startoftext|> and <|endoftext|>): config.json's \
+             text_config.max_position_embeddings must be at least {special} (77 for CLIP, 64 for SigLIP)"
+        )));
+    }
+    Ok(())
 }
 
 fn preview(text: &str) -> String {
