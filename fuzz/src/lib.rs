@@ -19,10 +19,11 @@ use safetensors::tensor::{Dtype, Metadata};
 use sha2::{Digest, Sha256};
 use webclip::backend::cpu::Cpu;
 use webclip::image::{PreprocessConfig, MAX_SIDE};
-use webclip::model::{Clip, ClipConfig};
-use webclip::tokenizer::ClipTokenizer;
+use webclip::model::{Model, ModelConfig};
+use webclip::tensor::TensorSource;
+use webclip::tokenizer::TextTokenizer;
 use webclip::weights::bundle::Bundle;
-use webclip::weights::{SafetensorsFile, TensorSource};
+use webclip::weights::SafetensorsFile;
 use webclip::{Checkpoint, Error, Session};
 
 /// Separates the files of a [`checkpoint`] input: `config.json`, `preprocessor_config.json`, `tokenizer.json`,
@@ -150,7 +151,7 @@ pub fn checkpoint(data: &[u8]) {
     let shards: Vec<(String, Vec<u8>)> =
         parts.iter().skip(3).enumerate().map(|(i, p)| (format!("model-{i:05}.safetensors"), p.to_vec())).collect();
     // each file on its own, so that one bad file does not hide the others
-    ok_or_check(ClipConfig::from_json(config));
+    ok_or_check(ModelConfig::from_json(config));
     if let Some(p) = part(1) {
         ok_or_check(PreprocessConfig::from_json(p, "preprocessor_config.json"));
     }
@@ -176,23 +177,31 @@ fn run_model(ckpt: Checkpoint) {
     let small_tokenizer = ckpt.tokenizer_json.as_ref().is_some_and(|j| j.len() <= MAX_TOKENIZER_JSON);
     if !small_tokenizer {
         // the bundled tokenizer would be used: skip parsing it, load the model alone
-        ok_or_check(Clip::load(&Cpu, ckpt.tensors.as_ref(), &config, ckpt.towers));
+        ok_or_check(Model::load(&Cpu, ckpt.tensors.as_ref(), &config, ckpt.towers));
         return;
     }
     let Some(session) = ok_or_check(Session::new(Cpu, ckpt)) else { return };
-    let (v, t) = (&config.vision, &config.text);
-    let vision_params = v.hidden_size.saturating_mul(v.intermediate_size).saturating_mul(v.num_hidden_layers);
-    if session.model.vision.is_some() && v.image_size <= MAX_FORWARD_IMAGE && vision_params <= MAX_FORWARD_PARAMS {
-        let (s, c) = (session.preprocess.crop_height as usize, session.preprocess.crop_width as usize);
+    // a forward pass only for small models: the parameters the config lists (the token table, only gathered from,
+    // left out)
+    let params: usize = webclip::model::parameters(&config, webclip::model::Towers::Both)
+        .map(|ps| {
+            ps.iter()
+                .filter(|p| !p.name.contains("token_embedding"))
+                .map(|p| p.shape.iter().fold(1usize, |n, &d| n.saturating_mul(d)))
+                .fold(0, usize::saturating_add)
+        })
+        .unwrap_or(usize::MAX);
+    let small = params <= 2 * MAX_FORWARD_PARAMS;
+    if session.model.vision.is_some() && config.image_size() <= MAX_FORWARD_IMAGE && small {
+        let (s, c) = (config.image_size(), config.image_size());
         let pixels = webclip::image::Pixels { height: s, width: c, data: vec![0.5; 3 * s * c] };
         if let Some(e) = ok_or_check(session.embed_images(&[pixels])) {
-            assert_eq!((e.len(), e[0].len()), (1, config.projection_dim), "image embedding shape");
+            assert_eq!((e.len(), e[0].len()), (1, config.embedding_dim()), "image embedding shape");
         }
     }
-    let text_params = t.hidden_size.saturating_mul(t.intermediate_size).saturating_mul(t.num_hidden_layers);
-    if session.model.text.is_some() && text_params <= MAX_FORWARD_PARAMS {
+    if session.model.text.is_some() && small {
         if let Some(e) = ok_or_check(session.embed_texts(&["a photo of a cat", ""])) {
-            assert_eq!((e.len(), e[0].len()), (2, config.projection_dim), "text embedding shape");
+            assert_eq!((e.len(), e[0].len()), (2, config.embedding_dim()), "text embedding shape");
         }
     }
 }
@@ -212,10 +221,10 @@ pub fn image(data: &[u8]) {
 /// The context lengths the tokenizer is checked at: CLIP's, and short ones where truncation does the work.
 pub const CONTEXTS: [usize; 3] = [77, 8, 2];
 
-fn tokenizers() -> &'static [ClipTokenizer] {
-    static TOKENIZERS: OnceLock<Vec<ClipTokenizer>> = OnceLock::new();
+fn tokenizers() -> &'static [TextTokenizer] {
+    static TOKENIZERS: OnceLock<Vec<TextTokenizer>> = OnceLock::new();
     TOKENIZERS.get_or_init(|| {
-        CONTEXTS.iter().map(|&c| ClipTokenizer::bundled(c).expect("the bundled tokenizer.json parses")).collect()
+        CONTEXTS.iter().map(|&c| TextTokenizer::bundled(c).expect("the bundled tokenizer.json parses")).collect()
     })
 }
 

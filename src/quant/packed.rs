@@ -61,6 +61,16 @@ impl PackedMatrix {
         if start + rows > self.rows {
             return Err(Error::Input(format!("rows {start}..{} of a {}-row matrix", start + rows, self.rows)));
         }
+        if self.words.is_empty() {
+            // a shape-only matrix (`model::parameters` lists shapes without holding weights) slices to one
+            return Ok(PackedMatrix {
+                kind: self.kind,
+                rows,
+                cols: self.cols,
+                words: Vec::new().into(),
+                scales: Vec::new(),
+            });
+        }
         let (w, s) = (self.words_per_row(), self.blocks_per_row());
         let words = self.words[start * w..(start + rows) * w].to_vec();
         let scales = self.scales[start * s..(start + rows) * s].to_vec();

@@ -18,8 +18,8 @@ use tokenizers::models::unigram::Unigram;
 use tokenizers::normalizers::{Lowercase, NormalizerWrapper, Precompiled, Prepend, Replace, Sequence, Strip};
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{
-    AddedToken, PaddingDirection, PostProcessor, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection, TruncationParams,
-    TruncationStrategy,
+    AddedToken, PaddingDirection, PaddingParams, PaddingStrategy, PostProcessor, Tokenizer, TruncationDirection,
+    TruncationParams, TruncationStrategy,
 };
 
 use crate::error::{Error, Result};

@@ -114,10 +114,10 @@ pub struct Param {
     pub shape: Vec<usize>,
 }
 
-/// The parameters `load` asks for, without reading or keeping any: `load` runs against a source of zeros (memory
-/// the allocator hands out untouched) and weights that drop everything.
+/// The parameters `load` asks for, without reading or keeping any: `load` runs against a source of shape-only
+/// tensors (no values: whatever sizes a config names, nothing is allocated) and weights that drop everything.
 pub fn parameters_of<T>(load: impl FnOnce(&Loader<'_, Discard>) -> Result<T>) -> Result<Vec<Param>> {
-    let source = Zeros(RefCell::new(Vec::new()));
+    let source = Shapes(RefCell::new(Vec::new()));
     load(&Loader::new(&Discard, &source))?;
     Ok(source.0.into_inner())
 }
@@ -140,25 +140,25 @@ impl Weights for Discard {
     }
 }
 
-/// Zero tensors of whatever shape is asked, each request recorded.
-struct Zeros(RefCell<Vec<Param>>);
+/// Tensors of whatever shape is asked, with no values (empty data, no words), each request recorded.
+struct Shapes(RefCell<Vec<Param>>);
 
-impl Zeros {
-    fn record(&self, name: &str, shape: &[usize]) -> usize {
+impl Shapes {
+    fn record(&self, name: &str, shape: &[usize]) {
         self.0.borrow_mut().push(Param { name: name.to_string(), shape: shape.to_vec() });
-        shape.iter().product()
     }
 }
 
-impl TensorSource for Zeros {
+impl TensorSource for Shapes {
     fn tensor(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
-        let n = self.record(name, shape);
-        Ok(HostTensor { name: name.into(), shape: shape.to_vec(), data: vec![0.0; n] })
+        self.record(name, shape);
+        Ok(HostTensor { name: name.into(), shape: shape.to_vec(), data: Vec::new() })
     }
 
     fn matrix(&self, name: &str, shape: &[usize]) -> Result<PackedMatrix> {
-        let n = self.record(name, shape);
+        self.record(name, shape);
         let rows = shape.first().copied().unwrap_or(1);
-        PackedMatrix::from_parts(Kind::F32, rows, n.checked_div(rows).unwrap_or(0), vec![0; n], Vec::new())
+        let cols = shape.iter().skip(1).product();
+        Ok(PackedMatrix { kind: Kind::F32, rows, cols, words: Vec::new().into(), scales: Vec::new() })
     }
 }
