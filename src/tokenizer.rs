@@ -2,6 +2,8 @@
 //! (normalizer NFC + whitespace collapse + lowercase, the CLIP split regex, byte-level BPE, bos/eos added).
 //! Ids are identical to Hugging Face's `CLIPTokenizerFast(..., truncation=True, max_length=77)`.
 
+use serde_json::Value;
+use tokenizers::normalizers::precompiled::Precompiled;
 use tokenizers::{PostProcessor, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::error::{Error, Result};
@@ -18,6 +20,7 @@ pub struct ClipTokenizer {
 impl ClipTokenizer {
     /// Parses `tokenizer.json`; sequences are truncated to `context_length` tokens, end-of-text kept.
     pub fn from_json(json: &[u8], context_length: usize) -> Result<Self> {
+        check_json(json)?;
         let mut inner = Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}")))?;
         // tokenizers subtracts these from max_length unchecked (a panic, or a wrapped length in release)
@@ -63,6 +66,33 @@ impl ClipTokenizer {
     pub fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
         texts.iter().map(|t| self.encode(t)).collect()
     }
+}
+
+/// tokenizers 0.23 panics (`expect`) instead of failing on two kinds of broken tokenizer.json (found by fuzzing): a
+/// JSON syntax error inside `decoder`, and a `Precompiled` normalizer (SentencePiece) whose fields do not parse.
+/// Both are refused here first, with the error tokenizers would have given.
+fn check_json(json: &[u8]) -> Result<()> {
+    let bad = |e: serde_json::Error| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}"));
+    serde_json::from_slice::<serde::de::IgnoredAny>(json).map_err(bad)?;
+    if json.windows(13).any(|w| w == b"\"Precompiled\"") {
+        let value: Value = serde_json::from_slice(json).map_err(bad)?;
+        check_precompiled(value.get("normalizer")).map_err(|e| {
+            Error::Tokenizer(format!("tokenizer.json could not be parsed: its Precompiled normalizer: {e}"))
+        })?;
+    }
+    Ok(())
+}
+
+/// Every `Precompiled` normalizer in `normalizer`, nested `Sequence`s included, deserializes.
+fn check_precompiled(normalizer: Option<&Value>) -> std::result::Result<(), serde_json::Error> {
+    let Some(Value::Object(fields)) = normalizer else { return Ok(()) };
+    if fields.get("type").and_then(Value::as_str) == Some("Precompiled") {
+        serde_json::from_value::<Precompiled>(Value::Object(fields.clone()))?;
+    }
+    if let Some(Value::Array(inner)) = fields.get("normalizers") {
+        inner.iter().try_for_each(|n| check_precompiled(Some(n)))?;
+    }
+    Ok(())
 }
 
 fn preview(text: &str) -> String {
