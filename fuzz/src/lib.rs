@@ -143,6 +143,75 @@ pub fn join(parts: &[&[u8]]) -> Vec<u8> {
     parts.join(PART)
 }
 
+/// A structure-aware mutation for the cargo-fuzz binaries (`fuzz_mutator!`): `mutate` (libFuzzer's own, on a
+/// buffer, its used length and capacity → new length) applied to one file of a [`checkpoint`] input, chosen by `seed`,
+/// so that the small JSON files get as many edits as the big shards; one time in eight to the whole input.
+pub fn mutate_part(
+    data: &mut [u8],
+    size: usize,
+    seed: u32,
+    mutate: impl FnMut(&mut [u8], usize, usize) -> usize,
+) -> usize {
+    let parts: Vec<Vec<u8>> = split(&data[..size]).into_iter().map(<[u8]>::to_vec).collect();
+    let pick = seed as usize / 8 % parts.len();
+    mutate_section(
+        data,
+        size,
+        seed % 8 == 0,
+        parts,
+        pick,
+        |parts| join(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>()),
+        mutate,
+    )
+}
+
+/// The same for a [`bundle`]: three edits in four go to the header JSON, and the length field is rewritten to match
+/// (the target fixes the hashes).
+pub fn mutate_header(
+    data: &mut [u8],
+    size: usize,
+    seed: u32,
+    mutate: impl FnMut(&mut [u8], usize, usize) -> usize,
+) -> usize {
+    let n = data[..size].get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as usize);
+    let Some(n) = n.filter(|&n| n <= size - 8) else { return whole(data, size, mutate) };
+    let parts = vec![data[8..8 + n].to_vec(), data[8 + n..size].to_vec()];
+    let rebuild = |parts: &[Vec<u8>]| [&(parts[0].len() as u64).to_le_bytes()[..], &parts[0], &parts[1]].concat();
+    mutate_section(data, size, seed % 8 == 0, parts, usize::from(seed % 4 == 3), rebuild, mutate)
+}
+
+fn whole(data: &mut [u8], size: usize, mut mutate: impl FnMut(&mut [u8], usize, usize) -> usize) -> usize {
+    let cap = data.len();
+    mutate(data, size, cap)
+}
+
+fn mutate_section(
+    data: &mut [u8],
+    size: usize,
+    everything: bool,
+    mut parts: Vec<Vec<u8>>,
+    pick: usize,
+    rebuild: impl Fn(&[Vec<u8>]) -> Vec<u8>,
+    mut mutate: impl FnMut(&mut [u8], usize, usize) -> usize,
+) -> usize {
+    if everything {
+        return whole(data, size, mutate);
+    }
+    let part_len = parts[pick].len();
+    let cap = data.len().saturating_sub(size - part_len).max(part_len);
+    let mut buf = std::mem::take(&mut parts[pick]);
+    buf.resize(cap, 0);
+    let n = mutate(&mut buf, part_len, cap).min(cap);
+    buf.truncate(n);
+    parts[pick] = buf;
+    let out = rebuild(&parts);
+    if out.len() > data.len() {
+        return whole(data, size, mutate);
+    }
+    data[..out.len()].copy_from_slice(&out);
+    out.len()
+}
+
 /// A Hugging Face folder's files ([`split`]): config.json, preprocessor_config.json, tokenizer.json, shards.
 pub fn checkpoint(data: &[u8]) {
     let parts = split(data);

@@ -43,6 +43,7 @@ impl TextTokenizer {
     /// As [`TextTokenizer::from_json`]; with `padded`, every sequence is padded as `tokenizer.json` says (SigLIP's
     /// files, as [`siglip_tokenizer_json`] writes them, pad to exactly `context_length`).
     pub fn from_json_padded(json: &[u8], context_length: usize, padded: bool) -> Result<Self> {
+        check_json(json)?;
         let mut inner = Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}")))?;
         check_room(&inner, context_length)?;
@@ -113,8 +114,11 @@ pub fn siglip_tokenizer_json(
     let flag = |key: &str| config.get(key).and_then(Value::as_bool);
     let mut tok =
         match (tokenizer_json, spiece_model) {
-            (Some(json), _) => Tokenizer::from_bytes(json)
-                .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}")))?,
+            (Some(json), _) => {
+                check_json(json)?;
+                Tokenizer::from_bytes(json)
+                    .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}")))?
+            }
             (None, Some(model)) => sentencepiece_tokenizer(&spm::SentencePieceModel::parse(model, "spiece.model")?)?,
             (None, None) => return Err(Error::Tokenizer(
                 "a SigLIP checkpoint needs tokenizer.json (SigLIP 2) or spiece.model (SigLIP); download it from the \
@@ -228,6 +232,33 @@ fn sentencepiece_tokenizer(m: &spm::SentencePieceModel) -> Result<Tokenizer> {
         .map_err(|e| Error::Tokenizer(format!("spiece.model: {e}")))?;
     tok.with_post_processor(Some(template));
     Ok(tok)
+}
+
+/// tokenizers 0.23 panics (`expect`) instead of failing on two kinds of broken tokenizer.json (found by fuzzing): a
+/// JSON syntax error inside `decoder`, and a `Precompiled` normalizer (SentencePiece) whose fields do not parse.
+/// Both are refused here first, with the error tokenizers would have given.
+fn check_json(json: &[u8]) -> Result<()> {
+    let bad = |e: serde_json::Error| Error::Tokenizer(format!("tokenizer.json could not be parsed: {e}"));
+    serde_json::from_slice::<serde::de::IgnoredAny>(json).map_err(bad)?;
+    if json.windows(13).any(|w| w == b"\"Precompiled\"") {
+        let value: Value = serde_json::from_slice(json).map_err(bad)?;
+        check_precompiled(value.get("normalizer")).map_err(|e| {
+            Error::Tokenizer(format!("tokenizer.json could not be parsed: its Precompiled normalizer: {e}"))
+        })?;
+    }
+    Ok(())
+}
+
+/// Every `Precompiled` normalizer in `normalizer`, nested `Sequence`s included, deserializes.
+fn check_precompiled(normalizer: Option<&Value>) -> std::result::Result<(), serde_json::Error> {
+    let Some(Value::Object(fields)) = normalizer else { return Ok(()) };
+    if fields.get("type").and_then(Value::as_str) == Some("Precompiled") {
+        serde_json::from_value::<Precompiled>(Value::Object(fields.clone()))?;
+    }
+    if let Some(Value::Array(inner)) = fields.get("normalizers") {
+        inner.iter().try_for_each(|n| check_precompiled(Some(n)))?;
+    }
+    Ok(())
 }
 
 /// `tokenizers` subtracts the special tokens its post-processor adds from `max_length` unchecked (a panic, or a
