@@ -253,7 +253,8 @@ fn check_json(json: &[u8]) -> Result<()> {
 fn check_precompiled(normalizer: Option<&Value>) -> std::result::Result<(), serde_json::Error> {
     let Some(Value::Object(fields)) = normalizer else { return Ok(()) };
     if fields.get("type").and_then(Value::as_str) == Some("Precompiled") {
-        serde_json::from_value::<Precompiled>(Value::Object(fields.clone()))?;
+        // from text, not from the Value: Precompiled borrows its charsmap string, which a Value cannot lend
+        serde_json::from_str::<Precompiled>(&Value::Object(fields.clone()).to_string())?;
     }
     if let Some(Value::Array(inner)) = fields.get("normalizers") {
         inner.iter().try_for_each(|n| check_precompiled(Some(n)))?;
