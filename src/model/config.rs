@@ -115,6 +115,9 @@ struct RawTower {
 }
 
 const FILE: &str = "config.json";
+/// Largest size field accepted (CLIP's largest is ViT-bigG's 8192-wide MLP; vocabularies reach ~250k): bounds the
+/// products computed from them (`grid² + 1` positions overflowed on `image_size` 2^40: fuzz/regressions/bundle).
+const MAX_SIZE: usize = 1 << 20;
 
 impl ClipConfig {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
@@ -200,6 +203,15 @@ impl ClipConfig {
         for (field, value) in positive {
             if value == 0 {
                 return Err(Error::config(FILE, field, "must be greater than 0"));
+            }
+            if value > MAX_SIZE {
+                return Err(Error::config(
+                    FILE,
+                    field,
+                    format!(
+                        "is {value}, more than webclip accepts ({MAX_SIZE}, far above any CLIP): check config.json"
+                    ),
+                ));
             }
         }
         for (tower, hidden, heads) in [
@@ -312,6 +324,11 @@ mod tests {
         assert!(err.contains("text_config.hidden_act") && err.contains("relu"), "{err}");
         let err = ClipConfig::from_json(br#"{"model_type":"siglip"}"#).unwrap_err().to_string();
         assert!(err.contains("siglip"), "{err}");
+        // fuzz/regressions/bundle/image-size-2-40: grid² + 1 overflowed while the model loaded
+        let err = ClipConfig::from_json(br#"{"vision_config":{"image_size":1099511627776,"patch_size":16}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("vision_config.image_size") && err.contains("1099511627776"), "{err}");
         let err = ClipConfig::from_json(b"{not json").unwrap_err().to_string();
         assert!(err.contains("config.json"), "{err}");
     }
