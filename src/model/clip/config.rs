@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::backend::Activation;
 use crate::error::{Error, Result};
-use crate::model::nn::activation;
+use crate::model::nn::{activation, check_sizes};
 
 /// `CLIPTextConfig`.
 #[derive(Clone, Debug, PartialEq)]
@@ -163,11 +163,7 @@ impl ClipConfig {
             ("vision_config.num_channels", self.vision.num_channels),
             ("projection_dim", self.projection_dim),
         ];
-        for (field, value) in positive {
-            if value == 0 {
-                return Err(Error::config(FILE, field, "must be greater than 0"));
-            }
-        }
+        check_sizes(FILE, &positive)?;
         for (tower, hidden, heads) in [
             ("text_config", self.text.hidden_size, self.text.num_attention_heads),
             ("vision_config", self.vision.hidden_size, self.vision.num_attention_heads),
@@ -277,6 +273,11 @@ mod tests {
         assert!(err.contains("text_config.hidden_act") && err.contains("relu"), "{err}");
         let err = ClipConfig::from_json(br#"{"model_type":"siglip"}"#).unwrap_err().to_string();
         assert!(err.contains("siglip"), "{err}");
+        // fuzz/regressions/bundle/image-size-2-40: grid² + 1 overflowed while the model loaded
+        let err = ClipConfig::from_json(br#"{"vision_config":{"image_size":1099511627776,"patch_size":16}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("vision_config.image_size") && err.contains("1099511627776"), "{err}");
         let err = ClipConfig::from_json(b"{not json").unwrap_err().to_string();
         assert!(err.contains("config.json"), "{err}");
     }

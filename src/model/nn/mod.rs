@@ -39,3 +39,25 @@ pub fn activation(name: &str, file: &str, field: &str) -> Result<Activation> {
         )
     })
 }
+
+/// Largest size field a config may give (CLIP's largest is ViT-bigG's 8192-wide MLP; vocabularies reach 256k):
+/// bounds the products computed from them (`grid² + 1` positions overflowed on an `image_size` of 2^40, found by
+/// fuzzing: fuzz/regressions/bundle/image-size-2-40).
+pub const MAX_SIZE: usize = 1 << 20;
+
+/// Every `(field, value)` of `file` is in `1..=MAX_SIZE`, or an error naming the field.
+pub fn check_sizes(file: &str, fields: &[(&str, usize)]) -> Result<()> {
+    for &(field, value) in fields {
+        if value == 0 {
+            return Err(Error::config(file, field, "must be greater than 0"));
+        }
+        if value > MAX_SIZE {
+            return Err(Error::config(
+                file,
+                field,
+                format!("is {value}, more than webclip accepts ({MAX_SIZE}, far above any released model): check config.json"),
+            ));
+        }
+    }
+    Ok(())
+}

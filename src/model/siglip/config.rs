@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::backend::Activation;
 use crate::error::{Error, Result};
-use crate::model::nn::activation;
+use crate::model::nn::{activation, check_sizes};
 
 const FILE: &str = "config.json";
 
@@ -141,11 +141,7 @@ impl SiglipConfig {
             ("vision_config.num_hidden_layers", v.num_hidden_layers),
             ("vision_config.patch_size", v.patch_size),
         ];
-        for (field, value) in positive {
-            if value == 0 {
-                return Err(Error::config(FILE, field, "must be greater than 0"));
-            }
-        }
+        check_sizes(FILE, &positive)?;
         for (tower, hidden, heads) in [
             ("text_config", t.hidden_size, t.num_attention_heads),
             ("vision_config", v.hidden_size, v.num_attention_heads),
