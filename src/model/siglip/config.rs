@@ -139,6 +139,7 @@ impl SiglipConfig {
             ("vision_config.intermediate_size", v.intermediate_size),
             ("vision_config.num_attention_heads", v.num_attention_heads),
             ("vision_config.num_hidden_layers", v.num_hidden_layers),
+            ("vision_config.image_size", v.image_size),
             ("vision_config.patch_size", v.patch_size),
         ];
         check_sizes(FILE, &positive)?;
