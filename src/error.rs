@@ -16,6 +16,7 @@
 //! | `missing-tensor`      | `MissingTensor`      | a parameter the config implies is not in the weights           |
 //! | `tensor-shape`        | `TensorShape`        | a parameter's shape disagrees with the config                  |
 //! | `tensor-dtype`        | `TensorDtype`        | a parameter's dtype is not one webclip reads                   |
+//! | `tensor-non-finite`   | `TensorNonFinite`    | a parameter holds NaN or ±Inf (a damaged or diverged checkpoint) |
 //! | `missing-tower`       | `MissingTower`       | a text-only/vision-only bundle asked for the other tower       |
 //! | `tokenizer`           | `Tokenizer`          | tokenizer.json cannot be parsed, or a text cannot be tokenized |
 //! | `image`               | `Image`              | an image file cannot be decoded or preprocessed                |
@@ -88,6 +89,13 @@ pub enum Error {
         file: String,
         got: String,
     },
+    /// `index`: the first non-finite element (flat, row-major); `value`: NaN, inf or -inf
+    TensorNonFinite {
+        name: String,
+        file: String,
+        index: usize,
+        value: f32,
+    },
     /// `model`: the bundle's name, or "this model"; `has` / `missing`: "text" or "vision"
     MissingTower {
         model: String,
@@ -154,6 +162,7 @@ impl Error {
             Error::MissingTensor { .. } => "missing-tensor",
             Error::TensorShape { .. } => "tensor-shape",
             Error::TensorDtype { .. } => "tensor-dtype",
+            Error::TensorNonFinite { .. } => "tensor-non-finite",
             Error::MissingTower { .. } => "missing-tower",
             Error::Tokenizer(_) => "tokenizer",
             Error::Image { .. } => "image",
@@ -193,6 +202,10 @@ impl Error {
             Error::TensorDtype { name, file, got } => {
                 format!("tensor '{name}' in {file} has dtype {got}; webclip reads F32, F16 or BF16 checkpoints.")
             }
+            Error::TensorNonFinite { name, file, index, value } => format!(
+                "tensor '{name}' in {file} has a non-finite value ({value}) at index {index}: every score computed \
+                 from it would be NaN."
+            ),
             Error::MissingTower { model, has, missing } => {
                 format!("{model} is a {has}-only webclip bundle: it has no {missing} tower.")
             }
@@ -239,6 +252,10 @@ impl Error {
                 "config.json and the weights disagree: use the config.json that was saved with these weights."
             }
             Error::TensorDtype { .. } => "Re-save the model with torch_dtype float32/float16.",
+            Error::TensorNonFinite { .. } => {
+                "The checkpoint is damaged (or its training diverged): download it again or re-save it; a bundle \
+                 made from it must be re-converted from a good checkpoint."
+            }
             Error::MissingTower { .. } => {
                 "Use a bundle converted with both towers (`webclip convert` without --text-only/--vision-only), \
                  or the Hugging Face checkpoint."
@@ -298,6 +315,7 @@ mod tests {
             Error::MissingTensor { name: s("logit_scale"), file: s("model.safetensors") },
             Error::TensorShape { name: s("w"), file: s("f"), expected: vec![2], got: vec![3] },
             Error::TensorDtype { name: s("w"), file: s("f"), got: s("I64") },
+            Error::TensorNonFinite { name: s("logit_scale"), file: s("f"), index: 0, value: f32::NAN },
             Error::MissingTower { model: s("m.webclip"), has: s("text"), missing: s("vision") },
             Error::Tokenizer(s("cannot tokenize")),
             Error::image("cat.jpg", "not an image"),
@@ -334,9 +352,10 @@ mod tests {
             Error::GpuLimit { .. } => 18,
             Error::Gpu { .. } => 19,
             Error::GpuDispatchLimit { .. } => 20,
+            Error::TensorNonFinite { .. } => 21,
         }
     }
-    const VARIANTS: usize = 21;
+    const VARIANTS: usize = 22;
 
     #[test]
     fn every_variant_has_a_distinct_documented_kebab_case_code() {

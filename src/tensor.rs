@@ -33,15 +33,41 @@ impl HostTensor {
                 self.data.len()
             )));
         }
-        if let Some((i, v)) = self.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::Input(format!(
-                "tensor '{}' has a non-finite value ({v}) at index {i}: the checkpoint is damaged; download it \
-                 again or re-save it",
-                self.name
-            )));
-        }
+        check_finite(&self.name, "the weights", &self.data)?;
         Ok(PackedMatrix::from_rows(kind, rows, n.checked_div(rows).unwrap_or(0), &self.data))
     }
+}
+
+/// Every value of tensor `name` (in `file`) is finite: a NaN or ±Inf weight would turn every score into NaN.
+pub fn check_finite(name: &str, file: &str, data: &[f32]) -> Result<()> {
+    match data.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(non_finite(name, file, index, data[index])),
+    }
+}
+
+/// [`check_finite`] of stored little-endian bytes, without converting them: `f16` 2-byte values (exponent bits
+/// all ones) or `f32` 4-byte values.
+pub fn check_finite_bytes(name: &str, file: &str, raw: &[u8], f16: bool) -> Result<()> {
+    let found = if f16 {
+        raw.chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .position(|h| h & 0x7c00 == 0x7c00)
+            .map(|i| (i, half::f16::from_le_bytes([raw[2 * i], raw[2 * i + 1]]).to_f32()))
+    } else {
+        raw.chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .enumerate()
+            .find(|(_, v)| !v.is_finite())
+    };
+    match found {
+        None => Ok(()),
+        Some((index, value)) => Err(non_finite(name, file, index, value)),
+    }
+}
+
+fn non_finite(name: &str, file: &str, index: usize, value: f32) -> Error {
+    Error::TensorNonFinite { name: name.into(), file: file.into(), index, value }
 }
 
 /// Anything that can hand out named tensors with a checked shape.
@@ -51,6 +77,12 @@ pub trait TensorSource {
 
     /// The matrix `name` (`shape` as HF has it; rows = `shape[0]`) as stored: a bundle hands out its f16/q8/q4
     /// weights packed, for the kernels that read them directly; by default the f32 tensor.
+    /// Every tensor name the source holds, for telling what a model leaves unused; empty where the source cannot
+    /// list them.
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn matrix(&self, name: &str, shape: &[usize]) -> Result<PackedMatrix> {
         let t = self.tensor(name, shape)?;
         let rows = shape.first().copied().unwrap_or(1);
@@ -100,6 +132,10 @@ mod tests {
     fn pack_refuses_non_finite_and_wrong_lengths() {
         let t = HostTensor { name: "w".into(), shape: vec![2, 2], data: vec![0.0, f32::NAN, 1.0, 2.0] };
         assert!(t.pack(Kind::Q8).unwrap_err().to_string().contains("non-finite value (NaN) at index 1"));
+        assert!(check_finite_bytes("w", "f", &[0, 0, 0x80, 0x3f, 0, 0, 0x80, 0xff], false).is_err()); // 1.0, -inf
+        assert!(check_finite_bytes("w", "f", &[0, 0x3c, 0xff, 0x7b], true).is_ok()); // 1.0, 65504
+        let e = check_finite_bytes("w", "f", &[0, 0x3c, 0, 0x7c, 1, 0x7e], true).unwrap_err(); // 1.0, inf, NaN
+        assert!(matches!(e, Error::TensorNonFinite { index: 1, value, .. } if value == f32::INFINITY), "{e:?}");
         let t = HostTensor { name: "w".into(), shape: vec![2, 3], data: vec![0.0; 4] };
         assert!(t.pack(Kind::F32).unwrap_err().to_string().contains("shape [2, 3] but 4 values"));
     }

@@ -439,6 +439,47 @@ fn rewrite_tensor(bytes: &[u8], name: &str, f: impl FnOnce(&mut Value)) -> Vec<u
 }
 
 /// A tokenizer tensor that is not deflate data (hashes recomputed, as a buggy writer would leave it) is named.
+/// A bundle holding NaN/Inf (written by an older webclip, or edited and re-hashed) is refused at load like an HF
+/// checkpoint, for native f32/f16 tensors and for the f16 scales of q8/q4 ones.
+#[test]
+fn non_finite_weights_in_a_bundle_are_refused() {
+    let (c, t) = tiny();
+    let f16 = write(c, t, &Policy::uniform(Kind::F16), Towers::Both);
+    let scales = "text_model.encoder.layers.0.mlp.fc1.weight.q8.scales";
+    for (bytes, name) in [(&f16, "logit_scale"), (tiny_q8(), "logit_scale"), (tiny_q8(), scales)] {
+        let mut bytes = bytes.clone();
+        let h = header_end(&bytes);
+        let info = SafeTensors::read_metadata(&bytes).unwrap().1.info(name).unwrap().clone();
+        let bad: &[u8] = match info.dtype {
+            safetensors::tensor::Dtype::F16 => &[0x00, 0x7e],             // NaN
+            safetensors::tensor::Dtype::F32 => &[0x00, 0x00, 0x80, 0xff], // -inf
+            other => panic!("{name} is {other:?}"),
+        };
+        let start = h + info.data_offsets.0;
+        bytes[start..start + bad.len()].copy_from_slice(bad);
+        let payload = hex(&Sha256::digest(&bytes[h..]));
+        let bytes = rehash(rewrite(&bytes, |m| drop(m.insert("payload_sha256".into(), payload.into()))));
+        let e = Bundle::parse("m.webclip", bytes).err().expect("must be refused");
+        assert_eq!(e.code(), "tensor-non-finite", "{name}: {e}");
+        let want = format!("tensor '{name}' in m.webclip has a non-finite value");
+        assert!(e.to_string().contains(&want) && e.to_string().contains("at index 0"), "{e}");
+    }
+}
+
+/// Valid JSON of the wrong shape is not called "not valid JSON": the two get their own messages.
+#[test]
+fn a_header_of_the_wrong_shape_is_not_called_invalid_json() {
+    let with_header = |json: &str| {
+        let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(json.as_bytes());
+        err(Bundle::parse("m.webclip", bytes))
+    };
+    let e = with_header(r#"{"w": {"dtype": "F32", "shape": "two", "data_offsets": [0, 8]}}"#);
+    assert!(e.contains("the header is JSON but not a safetensors header") && !e.contains("not valid JSON"), "{e}");
+    let e = with_header(r#"{"w": {"dtype": "F32", "#);
+    assert!(e.contains("the header is not valid JSON"), "{e}");
+}
+
 #[test]
 fn a_damaged_tokenizer_tensor_is_named() {
     let mut bytes = tiny_q8().clone();

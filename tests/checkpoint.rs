@@ -105,6 +105,29 @@ fn unsupported_dtype_is_named() {
     assert!(err.contains("'logit_scale'") && err.contains("I64"), "{err}");
 }
 
+/// NaN or ±Inf anywhere (logit_scale too) used to load and print `"score": null`: now it is refused at load, naming
+/// the tensor, the file and the first bad element, in every stored dtype.
+#[test]
+fn non_finite_weights_are_refused_at_load() {
+    let c = small_config();
+    let clean = synth::random_tensors(&c, 1).unwrap();
+    for (tensor, index, value) in
+        [("logit_scale", 0, f32::NAN), ("text_model.encoder.layers.0.mlp.fc1.weight", 5, f32::INFINITY)]
+    {
+        let mut t = clean.clone();
+        t.iter_mut().find(|t| t.name == tensor).unwrap().data[index] = value;
+        for dtype in [StoreDtype::F32, StoreDtype::F16, StoreDtype::BF16] {
+            let st = synth::safetensors_bytes(&t, dtype).unwrap();
+            let ck = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("m.safetensors".into(), st)], None, None);
+            let e = ck.and_then(|ck| Session::new(Cpu, ck)).err().expect("a NaN/Inf weight must be refused");
+            assert_eq!(e.code(), "tensor-non-finite", "{e}");
+            let text = e.to_string();
+            let want = format!("tensor '{tensor}' in m.safetensors has a non-finite value ({value}) at index {index}");
+            assert!(text.contains(&want) && text.contains("download it again"), "{dtype:?}: {text}");
+        }
+    }
+}
+
 #[test]
 fn truncated_and_garbage_files_are_errors() {
     let c = small_config();

@@ -177,11 +177,103 @@ fn tag_agrees_with_classify_and_resumes() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("other labels"));
     std::fs::write(dir.join("broken.png"), b"\x89PNG but not really").unwrap();
-    let out = tag(&["--no-caption", "--crops"]);
+    let out = tag(&["--subjects", "cat,dog"]);
     assert_eq!(out.status.code(), Some(1));
     let lines = json_lines(&out);
     assert_eq!((lines.len(), keys(&lines[0])), (1, vec!["error", "file"]));
     assert!(!std::fs::read_to_string(&js).unwrap().contains("broken.png"));
+}
+
+/// A resume must be the same run: another model, or any setting that changes a record, is refused naming what
+/// differs (the run file beside each output records them); the same run resumes.
+#[test]
+fn tag_resumes_only_the_same_model_and_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, dir) = (tmp.path().join("cache"), tmp.path().join("p"));
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    synth_tiny(&a, 12);
+    synth_tiny(&b, 13);
+    photos(&dir);
+    let js = tmp.path().join("tags.jsonl");
+    let (d, j) = (dir.to_str().unwrap(), js.to_str().unwrap());
+    let tag = |model: &Path, extra: &[&str]| {
+        let mut args = vec!["tag", "--model", model.to_str().unwrap(), "--labels", "red,blue", "--no-caption"];
+        args.extend(extra);
+        args.extend(["--out-json", j, d]);
+        run(&cache, &args)
+    };
+    let first = tag(&a, &[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let written = std::fs::read_to_string(&js).unwrap();
+    let record: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("tags.jsonl.webclip-tag.json")).unwrap())
+        .expect("the run file is JSON");
+    assert_eq!(record["format"], "webclip-tag 1");
+    assert_eq!(
+        (record["labels"].clone(), record["threshold"].clone()),
+        (serde_json::json!(["red", "blue"]), 0.5.into())
+    );
+
+    let refused = |out: Output, want: &str| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(want) && err.contains("--out-json"), "wanted {want:?} in: {err}");
+        assert_eq!(std::fs::read_to_string(&js).unwrap(), written, "nothing appended");
+    };
+    std::fs::remove_file(dir.join("red.png")).unwrap(); // something left to do, so a bad resume would append
+    refused(tag(&b, &[]), "was made with a different model");
+    refused(tag(&a, &["--threshold", "0.7"]), "was written with threshold 0.5, but this run has 0.7");
+    refused(tag(&a, &["--crops"]), "crops false");
+    refused(tag(&a, &["--template", "a picture of {}"]), "template");
+    let out = tag(&a, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 already tagged, 0 to do"));
+}
+
+/// While one run writes an output it holds the file's lock: a second run on it is refused at once (it would tag
+/// every photo again), and runs once the lock is gone.
+#[test]
+fn tag_refuses_an_output_another_run_is_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, cache, dir) = (tmp.path().join("m"), tmp.path().join("cache"), tmp.path().join("p"));
+    synth_tiny(&model, 12);
+    photos(&dir);
+    let csv = tmp.path().join("tags.csv");
+    let args = ["tag", "--model", model.to_str().unwrap(), "--labels", "red", "--no-caption", "--out-csv"];
+    let tag = || run(&cache, &[&args[..], &[csv.to_str().unwrap(), dir.to_str().unwrap()]].concat());
+    let held = std::fs::File::create(&csv).unwrap();
+    held.lock().unwrap(); // what a running `webclip tag` holds
+    let out = tag();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is being written by another `webclip tag` run"), "{err}");
+    assert!(out.stdout.is_empty());
+    drop(held);
+    let out = tag();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 4, "header and 3 photos, once each");
+}
+
+/// File names that are not UTF-8 (Latin-1 names from an old camera or share) stay distinct: written with `\xNN`
+/// for each byte that is not UTF-8, so a resume skips exactly the photos already tagged.
+#[cfg(unix)]
+#[test]
+fn tag_keeps_non_utf8_names_apart() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, cache, dir) = (tmp.path().join("m"), tmp.path().join("cache"), tmp.path().join("p"));
+    synth_tiny(&model, 12);
+    std::fs::create_dir(&dir).unwrap();
+    let (e_acute, e_grave) = (std::ffi::OsStr::from_bytes(b"caf\xe9.png"), std::ffi::OsStr::from_bytes(b"caf\xe8.png"));
+    write_png(&dir.join(e_acute), |_, _| [200, 30, 30]);
+    write_png(&dir.join(e_grave), |_, _| [30, 30, 200]);
+    let js = tmp.path().join("tags.jsonl");
+    let args = ["tag", "--model", model.to_str().unwrap(), "--labels", "red", "--no-caption", "--out-json"];
+    let tag = || run(&cache, &[&args[..], &[js.to_str().unwrap(), dir.to_str().unwrap()]].concat());
+    let out = tag();
+    let files: Vec<String> = ok_json_lines(&out).iter().map(|l| l["file"].as_str().unwrap().to_string()).collect();
+    assert_eq!(files, ["caf\\xe8.png", "caf\\xe9.png"]);
+    let out = tag();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 already tagged, 0 to do"));
 }
 
 #[test]

@@ -71,7 +71,7 @@ fn convert_reports_sizes_and_fidelity_and_every_command_takes_the_bundle() {
     assert!(!out.status.success() && stdout.contains("no vision tower"), "{stdout}");
 
     // a truncated download: the CLI says so and what to do
-    let bytes = std::fs::read(&q8[..]).unwrap();
+    let bytes = std::fs::read(q8).unwrap();
     let cut = dir.join("cut.webclip");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let out = webclip(&["embed", "--model", cut.to_str().unwrap(), "--text", "x"]);

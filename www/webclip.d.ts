@@ -90,9 +90,11 @@ export type ErrorCode =
  *  (src/wasm/mod.rs). lib/errors.js ENGINE_CODES maps each to an ErrorCode. */
 export type EngineCode =
   | 'io' | 'missing-file' | 'json' | 'config' | 'safetensors' | 'not-a-bundle' | 'bundle-version' | 'bundle-damaged'
-  | 'missing-tensor' | 'tensor-shape' | 'tensor-dtype' | 'missing-tower' | 'tokenizer' | 'image' | 'input'
+  | 'missing-tensor' | 'tensor-shape' | 'tensor-dtype' | 'tensor-non-finite' | 'missing-tower' | 'tokenizer'
+  | 'image' | 'input'
   | 'backend-unavailable' | 'gpu-device-lost' | 'gpu-out-of-memory' | 'gpu-limit' | 'gpu-dispatch-limit' | 'gpu'
-  | 'backend-name' | 'no-labels' | 'caption-options' | 'embedding-length' | 'js-result';
+  | 'backend-name' | 'no-labels' | 'template' | 'threshold' | 'caption-options' | 'embedding-length'
+  | 'embedding-values' | 'js-result';
 
 /** What pkg/webclip.js (the wasm module, used directly) throws or rejects with: a plain `Error` whose `message`
  *  says what and where, with own properties `code` (decide on this, never on the message) and `hint` (what to do,

@@ -157,7 +157,7 @@ pub fn mutate_part(
     mutate_section(
         data,
         size,
-        seed % 8 == 0,
+        seed.is_multiple_of(8),
         parts,
         pick,
         |parts| join(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>()),
@@ -177,7 +177,7 @@ pub fn mutate_header(
     let Some(n) = n.filter(|&n| n <= size - 8) else { return whole(data, size, mutate) };
     let parts = vec![data[8..8 + n].to_vec(), data[8 + n..size].to_vec()];
     let rebuild = |parts: &[Vec<u8>]| [&(parts[0].len() as u64).to_le_bytes()[..], &parts[0], &parts[1]].concat();
-    mutate_section(data, size, seed % 8 == 0, parts, usize::from(seed % 4 == 3), rebuild, mutate)
+    mutate_section(data, size, seed.is_multiple_of(8), parts, usize::from(seed % 4 == 3), rebuild, mutate)
 }
 
 fn whole(data: &mut [u8], size: usize, mut mutate: impl FnMut(&mut [u8], usize, usize) -> usize) -> usize {

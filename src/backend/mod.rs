@@ -80,7 +80,7 @@ pub(crate) fn check(cond: bool, what: impl FnOnce() -> String) -> Result<()> {
 /// `attention`'s shapes: q `(batch, q_len, D)`, k and v `(batch, kv_len, D)`, `D` a multiple of `heads`, and
 /// `q_len == kv_len` when causal.
 pub(crate) fn check_attention(q: Dims, k: Dims, v: Dims, heads: usize, causal: bool) -> Result<()> {
-    let shapes = q.batch == k.batch && q.dim == k.dim && k == v && heads > 0 && q.dim % heads == 0;
+    let shapes = q.batch == k.batch && q.dim == k.dim && k == v && heads > 0 && q.dim.is_multiple_of(heads);
     check(shapes && (!causal || q.seq == k.seq), || {
         format!("attention: q {q:?}, k {k:?}, v {v:?}, {heads} heads{}", if causal { ", causal" } else { "" })
     })

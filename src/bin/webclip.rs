@@ -153,7 +153,7 @@ enum Command {
         #[arg(long)]
         labels: String,
         /// Keep tags scoring at least this (0.5: the tag beats the neutral prompt)
-        #[arg(long, default_value_t = webclip::tasks::tag::DEFAULT_THRESHOLD)]
+        #[arg(long, default_value_t = webclip::tasks::tag::DEFAULT_THRESHOLD, allow_negative_numbers = true)]
         threshold: f32,
         /// Also score a 2x2 grid of overlapping crops and keep each tag's best (finds small objects; 5 image passes)
         #[arg(long)]
@@ -283,9 +283,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Classify { model, labels, template, backend, files } => {
             let labels = tag::labels_arg(&labels, "--labels")?;
-            if !template.contains("{}") {
-                return Err(Error::Input(format!("--template {template:?} has no {{}} where the label goes")));
-            }
+            webclip::tasks::labels::check_template(&template)?;
             let session = load_session(&model, backend)?;
             on!(session, s => classify(s, &labels, &template, &files))
         }
@@ -341,12 +339,16 @@ fn run(cli: Cli) -> Result<bool> {
             dir,
         } => {
             let labels = tag::labels_arg(&labels, "--labels")?;
+            webclip::tasks::labels::check_template(&template)?;
+            webclip::tasks::labels::check_threshold(threshold)?;
+            check_batch(batch)?;
             let caption = (!no_caption).then_some(caption);
             let args = tag::TagArgs { labels, threshold, crops, template, neutral, out_json, out_csv, caption, batch };
             let session = load_session(&model, backend)?;
             on!(session, s => tag::run(s, &dir, &args))
         }
         Command::Index { model, backend, out, dims, batch, dir } => {
+            check_batch(batch)?;
             let session = load_session(&model, backend)?;
             on!(session, s => index::run(s, &dir, &out, dims, batch))
         }
@@ -383,7 +385,7 @@ fn embed<B: Backend>(session: &Session<B>, images: &[PathBuf], texts: &[String])
 }
 
 fn classify<B: Backend>(session: &Session<B>, labels: &[String], template: &str, files: &[PathBuf]) -> Result<bool> {
-    let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+    let prompts = webclip::tasks::labels::prompts(template, labels)?;
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
     // uploaded once for every image; normalize, logits and softmax run on the backend after the vision tower (on a
     // GPU: one readback, the probs)
@@ -434,8 +436,34 @@ fn each_image<B: Backend, T>(
     Ok(all_ok)
 }
 
-fn load_session(model: &Path, backend: BackendChoice) -> Result<AnySession> {
+/// `--batch` of `tag` and `index`: at least one image per pass.
+fn check_batch(batch: usize) -> Result<()> {
+    match batch {
+        0 => Err(Error::Input("--batch 0: give at least 1 (images decoded and embedded together; default 8)".into())),
+        _ => Ok(()),
+    }
+}
+
+/// [`Checkpoint::open`], warning on stderr about tensors the model does not read (another architecture's files, a
+/// fine-tuned head): they are ignored, as Hugging Face's loader ignores them.
+fn open_checkpoint(model: &Path) -> Result<Checkpoint> {
     let checkpoint = Checkpoint::open(model)?;
+    let unused = checkpoint.unused_tensors()?;
+    if let Some(first) = unused.first() {
+        let more = if unused.len() > 1 { format!(" and {} more", unused.len() - 1) } else { String::new() };
+        eprintln!(
+            "warning: {} holds {} tensor(s) this {} model does not use ('{first}'{more}); they are ignored. Check \
+             that config.json belongs to these weights.",
+            model.display(),
+            unused.len(),
+            checkpoint.config.architecture().name()
+        );
+    }
+    Ok(checkpoint)
+}
+
+fn load_session(model: &Path, backend: BackendChoice) -> Result<AnySession> {
+    let checkpoint = open_checkpoint(model)?;
     Ok(match backend {
         BackendChoice::Cpu => AnySession::Cpu(Session::new(Cpu, checkpoint)?),
         BackendChoice::Gpu => {

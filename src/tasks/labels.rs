@@ -11,6 +11,39 @@
 
 use std::collections::HashSet;
 
+use crate::error::{Error, Result};
+
+/// The prompt of each label: `template` with its `{}` replaced by the label. A template holds exactly one `{}`:
+/// none would give every label the same prompt (equal scores), two would say the label twice.
+pub fn prompts(template: &str, labels: &[String]) -> Result<Vec<String>> {
+    check_template(template)?;
+    Ok(labels.iter().map(|l| template.replace("{}", l)).collect())
+}
+
+/// `template` holds exactly one `{}`, or an error that shows it and says why.
+pub fn check_template(template: &str) -> Result<()> {
+    match template.matches("{}").count() {
+        1 => Ok(()),
+        0 => Err(Error::Input(format!(
+            "template {template:?} has no {{}} where the label goes (every label would get the same prompt); \
+             e.g. \"a photo of a {{}}.\""
+        ))),
+        n => Err(Error::Input(format!(
+            "template {template:?} has {n} {{}}; a template holds exactly one, where the label goes"
+        ))),
+    }
+}
+
+/// A score threshold (`tag --threshold`, the wasm `tag`): a number in [0, 1].
+pub fn check_threshold(threshold: f32) -> Result<()> {
+    if (0.0..=1.0).contains(&threshold) {
+        return Ok(());
+    }
+    Err(Error::Input(format!(
+        "threshold {threshold} is not in [0, 1]: scores are probabilities (0.5: the tag beats the neutral prompt)"
+    )))
+}
+
 /// `"cat, dog\n golden   retriever,cat"` → `["cat", "dog", "golden retriever"]`.
 pub fn parse_labels(text: &str) -> Vec<String> {
     dedup(text.split([',', '\n']).map(clean))
@@ -56,6 +89,22 @@ mod tests {
         assert!(parse_labels(" , \n ").is_empty());
         assert_eq!(parse_labels("a\u{a0}b,\u{feff}c\u{3000},a b,\u{85}d"), ["a b", "c", "\u{85}d"]);
         assert_eq!(parse_labels("Cat,cat"), ["Cat", "cat"], "case is kept: labels are prompts");
+    }
+
+    #[test]
+    fn templates_hold_exactly_one_slot_and_thresholds_are_probabilities() {
+        let labels = ["cat".to_string(), "dog".to_string()];
+        assert_eq!(prompts("a {}.", &labels).unwrap(), ["a cat.", "a dog."]);
+        let none = prompts("a photo.", &labels).unwrap_err().to_string();
+        assert!(none.contains("has no {} where the label goes"), "{none}");
+        let two = check_template("a {} and a {}").unwrap_err().to_string();
+        assert!(two.contains("has 2 {}; a template holds exactly one"), "{two}");
+        for ok in [0.0, 0.5, 1.0] {
+            assert!(check_threshold(ok).is_ok());
+        }
+        for bad in [5.0, -0.1, f32::NAN, f32::INFINITY] {
+            assert!(check_threshold(bad).unwrap_err().to_string().contains("is not in [0, 1]"), "{bad}");
+        }
     }
 
     #[test]

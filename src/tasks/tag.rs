@@ -60,10 +60,7 @@ impl Tagger {
         if labels.is_empty() {
             return Err(Error::Input("no tags given: pass at least one label".into()));
         }
-        if !template.contains("{}") {
-            return Err(Error::Input(format!("tag template {template:?} has no {{}} where the label goes")));
-        }
-        let mut texts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+        let mut texts = crate::tasks::labels::prompts(template, &labels)?;
         texts.push(neutral.to_string());
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let mut e = s.embed_texts_async(&refs).await?;

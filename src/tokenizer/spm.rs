@@ -40,11 +40,11 @@ impl SentencePieceModel {
         };
         let mut m = SentencePieceModel { add_dummy_prefix: true, remove_extra_whitespaces: true, ..Default::default() };
         for field in Fields::new(bytes) {
-            match field.map_err(|e| bad(e))? {
-                (1, Value::Bytes(b)) => m.pieces.push(piece(b).map_err(|e| bad(e))?),
+            match field.map_err(&bad)? {
+                (1, Value::Bytes(b)) => m.pieces.push(piece(b).map_err(&bad)?),
                 (3, Value::Bytes(b)) => {
                     for f in Fields::new(b) {
-                        match f.map_err(|e| bad(e))? {
+                        match f.map_err(&bad)? {
                             (2, Value::Bytes(c)) => m.precompiled_charsmap = c.to_vec(),
                             (3, Value::Varint(v)) => m.add_dummy_prefix = v != 0,
                             (4, Value::Varint(v)) => m.remove_extra_whitespaces = v != 0,

@@ -18,8 +18,11 @@
 //! |--------------------|--------------------------------------------------------|------------------------------------|
 //! | `backend-name`     | `Model.load`, `Model.fromBundle`                       | `backend` is not "gpu" or "cpu"    |
 //! | `no-labels`        | `classify`, `tag`                                      | the label list is empty            |
+//! | `template`         | `classify`                                             | the template has no `{}`, or two   |
+//! | `threshold`        | `tag`                                                  | the threshold is not in [0, 1]     |
 //! | `caption-options`  | `caption`, `captionEmbedding`                          | `options` is not `{beam, …}`       |
 //! | `embedding-length` | `captionEmbedding`, `quantizeEmbedding`, `searchIndex` | an embedding or index of the wrong length |
+//! | `embedding-values` | `quantizeEmbedding`, `searchIndex`                     | an embedding holds NaN or ±Inf, or is all zeros |
 //! | `js-result`        | any call returning an object                           | the result could not be built (a bug) |
 //!
 //! A trap (a Rust panic, an allocation failure) is not one of these: it throws a `WebAssembly.RuntimeError` and
@@ -245,7 +248,9 @@ impl Model {
             if labels.is_empty() {
                 return Err(js_error("no-labels", "classify: no labels given.", "Pass at least one label."));
             }
-            let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+            let prompts = crate::tasks::labels::prompts(&template, &labels).map_err(|e| {
+                js_error("template", &e.message(), "Put {} where the label goes, once: \"a photo of a {}.\"")
+            })?;
             let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
             let probs = on!(engine, s => probabilities(s, &refs, &bytes, &name).await).map_err(js)?;
             Ok(js_sys::Float32Array::from(probs.as_slice()).into())

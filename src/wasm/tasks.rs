@@ -141,6 +141,8 @@ impl Model {
             if labels.is_empty() {
                 return Err(js_error("no-labels", "tag: no tags given.", "Pass at least one label."));
             }
+            crate::tasks::labels::check_threshold(threshold)
+                .map_err(|e| js_error("threshold", &e.message(), "Pass a number from 0 to 1 (0.5 is the default)."))?;
             let mut texts: Vec<String> = labels.iter().map(|l| TAG_TEMPLATE.replace("{}", l)).collect();
             texts.push(NEUTRAL_PROMPT.to_string());
             let mut e = on!(engine, s => prompt_embeddings(s, &state, &texts).await).map_err(js)?;
@@ -255,7 +257,12 @@ pub fn quantize_embedding(embedding: &[f32], dims: usize) -> Result<JsValue, JsV
         let hint = "Pass what embedImage or embedText returned.";
         return Err(js_error("embedding-length", "quantizeEmbedding: the embedding is empty.", hint));
     }
-    let dims = if dims == 0 { embedding.len() } else { dims.min(embedding.len()) };
+    if dims > embedding.len() {
+        let message = format!("quantizeEmbedding: dims = {dims}, but the embedding has {} values.", embedding.len());
+        return Err(js_error("embedding-length", &message, "Pass dims ≤ model.embeddingDim (0: all of them)."));
+    }
+    let dims = if dims == 0 { embedding.len() } else { dims };
+    check_values("quantizeEmbedding", &embedding[..dims])?;
     let (q, scale) = search::quantize(embedding, dims);
     let out = js_sys::Object::new();
     let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v).map(|_| ());
@@ -263,6 +270,20 @@ pub fn quantize_embedding(embedding: &[f32], dims: usize) -> Result<JsValue, JsV
         .and_then(|_| set("scale", scale.into()))
         .map_err(|_| js_error("js-result", "quantizeEmbedding: cannot build the result object.", ""))?;
     Ok(out.into())
+}
+
+/// An embedding (its first `dims` values) that can be normalised: finite, not all zeros.
+fn check_values(call: &str, embedding: &[f32]) -> Result<(), JsValue> {
+    let hint = "Pass what embedImage or embedText returned; a model whose weights hold NaN is refused at load.";
+    if let Some(i) = embedding.iter().position(|v| !v.is_finite()) {
+        let message = format!("{call}: the embedding has a non-finite value ({}) at index {i}.", embedding[i]);
+        return Err(js_error("embedding-values", &message, hint));
+    }
+    if embedding.iter().all(|v| *v == 0.0) {
+        let message = format!("{call}: the embedding is all zeros: it has no direction to compare.");
+        return Err(js_error("embedding-values", &message, hint));
+    }
+    Ok(())
 }
 
 /// The `top` rows of `vectors` (Int8Array of n rows × `dims`, from `quantizeEmbedding`) closest to `query` (a
@@ -279,6 +300,7 @@ pub fn search_index(query: &[f32], vectors: &[i8], dims: usize, top: usize) -> R
         );
         return Err(js_error("embedding-length", &message, "Pass the dims the rows were quantized with."));
     }
+    check_values("searchIndex", &query[..dims])?;
     #[derive(Serialize)]
     struct Hit {
         index: usize,

@@ -49,7 +49,7 @@ use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
 use crate::model::{Architecture, ModelConfig, Towers};
 use crate::quant::{Kind, PackedMatrix, Words};
-use crate::tensor::{HostTensor, TensorSource};
+use crate::tensor::{check_finite_bytes, HostTensor, TensorSource};
 
 pub const FORMAT: &str = "webclip";
 /// The version this build writes. Version 2 added `architecture`; version 1 bundles (CLIP only) still load.
@@ -145,8 +145,12 @@ impl Bundle {
                 "truncated: {len} bytes, but the header alone needs {header_end}; {cut_short}"
             )));
         }
-        let header: Metadata = serde_json::from_slice(&bytes[8..header_end]).map_err(|e| {
+        // first as any JSON, so that damaged text and valid JSON of the wrong shape get their own messages
+        let json: serde_json::Value = serde_json::from_slice(&bytes[8..header_end]).map_err(|e| {
             corrupt(format!("the header is not valid JSON ({e}): the file is damaged; delete it and download it again"))
+        })?;
+        let header: Metadata = serde_json::from_value(json).map_err(|e| {
+            corrupt(format!("the header is JSON but not a safetensors header ({e}): not a file webclip wrote"))
         })?;
         let meta: BTreeMap<String, String> = header.metadata().clone().unwrap_or_default().into_iter().collect();
 
@@ -278,8 +282,9 @@ impl Bundle {
                         info.dtype, info.shape
                     )))
                 }
+                Some((Dtype::F16, _)) => self.check_finite(&name, Dtype::F16)?, // q8/q4 scales
                 Some(_) => {}
-                None if matches!(info.dtype, Dtype::F32 | Dtype::F16) => {}
+                None if matches!(info.dtype, Dtype::F32 | Dtype::F16) => self.check_finite(&name, info.dtype)?,
                 None if name == TOKENIZER_TENSOR && info.dtype == Dtype::U8 && info.shape.len() == 1 => {}
                 None => return Err(bad(format!("tensor '{name}' has dtype {:?}, expected F32 or F16", info.dtype))),
             }
@@ -288,6 +293,12 @@ impl Bundle {
             Some(missing) => Err(bad(format!("tensor '{missing}' is missing"))),
             None => Ok(()),
         }
+    }
+
+    /// Stored tensor `name` (F32 or F16 bytes) holds no NaN or ±Inf: scanned once at load, as every weight of an
+    /// HF checkpoint is, since a bundle written by an older webclip (or edited and re-hashed) may carry them.
+    fn check_finite(&self, name: &str, dtype: Dtype) -> Result<()> {
+        check_finite_bytes(name, &self.name, self.raw(name).unwrap_or_default(), dtype == Dtype::F16)
     }
 
     /// `tokenizer.json` from its deflated tensor.

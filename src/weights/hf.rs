@@ -114,6 +114,18 @@ impl Checkpoint {
         Ok(checkpoint)
     }
 
+    /// Tensors of the weight files that the model does not read, sorted: not an error (HF's loader ignores them
+    /// too), but a sign that the files belong to another architecture or a fine-tuned head. Buffers older
+    /// transformers saved (`*.position_ids`) are not listed.
+    pub fn unused_tensors(&self) -> Result<Vec<String>> {
+        let used: BTreeSet<String> =
+            crate::model::parameters(&self.config, self.towers)?.into_iter().map(|p| p.name).collect();
+        let mut unused: Vec<String> =
+            self.tensors.names().into_iter().filter(|n| !used.contains(n) && !n.ends_with(".position_ids")).collect();
+        unused.sort();
+        Ok(unused)
+    }
+
     /// Builds a checkpoint from file contents (the browser path: bytes fetched by the page).
     /// `shards` are `(file name, bytes)` pairs of safetensors files.
     pub fn from_parts(

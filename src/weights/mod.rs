@@ -28,4 +28,8 @@ impl TensorSource for ShardedTensors {
         let file = self.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
         Err(Error::MissingTensor { name: name.to_string(), file })
     }
+
+    fn names(&self) -> Vec<String> {
+        self.files.iter().flat_map(SafetensorsFile::tensor_names).collect()
+    }
 }

@@ -4,7 +4,7 @@ use safetensors::tensor::{Dtype, Metadata};
 use safetensors::SafeTensors;
 
 use crate::error::{Error, Result};
-use crate::tensor::HostTensor;
+use crate::tensor::{check_finite, HostTensor};
 
 pub struct SafetensorsFile {
     /// file name, for error messages
@@ -46,7 +46,7 @@ impl SafetensorsFile {
         names
     }
 
-    /// The tensor converted to f32; `shape` must match exactly.
+    /// The tensor converted to f32; `shape` must match exactly and every value be finite.
     pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
         let info = self
             .metadata
@@ -61,7 +61,7 @@ impl SafetensorsFile {
             });
         }
         let raw = self.raw(name).unwrap_or_default();
-        let data = match info.dtype {
+        let data: Vec<f32> = match info.dtype {
             Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             Dtype::F16 => raw.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
             Dtype::BF16 => raw.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
@@ -73,6 +73,7 @@ impl SafetensorsFile {
                 })
             }
         };
+        check_finite(name, &self.name, &data)?;
         Ok(HostTensor { name: name.to_string(), shape: shape.to_vec(), data })
     }
 }

@@ -105,6 +105,7 @@ export const ENGINE_CODES = {
   'missing-tensor': 'corrupt-model',
   'tensor-shape': 'corrupt-model',
   'tensor-dtype': 'corrupt-model',
+  'tensor-non-finite': 'corrupt-model',
   'missing-tower': 'one-tower',
   tokenizer: (during) => (during === 'model' ? 'corrupt-model' : 'internal'),
   image: 'unsupported-image',
@@ -118,8 +119,11 @@ export const ENGINE_CODES = {
   // the façade's own (src/wasm/mod.rs)
   'backend-name': 'internal',
   'no-labels': 'labels',
+  template: 'template',
+  threshold: 'internal',
   'caption-options': 'internal',
   'embedding-length': 'internal',
+  'embedding-values': 'internal',
   'js-result': 'internal',
 };
 

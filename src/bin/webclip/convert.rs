@@ -11,13 +11,13 @@ use webclip::image::Pixels;
 use webclip::model::Towers;
 use webclip::weights::bundle::Bundle;
 use webclip::weights::bundle::Policy;
-use webclip::{Checkpoint, Error, Result, Session};
+use webclip::{Error, Result, Session};
 
 const MB: f64 = 1e6;
 
 /// Writes the bundle, prints its size per part, then loads it and reports cosine vs the f32 model on probe inputs.
 pub fn convert(model: &Path, quant: &str, policy: &Policy, out: &Path, towers: Towers) -> Result<()> {
-    let checkpoint = Checkpoint::open(model)?;
+    let checkpoint = super::open_checkpoint(model)?;
     if checkpoint.towers != Towers::Both && towers != checkpoint.towers {
         return Err(Error::Input(format!(
             "{} holds only the {} tower; convert from the Hugging Face checkpoint for {} towers",
@@ -86,7 +86,7 @@ pub fn fidelity(
     labels: &[String],
     template: &str,
 ) -> Result<()> {
-    let checkpoint = Checkpoint::open(model)?;
+    let checkpoint = super::open_checkpoint(model)?;
     if checkpoint.towers != Towers::Both {
         return Err(Error::Input(format!(
             "{} is a {}-only bundle; the fidelity report needs the f32 reference of both towers: pass the Hugging \
@@ -103,7 +103,7 @@ pub fn fidelity(
             (probe_images(8, p.crop_height as usize, p.image_mean, p.image_std), "8 generated images".into())
         }
     };
-    let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+    let prompts = webclip::tasks::labels::prompts(template, labels)?;
     let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
     let started = Instant::now();
     let want = Embeddings::of(&reference, &prompts, &pixels)?;

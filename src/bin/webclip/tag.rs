@@ -3,18 +3,25 @@
 //! image finishes (flushed: a crash loses at most the image in flight). Running again skips the images both
 //! outputs already hold, so an interrupted run resumes.
 //!
+//! Each output is locked while a run writes it (a second run on the same file is refused, not interleaved), and
+//! beside it `<output>.webclip-tag.json` records what wrote it: the model's [`Fingerprint`] and every setting
+//! that changes a record (labels, template, neutral prompt, threshold, crops, caption options). A resume with
+//! another model or other settings is refused, naming what differs, instead of appending mismatched records.
+//!
 //! JSON line: `{"file", "tags": [{"tag", "score"}…] (≥ threshold, best first), "scores": {label: score} (all),
 //! "caption", "caption_score"}` (`caption` fields are null with --no-caption). `file` is relative to DIR.
 //! CSV: `file,tags,caption,caption_score,<one column per label>`; `tags` is the kept labels joined by "; ".
 
-use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Value};
 use webclip::backend::Backend;
+use webclip::tasks::fingerprint::Fingerprint;
 use webclip::tasks::labels::{parse_label_lines, parse_labels};
 use webclip::tasks::tag::{view_pixels, Tagger};
 use webclip::{Error, Result, Session};
@@ -34,13 +41,26 @@ pub struct TagArgs {
     pub batch: usize,
 }
 
-/// `FILE_OR_LIST`: an existing file holds one entry per line (`#` comments allowed, commas kept inside an entry);
-/// anything else is a list separated by commas or new lines, as the page reads it. Both are trimmed, inner
-/// whitespace collapsed and duplicates dropped ([`webclip::tasks::labels`]).
+/// `FILE_OR_LIST`: an existing file holds one entry per line (`#` comments allowed, commas kept inside an entry),
+/// or a JSON array of strings (`.json`, like src/assets/prompts/imagenet_classnames.json); anything else is a list
+/// separated by commas or new lines, as the page reads it. Both are trimmed, inner whitespace collapsed and
+/// duplicates dropped ([`webclip::tasks::labels`]). A single entry that names a file (`labels.txt`, `tags/x`) which
+/// does not exist is an error, not a label.
 pub fn labels_arg(arg: &str, flag: &str) -> Result<Vec<String>> {
     let path = Path::new(arg);
     let labels = if path.is_file() {
-        parse_label_lines(&std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?)
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        match path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+            true => json_labels(&text, path, flag)?,
+            false => parse_label_lines(&text),
+        }
+    } else if path.is_dir() {
+        return Err(Error::Input(format!("{flag} {arg}: is a folder; give a file with one entry per line, or a list")));
+    } else if looks_like_a_path(arg) {
+        return Err(Error::Input(format!(
+            "{flag} {arg}: no such file; give an existing file (one entry per line), or a comma-separated list like \
+             \"cat,dog\" (a single label that looks like a file name: end it with a comma, \"{arg},\")"
+        )));
     } else {
         parse_labels(arg)
     };
@@ -50,6 +70,21 @@ pub fn labels_arg(arg: &str, flag: &str) -> Result<Vec<String>> {
         )));
     }
     Ok(labels)
+}
+
+/// A `.json` label file: an array of strings, each cleaned like one line of a label file.
+fn json_labels(text: &str, path: &Path, flag: &str) -> Result<Vec<String>> {
+    let list: Vec<String> = serde_json::from_str(text)
+        .map_err(|e| Error::Input(format!("{flag} {}: not a JSON array of strings ({e})", path.display())))?;
+    Ok(parse_label_lines(&list.iter().map(|l| l.replace(['\n', '#'], " ")).collect::<Vec<_>>().join("\n")))
+}
+
+/// One entry with a path separator or a label-file extension: meant as a file, never as a label.
+fn looks_like_a_path(arg: &str) -> bool {
+    const EXTENSIONS: [&str; 7] = ["txt", "csv", "tsv", "json", "list", "lst", "labels"];
+    let one_entry = !arg.contains([',', '\n']);
+    let ext = arg.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    one_entry && (arg.contains(['/', '\\']) || ext.is_some_and(|e| EXTENSIONS.contains(&e.as_str())))
 }
 
 /// Image files (png, jpg, jpeg, webp, gif) under `dir`, recursively, hidden entries and symlinked folders
@@ -63,7 +98,7 @@ pub fn images_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     while let Some((path, rel)) = stack.pop() {
         for entry in std::fs::read_dir(&path).map_err(|e| Error::io(&path, e))? {
             let entry = entry.map_err(|e| Error::io(&path, e))?;
-            let name = entry.file_name().to_string_lossy().to_string();
+            let name = name_text(&entry.file_name());
             if name.starts_with('.') {
                 continue;
             }
@@ -77,7 +112,42 @@ pub fn images_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
         }
     }
     found.sort();
+    // outputs know a photo by this text: two files must never share one (resume would skip the second)
+    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    for (rel, path) in &found {
+        if let Some(other) = seen.insert(rel, path) {
+            return Err(Error::Input(format!(
+                "{} and {} are both named \"{rel}\" once written as text (their names are not valid UTF-8); rename \
+                 one of them",
+                other.display(),
+                path.display()
+            )));
+        }
+    }
     Ok(found)
+}
+
+/// A file name as text, losslessly: valid UTF-8 as it is, each byte that is not (a name from another system's
+/// encoding) as `\xNN`, so two different names never become the same text (as `to_string_lossy`'s U+FFFD would
+/// make them); [`images_in`] refuses the one way left to collide (a real name spelled `\xNN`).
+fn name_text(name: &OsStr) -> String {
+    #[cfg(unix)]
+    {
+        use std::fmt::Write as _;
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::new();
+        for chunk in name.as_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_string_lossy().into_owned()
+    }
 }
 
 fn is_image_name(name: &str) -> bool {
@@ -87,8 +157,13 @@ fn is_image_name(name: &str) -> bool {
 
 pub fn run<B: Backend>(session: &Session<B>, dir: &Path, args: &TagArgs) -> Result<bool> {
     let files = images_in(dir)?;
-    let mut json_out = args.out_json.as_deref().map(|p| Output::open(p, None)).transpose()?;
-    let mut csv_out = args.out_csv.as_deref().map(|p| Output::open(p, Some(csv_header(&args.labels)))).transpose()?;
+    let mut json_out = args.out_json.as_deref().map(|p| Output::open(p, None, "--out-json")).transpose()?;
+    let csv_header = Some(csv_header(&args.labels));
+    let mut csv_out = args.out_csv.as_deref().map(|p| Output::open(p, csv_header, "--out-csv")).transpose()?;
+    if json_out.is_some() || csv_out.is_some() {
+        let run = RunRecord { model: Fingerprint::of(session, true, true)?, settings: settings(args) };
+        json_out.iter().chain(csv_out.iter()).try_for_each(|o| o.check_run(&run))?;
+    }
     // done = held by every output given (none given: nothing is done)
     let outputs: Vec<&Output> = json_out.iter().chain(csv_out.iter()).collect();
     let is_done = |rel: &str| !outputs.is_empty() && outputs.iter().all(|o| o.has(rel));
@@ -102,7 +177,7 @@ pub fn run<B: Backend>(session: &Session<B>, dir: &Path, args: &TagArgs) -> Resu
     let tagger = Tagger::build(session, args.labels.clone(), &args.template, &args.neutral)?;
     let composer = args.caption.as_ref().map(|c| super::caption::composer(session, c)).transpose()?;
     let (started, mut done, mut failed) = (Instant::now(), 0usize, 0usize);
-    for chunk in pending.chunks(args.batch.max(1)) {
+    for chunk in pending.chunks(args.batch) {
         // decode every file of the chunk, then one embedding call for all their views (batched passes)
         let mut views = Vec::new();
         let mut counts = Vec::new();
@@ -167,6 +242,61 @@ pub fn run<B: Backend>(session: &Session<B>, dir: &Path, args: &TagArgs) -> Resu
     Ok(failed == 0)
 }
 
+/// Every setting that changes what a record holds, as JSON (what the run file stores and a resume compares).
+fn settings(args: &TagArgs) -> serde_json::Map<String, Value> {
+    let caption = args.caption.as_ref().map(
+        |c| json!({ "beam": c.beam, "shortlist": c.shortlist, "alternatives": c.alternatives, "subjects": c.subjects }),
+    );
+    let v = json!({
+        "labels": args.labels,
+        "template": args.template,
+        "neutral": args.neutral,
+        // as typed (0.7, not the f32's 0.699999988…)
+        "threshold": args.threshold.to_string().parse::<f64>().unwrap_or(f64::NAN),
+        "crops": args.crops,
+        "caption": caption,
+    });
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// What wrote an output: `<output>.webclip-tag.json`.
+struct RunRecord {
+    model: Fingerprint,
+    settings: serde_json::Map<String, Value>,
+}
+
+impl RunRecord {
+    const FORMAT: &str = "webclip-tag 1";
+
+    fn to_json(&self) -> String {
+        let m = &self.model;
+        let model = json!({ "dim": m.dim, "text_probe": m.text, "image_probe": m.image });
+        let mut v = json!({ "format": Self::FORMAT, "model": model });
+        if let Some(o) = v.as_object_mut() {
+            o.extend(self.settings.clone());
+        }
+        format!("{v:#}\n")
+    }
+
+    /// The record in `text` (from `file`); `None` when it is not one this build wrote.
+    fn parse(text: &str) -> Option<Self> {
+        let mut v: serde_json::Map<String, Value> = serde_json::from_str(text).ok()?;
+        if v.remove("format")? != Self::FORMAT {
+            return None;
+        }
+        let model = v.remove("model")?;
+        let probe = |key: &str| -> Option<Option<Vec<f32>>> {
+            match &model[key] {
+                Value::Null => Some(None),
+                other => serde_json::from_value(other.clone()).ok().map(Some),
+            }
+        };
+        let dim = model["dim"].as_u64()? as usize;
+        let model = Fingerprint { dim, text: probe("text_probe")?, image: probe("image_probe")? };
+        Some(RunRecord { model, settings: v })
+    }
+}
+
 fn csv_header(labels: &[String]) -> String {
     let mut h: Vec<String> = ["file", "tags", "caption", "caption_score"].map(String::from).to_vec();
     h.extend(labels.iter().cloned());
@@ -209,23 +339,45 @@ fn csv_records(text: &str) -> Vec<Vec<String>> {
     records
 }
 
-/// An output file opened for appending, knowing which images it already holds.
+/// An output file opened for appending and locked, knowing which images it already holds.
 struct Output {
     path: PathBuf,
+    /// the flag that named it, for messages
+    flag: &'static str,
     file: File,
     done: HashSet<String>,
 }
 
 impl Output {
-    /// Opens (or creates) `path`. An unfinished last record (a crash mid-write) is cut off. `header`: a CSV
-    /// whose first record must be this (written to a new file).
-    fn open(path: &Path, header: Option<String>) -> Result<Self> {
+    /// Opens (or creates) `path` and takes its lock (held until the run ends, released by the OS even if the
+    /// run is killed). An unfinished last record (a crash mid-write) is cut off. `header`: a CSV whose first
+    /// record must be this (written to a new file).
+    fn open(path: &Path, header: Option<String>, flag: &'static str) -> Result<Self> {
         let io = |e| Error::io(path, e);
-        let text = match std::fs::read(path) {
-            Ok(b) => String::from_utf8(b).map_err(|_| Error::Input(format!("{} is not UTF-8 text", path.display())))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(io(e)),
-        };
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Input(format!(
+                    "{} is being written by another `webclip tag` run (it holds the file's lock); wait for that run \
+                     to finish (it skips nothing: running again afterwards resumes), or give another {flag}",
+                    path.display()
+                )))
+            }
+            // a file system without locks (some network mounts): go on, as before locks were taken
+            Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+                eprintln!("warning: {} cannot be locked ({e}); do not run two `webclip tag` on it", path.display())
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::Input(format!(
+                "{} is not UTF-8 text: not a file `webclip tag` wrote; give another {flag}",
+                path.display()
+            ))
+        })?;
         let complete = complete_prefix(&text, header.is_some());
         let mut done = HashSet::new();
         if let Some(header) = &header {
@@ -234,7 +386,7 @@ impl Output {
                 if *first != csv_records(header)[0] {
                     return Err(Error::Input(format!(
                         "{} was written with other labels (its header is {:?}); give the same --labels to resume, \
-                         or a new --out-csv",
+                         or a new {flag}",
                         path.display(),
                         first.join(",")
                     )));
@@ -253,13 +405,66 @@ impl Output {
                 done.extend(v["file"].as_str().map(String::from));
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
         file.set_len(complete.len() as u64).map_err(io)?;
-        let mut out = Output { path: path.to_path_buf(), file, done };
+        let mut out = Output { path: path.to_path_buf(), flag, file, done };
         if let (Some(h), true) = (header, complete.is_empty()) {
             out.append(&h)?;
         }
         Ok(out)
+    }
+
+    /// `<output>.webclip-tag.json`: what wrote the output.
+    fn run_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".webclip-tag.json");
+        self.path.with_file_name(name)
+    }
+
+    /// Resuming: the output's records were made by this model with these settings (its run file says so), else
+    /// an error naming what differs. A new (or empty) output gets `run` as its run file.
+    fn check_run(&self, run: &RunRecord) -> Result<()> {
+        let at = self.run_path();
+        let stored = match std::fs::read_to_string(&at) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&at, e)),
+        };
+        if !self.done.is_empty() {
+            let Some(text) = stored else {
+                eprintln!(
+                    "warning: {} has no {} (written by an older webclip): cannot check that its records come from \
+                     this model and these settings; resuming, and recording them now",
+                    self.path.display(),
+                    at.display()
+                );
+                return std::fs::write(&at, run.to_json()).map_err(|e| Error::io(&at, e));
+            };
+            let what = format!("{} (by {})", self.path.display(), at.display());
+            let stored = RunRecord::parse(&text).ok_or_else(|| {
+                Error::Input(format!(
+                    "{} is not a run file this webclip wrote; delete it to resume without the check, or give another \
+                     {}",
+                    at.display(),
+                    self.flag
+                ))
+            })?;
+            run.model.check(&stored.model, &what).map_err(|e| match e {
+                Error::Input(m) => Error::Input(format!("{m}; or give another {}", self.flag)),
+                other => other,
+            })?;
+            for (key, now) in &run.settings {
+                let then = stored.settings.get(key).unwrap_or(&Value::Null);
+                if then != now {
+                    return Err(Error::Input(format!(
+                        "{what} was written with {key} {then}, but this run has {now}: its records would disagree; \
+                         give the same settings to resume, or another {}",
+                        self.flag
+                    )));
+                }
+            }
+            return Ok(());
+        }
+        std::fs::write(&at, run.to_json()).map_err(|e| Error::io(&at, e))
     }
 
     fn has(&self, file: &str) -> bool {

@@ -154,10 +154,12 @@ impl ClipConfig {
             ("text_config.hidden_size", self.text.hidden_size),
             ("text_config.intermediate_size", self.text.intermediate_size),
             ("text_config.num_attention_heads", self.text.num_attention_heads),
+            ("text_config.num_hidden_layers", self.text.num_hidden_layers),
             ("text_config.max_position_embeddings", self.text.max_position_embeddings),
             ("vision_config.hidden_size", self.vision.hidden_size),
             ("vision_config.intermediate_size", self.vision.intermediate_size),
             ("vision_config.num_attention_heads", self.vision.num_attention_heads),
+            ("vision_config.num_hidden_layers", self.vision.num_hidden_layers),
             ("vision_config.image_size", self.vision.image_size),
             ("vision_config.patch_size", self.vision.patch_size),
             ("vision_config.num_channels", self.vision.num_channels),
@@ -176,7 +178,7 @@ impl ClipConfig {
                 ));
             }
         }
-        if self.vision.image_size % self.vision.patch_size != 0 {
+        if !self.vision.image_size.is_multiple_of(self.vision.patch_size) {
             return Err(Error::config(
                 FILE,
                 "vision_config.patch_size",
