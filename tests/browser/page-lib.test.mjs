@@ -23,6 +23,7 @@ test('labels: commas and new lines, trimmed, blanks and duplicates dropped', () 
   assert.deepEqual(parseLabels(' , \n '), []);
   assert.equal(fillTemplate('a {} next to a {}.', 'cat'), 'a cat next to a cat.'); // as Rust's str::replace
   assert.throws(() => checkTemplates(['a photo of a cat.']), (e) => e.code === 'template' && /has no \{\}/.test(e.message));
+  assert.throws(() => checkTemplates(['a {} next to a {}.']), (e) => e.code === 'template' && /has 2 \{\}/.test(e.message));
   checkTemplates(['a photo of a {}.', '{}']);
 });
 

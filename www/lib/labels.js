@@ -41,9 +41,13 @@ export function fillTemplate(template, label) {
   return template.split('{}').join(label);
 }
 
+// A template holds exactly one {}, as src/tasks/labels.rs check_template requires (none: every label would get
+// the same prompt; two: the label said twice).
 export function checkTemplates(templates) {
   for (const t of templates) {
-    if (!t.includes('{}')) throw new WebclipError('template', `"${t}" has no {} where the label should go`);
+    const slots = t.split('{}').length - 1;
+    if (slots === 0) throw new WebclipError('template', `"${t}" has no {} where the label should go`);
+    if (slots > 1) throw new WebclipError('template', `"${t}" has ${slots} {}; a template holds exactly one`);
   }
 }
 
