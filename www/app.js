@@ -18,7 +18,14 @@ import {
 const SW_WAIT_MS = 20_000; // installing stores the page and the engine (~5 MB): seconds on a slow connection
 const page = (window.webclipPage = { state: 'starting', model: null, error: null, offline: false, busy: 0 });
 const query = new URLSearchParams(location.search);
-const backend = ['auto', 'gpu', 'cpu'].includes(query.get('backend')) ? query.get('backend') : 'auto';
+const BACKEND_KEY = 'webclip.backend'; // the visitor's backend choice, per device (localStorage)
+const knownBackend = (b) => (['auto', 'gpu', 'cpu'].includes(b) ? b : null);
+const storage = {
+  get: (k) => { try { return localStorage.getItem(k); } catch { return null; } },
+  set: (k, v) => { try { if (v == null) localStorage.removeItem(k); else localStorage.setItem(k, v); } catch { /**/ } },
+};
+// ?backend= wins (a link can ask for one), then what the visitor chose here before, then "auto"
+let backend = knownBackend(query.get('backend')) ?? knownBackend(storage.get(BACKEND_KEY)) ?? 'auto';
 const client = new WebclipClient();
 const photos = []; // {id, file, bytes, card}, newest last
 let nextPhoto = 1;
@@ -31,13 +38,22 @@ let captionBuilding = false; // the first caption is embedding the vocabulary: t
 const labels = setUpLabels(() => relabel());
 labels.set({ labels: query.get('labels')?.replaceAll(',', ', '), template: query.get('template') });
 setUpInputs((files) => addPhotos(files));
-modelPanel.onLoad((url) => {
-  const u = new URL(location.href);
-  if (url) u.searchParams.set('model', url);
-  else u.searchParams.delete('model');
-  history.replaceState(null, '', u);
-  loadModel(url);
+modelPanel.onLoad((url) => loadModel(url));
+modelPanel.onBackend((choice) => {
+  backend = choice;
+  storage.set(BACKEND_KEY, choice === 'auto' ? null : choice);
+  setQuery('backend', query.has('backend') ? choice : null); // a ?backend= in the address bar follows the switch
+  loadModel(modelInput);
 });
+modelPanel.setBackend(backend);
+
+/** Sets (or with null removes) one address-bar option, without a reload. */
+function setQuery(key, value) {
+  const u = new URL(location.href);
+  if (value) u.searchParams.set(key, value);
+  else u.searchParams.delete(key);
+  history.replaceState(null, '', u);
+}
 modelPanel.onClear(clearCache);
 $('results-clear').addEventListener('click', () => {
   photos.length = 0;
@@ -55,8 +71,8 @@ async function busy(fn) {
 }
 
 async function loadModel(input) {
-  modelInput = input;
   const seq = ++loadSeq;
+  const previous = page.state === 'ready' ? { model: page.model, input: modelInput } : null;
   Object.assign(page, { state: 'loading', model: null, error: null });
   modelPanel.clearNotices();
   modelPanel.status(`Loading ${input || 'the default model'}…`);
@@ -65,6 +81,8 @@ async function loadModel(input) {
       const info = await client.request('load', { model: input, base: document.baseURI, backend },
         { onProgress: (p) => seq === loadSeq && modelPanel.progress(p) });
       if (seq !== loadSeq) return;
+      modelInput = input;
+      setQuery('model', input); // only a model that loaded goes into the address bar
       page.model = info;
       vocabularyReady = info.captionCache === 'imported';
       modelPanel.showModel(info);
@@ -76,6 +94,17 @@ async function loadModel(input) {
       for (const p of photos) p.seq = 0; // image embeddings belong to the model: score everything again
     } catch (e) {
       if (seq !== loadSeq) return;
+      if (previous && e.kept) {
+        // the worker kept the loaded model (a mistyped URL, the network): go on with it and say what failed
+        Object.assign(page, { state: 'ready', model: previous.model, error: e.toPlain?.() ?? null });
+        modelPanel.showModel(previous.model);
+        modelPanel.setUrl(previous.input);
+        modelPanel.notice(new WebclipError(e.code, `${input || 'the default model'} did not load (${e.message}); ` +
+          `${e.kept} is still loaded`, { hint: e.hint }), 'error');
+        pump(); // photos added meanwhile
+        return;
+      }
+      modelInput = input;
       const err = await explainStartFailure(e);
       Object.assign(page, { state: err.code === 'no-model' ? 'no-model' : 'error', error: err.toPlain() });
       modelPanel.error(err);

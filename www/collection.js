@@ -7,6 +7,7 @@
 import { WebclipClient } from './lib/client.js';
 import { dropZone } from './lib/drop-zone.js';
 import { WebclipError } from './lib/errors.js';
+import { formatBytes } from './lib/model-store.js';
 import { parseLabels } from './lib/labels.js';
 import { $, show } from './ui/dom.js';
 import { showNotice, addNotice } from './ui/notice.js';
@@ -96,8 +97,7 @@ function progress(p) {
   if (p.stage === 'download') {
     $('model-progress').hidden = false;
     $('model-bar').value = p.total ? p.loaded / p.total : 0;
-    show('model-progress-text', `${p.file}: ${(p.loaded / 1048576).toFixed(1)} MB` +
-      (p.total ? ` of ${(p.total / 1048576).toFixed(1)} MB` : ''));
+    show('model-progress-text', `${p.file}: ${formatBytes(p.loaded)}` + (p.total ? ` of ${formatBytes(p.total)}` : ''));
   } else if (p.stage === 'compile') show('model-status', `Preparing the model (${p.backend})…`, 'wait');
   else if (p.stage === 'fallback') addNotice($('model-notices'), new WebclipError('no-webgpu', p.reason), 'warn');
 }

@@ -18,10 +18,11 @@ export interface WebclipErrorDetail {
 
 /**
  * Attributes: model, labels, template ("ensemble" for the 80-prompt ensemble), top-k (default 5),
- * mode ("labels" | "caption"), backend ("auto" | "gpu" | "cpu").
+ * mode ("labels" | "caption"), backend ("auto" | "gpu" | "cpu"), load ("click" (default): nothing is downloaded
+ * until the reader presses the load button or gives an image | "visible" | "eager"), size (shown on the button).
  * Events (bubbling, composed): webclip-ready, webclip-result, webclip-error.
  * Theme: --webclip-accent, --webclip-bg, --webclip-fg, --webclip-muted, --webclip-border, --webclip-radius,
- * --webclip-font, --webclip-error; parts: box, drop, preview, status, results, caption.
+ * --webclip-font, --webclip-error; parts: box, drop, preview, start, status, results, caption.
  */
 export class WebclipLabeler extends HTMLElement {
   static readonly observedAttributes: string[];

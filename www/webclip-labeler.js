@@ -7,10 +7,12 @@
  *
  * Attributes: model (URL, relative to the page), labels (comma or new-line separated), template ("a photo of a
  * {}."; "ensemble" for OpenAI's 80 prompts), top-k (default 5), mode ("labels" or "caption"), backend
- * ("auto" / "gpu" / "cpu"). Events (CustomEvent, bubbling and composed): webclip-ready {detail: {model}},
+ * ("auto" / "gpu" / "cpu"), load ("click": default, nothing is downloaded until the reader presses the load button
+ * or gives an image; "visible": when the element scrolls into view; "eager": at once), size (the download shown on
+ * the load button, e.g. "162 MB": `webclip convert` prints it; without it the button names no size). Events (CustomEvent, bubbling and composed): webclip-ready {detail: {model}},
  * webclip-result {detail: {mode, image, labels | caption, score}}, webclip-error {detail: {code, title, message,
  * hint}}. Theme: --webclip-accent, --webclip-bg, --webclip-fg, --webclip-muted, --webclip-border, --webclip-radius,
- * --webclip-font; parts: box, drop, preview, status, results, caption. Every element on a page with the same model
+ * --webclip-font; parts: box, drop, preview, start, status, results, caption. Every element on a page with the same model
  * shares one worker and one download (webclip.js). Styles come from one constructed stylesheet (adoptedStyleSheets),
  * so a strict Content-Security-Policy without 'unsafe-inline' is fine.
  */
@@ -45,6 +47,9 @@ li { display: grid; grid-column: 1 / -1; grid-template-columns: subgrid; align-i
   background: var(--_accent); }
 .score { text-align: right; font-variant-numeric: tabular-nums; color: var(--_muted); }
 .caption { margin: 0; font-style: italic; }
+.start { justify-self: start; font: inherit; padding: 0.35em 0.8em; border-radius: calc(var(--_radius) - 2px);
+  border: 1px solid var(--_accent); background: transparent; color: var(--_accent); cursor: pointer; }
+.start:focus-visible { outline: 2px solid var(--_accent); outline-offset: 2px; }
 `;
 
 const HTML = `
@@ -54,6 +59,7 @@ const HTML = `
     <img part="preview" alt="" hidden>
     <span>Drop an image here or <u>choose one</u></span>
   </label>
+  <button type="button" class="start" part="start" hidden></button>
   <p class="status" part="status" role="status" aria-live="polite"></p>
   <progress max="1" hidden></progress>
   <ol class="results" part="results" aria-label="Labels, most likely first"></ol>
@@ -72,13 +78,14 @@ const styles = () => {
 const percent = (p) => `${(100 * p).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%`;
 
 export class WebclipLabeler extends HTMLElement {
-  static observedAttributes = ['model', 'backend', 'labels', 'template', 'top-k', 'mode'];
+  static observedAttributes = ['model', 'backend', 'labels', 'template', 'top-k', 'mode', 'load', 'size'];
 
   #model = null; // WebclipModel handle, ours to dispose
   #loading = null; // Promise of the handle for the current model attribute
   #generation = 0; // bumps on every model change / disconnect: late answers of an old load are dropped
   #image = null; // the last image (a File), labelled again when labels/template/top-k/mode change
   #run = 0;
+  #watch = null; // the IntersectionObserver of load="visible"
   #ui;
 
   constructor() {
@@ -90,7 +97,8 @@ export class WebclipLabeler extends HTMLElement {
     root.append(tpl.content);
     const $ = (s) => root.querySelector(s);
     this.#ui = { drop: $('.drop'), input: $('input'), preview: $('img'), status: $('.status'),
-      progress: $('progress'), results: $('ol'), caption: $('.caption') };
+      progress: $('progress'), results: $('ol'), caption: $('.caption'), start: $('.start') };
+    this.#ui.start.addEventListener('click', () => this.#loadModel());
     this.#ui.input.addEventListener('change', () => this.#ui.input.files[0] && this.label(this.#ui.input.files[0]));
     dropZone(this.#ui.drop, (dataTransfer) => {
       const files = [...(dataTransfer?.files ?? [])];
@@ -100,7 +108,26 @@ export class WebclipLabeler extends HTMLElement {
   }
 
   connectedCallback() {
-    if (!this.#loading) this.#loadModel();
+    if (!this.#loading) this.#arm();
+  }
+
+  /** Until the model is wanted: the load button (load="click"), a watch for visibility, or the load itself. */
+  #arm() {
+    this.#watch?.disconnect();
+    this.#watch = null;
+    const when = this.getAttribute('load');
+    if (when === 'eager') return this.#loadModel();
+    if (when === 'visible' && 'IntersectionObserver' in window) {
+      this.#watch = new IntersectionObserver((seen) => seen.some((e) => e.isIntersecting) && this.#loadModel());
+      this.#watch.observe(this);
+      return this.#status('The model loads when this box comes into view.');
+    }
+    const size = this.getAttribute('size')?.trim();
+    const { start } = this.#ui;
+    start.hidden = false;
+    start.textContent = size ? `Load the model (${size})` : 'Load the model';
+    this.#status(`CLIP labels images here, on your device: nothing is uploaded. The model is downloaded once` +
+      `${size ? ` (${size})` : ''}, when you press the button or give an image.`);
   }
 
   disconnectedCallback() {
@@ -109,6 +136,8 @@ export class WebclipLabeler extends HTMLElement {
       if (this.isConnected) return;
       this.#generation += 1;
       this.#loading = null;
+      this.#watch?.disconnect();
+      this.#watch = null;
       this.#model?.dispose();
       this.#model = null;
     });
@@ -116,7 +145,8 @@ export class WebclipLabeler extends HTMLElement {
 
   attributeChangedCallback(name, old, value) {
     if (old === value || !this.isConnected) return;
-    if (name === 'model' || name === 'backend') this.#loadModel();
+    if (name === 'model' || name === 'backend') this.#loading ? this.#loadModel() : this.#arm();
+    else if (name === 'load' || name === 'size') !this.#loading && this.#arm();
     else if (this.#image) this.label(this.#image);
   }
 
@@ -135,6 +165,9 @@ export class WebclipLabeler extends HTMLElement {
   }
 
   async #loadModel() {
+    this.#watch?.disconnect();
+    this.#watch = null;
+    this.#ui.start.hidden = true;
     const generation = ++this.#generation;
     this.#model?.dispose();
     this.#model = null;
@@ -168,6 +201,7 @@ export class WebclipLabeler extends HTMLElement {
     this.#image = image;
     this.#showPreview(image);
     try {
+      if (!this.#model && !this.#loading) this.#loadModel(); // giving an image asks for the model
       const model = this.#model ?? (await this.#loading);
       if (!model || model.disposed || run !== this.#run) return;
       const onProgress = (p) => run === this.#run && this.#showProgress(p);

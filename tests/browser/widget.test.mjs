@@ -183,8 +183,19 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
     const root = makeRoot({ models: join(dir, 'models') });
     await inBrowser(root, {}, async ({ b, counts, url }) => {
       await b.page.goto(url + 'docs-example.html');
+      // load="click" (the default): a reader who only reads the page downloads nothing, and sees what it would cost
+      await b.page.waitForTimeout(1500);
+      const before = [...counts.keys()].filter((k) => /\.webclip$|\.wasm$|worker\.js$/.test(k));
+      assert.deepEqual(before, [], 'the widgets fetched the model, the engine or the worker before any click');
+      assert.equal(b.workers.length, 0, 'a worker started before any click');
+      assert.equal(await b.page.locator('#animals .start').textContent(), 'Load the model (162 MB)');
+      assert.equal(await b.page.locator('#materials .start').textContent(), 'Load the model', 'no size attribute');
+      assert.match(await b.page.locator('#animals .status').textContent(), /nothing is uploaded/);
+      await b.page.locator('#animals .start').click();
+      await b.page.locator('#materials .start').click();
       const readyA = await waitForEvent(b.page, 'webclip-ready', 'animals');
       await waitForEvent(b.page, 'webclip-ready', 'materials');
+      assert.ok(await b.page.locator('#animals .start').isHidden(), 'the button goes once the model loads');
       assert.equal(readyA.detail.model.backend, 'cpu', 'no WebGPU adapter here: the CPU path');
       assert.equal(counts.get(`GET ${BUNDLE_PATH}`), 1, 'the bundle is downloaded once for both widgets');
       assert.equal(b.workers.length, 1, `one worker for both widgets: ${b.workers.join(', ')}`);
@@ -230,6 +241,7 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       // a widget added later with a model that does not exist: webclip-error with a code, shown in the widget
       await b.page.evaluate(() => {
         const el = Object.assign(document.createElement('webclip-labeler'), { id: 'broken' });
+        el.setAttribute('load', 'eager');
         el.setAttribute('model', 'models/missing.webclip');
         el.setAttribute('labels', 'cat, dog');
         document.querySelector('main').append(el);
@@ -314,6 +326,8 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
     await inBrowser(root, { 'Content-Security-Policy': STRICT_CSP }, async ({ b, url }) => {
       const response = await b.page.goto(url + 'docs-example.html');
       assert.equal(response.headers()['content-security-policy'], STRICT_CSP);
+      await b.page.locator('#animals .start').click();
+      await b.page.locator('#materials .start').click();
       await waitForEvent(b.page, 'webclip-ready', 'animals');
       await waitForEvent(b.page, 'webclip-ready', 'materials');
       await b.page.locator('#animals input[type=file]').setInputFiles(join(PHOTOS, 'chelsea.png'));
@@ -333,6 +347,7 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
     const csp = STRICT_CSP.replace(" 'wasm-unsafe-eval'", '');
     await inBrowser(root, { 'Content-Security-Policy': csp }, async ({ b, url }) => {
       await b.page.goto(url + 'docs-example.html');
+      await b.page.locator('#animals .start').click();
       await b.page.waitForFunction(() => window.__events.some((e) => e.target === 'animals'), null, { timeout: WAIT });
       const [err] = await events(b.page, 'webclip-error', 'animals');
       assert.equal(err?.detail.code, 'no-wasm', JSON.stringify(err));

@@ -137,11 +137,12 @@ export const GPU_CODES =
  * code when the engine raised it (several map to one page code, e.g. gpu-device-lost and gpu-limit).
  */
 export class WebclipError extends Error {
-  constructor(code, message, { fatal = false, hint = '', engineCode = null } = {}) {
+  constructor(code, message, { fatal = false, hint = '', engineCode = null, kept = null } = {}) {
     super(message);
     this.name = 'WebclipError';
     this.code = ERRORS[code] ? code : 'internal';
     this.fatal = fatal; // the wasm instance is unusable: the page must start a new worker
+    this.kept = kept; // a failed load: the name of the model still loaded (the page goes on with it), or null
     this.hint = hint || ERRORS[this.code].hint;
     this.engineCode = engineCode;
   }
@@ -151,11 +152,12 @@ export class WebclipError extends Error {
   }
 
   toPlain() {
-    return { code: this.code, message: this.message, hint: this.hint, fatal: this.fatal, engineCode: this.engineCode };
+    return { code: this.code, message: this.message, hint: this.hint, fatal: this.fatal, engineCode: this.engineCode,
+      kept: this.kept };
   }
 
-  static fromPlain({ code, message, hint, fatal, engineCode }) {
-    return new WebclipError(code, message, { fatal, hint, engineCode });
+  static fromPlain({ code, message, hint, fatal, engineCode, kept }) {
+    return new WebclipError(code, message, { fatal, hint, engineCode, kept });
   }
 }
 

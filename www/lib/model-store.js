@@ -6,10 +6,10 @@
 import { WebclipError, toWebclipError } from './errors.js';
 
 export const MODEL_CACHE = 'webclip-models-v1';
-const MB = 1024 * 1024;
+const MB = 1e6; // decimal, as the CLI and the README count bundle sizes
 
 export const formatBytes = (n) => (n >= 10 * MB ? `${(n / MB).toFixed(0)} MB` : n >= MB ? `${(n / MB).toFixed(1)} MB`
-  : n >= 1024 ? `${(n / 1024).toFixed(0)} KB` : `${n} bytes`);
+  : n >= 1e3 ? `${(n / 1e3).toFixed(0)} KB` : `${n} bytes`);
 
 /**
  * GETs `url` into {bytes: Uint8Array, etag, lastModified}, calling onProgress(loaded, total|null) as chunks arrive.
@@ -37,7 +37,7 @@ export async function download(url, onProgress, { optional = false } = {}) {
   // Content-Length counts the encoded bytes; with gzip it undercounts, so grow when needed.
   let buf;
   try {
-    buf = new Uint8Array(total ?? 4 * MB);
+    buf = new Uint8Array(total ?? 4 << 20);
   } catch (e) {
     throw toWebclipError(e, 'download', `allocating ${formatBytes(total)} for ${url}`);
   }

@@ -12,7 +12,8 @@
  * | type     | fields                                                   | result                                       |
  * |----------|----------------------------------------------------------|----------------------------------------------|
  * | load     | model: URL or "" (default), base: page URL,              | model info: {name, url, id, quant, policy,   |
- * |          | backend: "auto" / "gpu" / "cpu"                          | towers, dim, logitScale, backend, fallback,  |
+ * |          | backend: "auto" / "gpu" / "cpu"                          | towers, dim, logitScale, backend, requested, |
+ * |          |                                                          | choice (why "auto" took the CPU), fallback,  |
  * |          |                                                          | fromCache, stored, captions, captionCache,   |
  * |          |                                                          | bytes, ms, warnings: [{code, message}]}      |
  * | labels   | labels: string[], templates: {id, list: string[]}        | {count, cached, computed, ms}                |
@@ -102,21 +103,26 @@ async function load({ model: input, base, backend = 'auto' }, progress) {
   } catch (e) {
     throw new WebclipError('not-found', e.message);
   }
-  current?.model.free();
+  const ms = {};
+  let t = performance.now();
+  let got;
+  try {
+    got = await fetchBundle(source, progress);
+  } catch (e) {
+    // a mistyped URL or a lost connection keeps the model that is loaded: the page goes on with it
+    throw Object.assign(toWebclipError(e, 'model'), { kept: current ? current.info.name : null });
+  }
+  ms.download = performance.now() - t;
+  current?.model.free(); // only now: one model's weights in memory at a time (phones have ~1.5 GB a tab)
   current = null;
   images.clear();
   labelSets.clear();
-
-  const ms = {};
-  let t = performance.now();
-  const got = await fetchBundle(source, progress);
-  ms.download = performance.now() - t;
   const meta = bundleMetadata(got.bytes);
   t = performance.now();
-  let { model, fallback } = await build(got.bytes, source.name, backend, progress);
+  let { model, fallback, choice } = await build(got.bytes, source.name, backend, progress);
   ms.compile = performance.now() - t;
   t = performance.now();
-  progress({ stage: 'warmup' });
+  progress({ stage: 'warmup', backend: model.backend === 'cpu' ? 'cpu' : 'gpu' });
   try {
     await warmUp(model);
   } catch (e) {
@@ -153,6 +159,8 @@ async function load({ model: input, base, backend = 'auto' }, progress) {
     scoring: model.scoring,
     architecture: model.architecture,
     backend: model.backend,
+    requested: backend,
+    choice,
     fallback,
     fromCache: got.fromCache,
     stored,

@@ -5,11 +5,13 @@ import { formatBytes } from '../lib/model-store.js';
 import { $, show } from './dom.js';
 import { addNotice, showNotice } from './notice.js';
 
-const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|warp/i;
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
+const BACKENDS = { auto: 'Automatic (the faster here)', gpu: 'WebGPU', cpu: 'CPU (WebAssembly)' };
 const STAGES = {
   compile: (p) => `Building the model on ${p.backend === 'gpu' ? 'WebGPU' : 'the CPU'}…`,
   convert: (p) => `Converting the Hugging Face checkpoint to ${p.quant} in this tab…`,
-  warmup: () => 'Warming up (first pass builds the GPU pipelines)…',
+  warmup: (p) => (p.backend === 'gpu' ? 'Warming up (the first pass builds the GPU pipelines)…'
+    : 'Warming up (one pass of each tower on the CPU)…'),
   fallback: () => 'WebGPU is unavailable: switching to the CPU…',
   image: () => 'Image tower…',
   caption: () => 'Caption…',
@@ -53,7 +55,10 @@ export const modelPanel = {
     const software = gpu && (/, cpu\)$/.test(info.backend) || SOFTWARE.test(info.backend));
     show('fact-backend', gpu ? `WebGPU — ${info.backend.replace(/^gpu: /, '')}` +
       (software ? ' — a software adapter: WebGPU emulated on the CPU, slow' : '') : 'CPU — WebAssembly (SIMD)',
-      gpu && !software ? 'ok' : 'warn');
+      (gpu && !software) || info.choice ? 'ok' : 'warn');
+    // "auto" chose the CPU over a software WebGPU adapter: a decision, said next to the choice
+    show('backend-why', info.choice ? `Chosen automatically: ${info.choice}.` : '');
+    $('backend-choice').value = info.requested ?? 'auto';
     $('fact-backend').title = `webclip ${info.webclip}; model id ${info.id}`;
     $('fact-backend').dataset.backend = gpu ? 'gpu' : 'cpu';
     const t = info.ms;
@@ -89,6 +94,17 @@ export const modelPanel = {
       ev.preventDefault();
       cb($('model-url').value.trim());
     });
+  },
+
+  /** The backend switch: `cb("auto" | "gpu" | "cpu")` when the visitor picks one. */
+  onBackend(cb) {
+    const select = $('backend-choice');
+    select.replaceChildren(...Object.entries(BACKENDS).map(([value, text]) => new Option(text, value)));
+    select.addEventListener('change', () => cb(select.value));
+  },
+
+  setBackend(value) {
+    $('backend-choice').value = value;
   },
 
   onClear(cb) {
