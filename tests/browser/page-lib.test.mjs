@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleMetadata, describeBundle } from '../../www/lib/bundle-header.js';
 import { WebclipClient } from '../../www/lib/client.js';
 import { ENGINE_CODES, ERRORS, WebclipError, isGpuFailure, toWebclipError } from '../../www/lib/errors.js';
-import { checkTemplates, fillTemplate, parseLabels } from '../../www/lib/labels.js';
+import { PRESETS, checkTemplates, fillTemplate, parseLabels } from '../../www/lib/labels.js';
 import { DEFAULT_MODEL, resolveSource } from '../../www/lib/source.js';
 import { ensemble, normalize, probabilities, ranked, softmax } from '../../www/lib/zero-shot.js';
 
@@ -25,6 +25,14 @@ test('labels: commas and new lines, trimmed, blanks and duplicates dropped', () 
   assert.throws(() => checkTemplates(['a photo of a cat.']), (e) => e.code === 'template' && /has no \{\}/.test(e.message));
   assert.throws(() => checkTemplates(['a {} next to a {}.']), (e) => e.code === 'template' && /has 2 \{\}/.test(e.message));
   checkTemplates(['a photo of a {}.', '{}']);
+});
+
+test('the ImageNet-1k preset gives 1000 distinct labels (OpenAI\'s names repeat two)', () => {
+  const json = JSON.parse(readFileSync(join(SRC, 'assets/prompts/imagenet_classnames.json'), 'utf8'));
+  const labels = parseLabels(PRESETS.imagenet.pick(json).join('\n'));
+  assert.equal(labels.length, 1000);
+  assert.deepEqual([labels[657], labels[744], labels[836], labels[837]], ['missile', 'projectile', 'sunglasses',
+    'dark glasses']);
 });
 
 test('model URLs: default bundle, bundles, folders and Hugging Face repositories', () => {

@@ -9,9 +9,14 @@ export const SINGLE_TEMPLATE = 'a photo of a {}.';
 export const ENSEMBLE = { id: 'openai-imagenet-80', url: 'pkg/assets/prompts/imagenet_templates.json',
   pick: (json) => json.openai_imagenet_templates };
 
+// OpenAI's cleaned ImageNet names give two classes each the same name (657 and 744 "missile", 836 and 837
+// "sunglasses"), so one label each would be dropped as a duplicate (998 labels): the second takes its next WordNet
+// lemma ("projectile, missile"; "sunglasses, dark glasses, shades").
+export const IMAGENET_SECOND_NAMES = { 744: 'projectile', 837: 'dark glasses' };
+
 export const PRESETS = {
   imagenet: { name: 'ImageNet-1k (1000 classes)', url: 'pkg/assets/prompts/imagenet_classnames.json',
-    pick: (json) => json.classnames },
+    pick: (json) => json.classnames.map((name, i) => IMAGENET_SECOND_NAMES[i] ?? name) },
   cifar100: { name: 'CIFAR-100 (100 classes)', url: 'presets/cifar100.json', pick: (json) => json.classnames },
   objects: { name: 'Common objects (COCO, 80)', url: 'presets/common-objects.json', pick: (json) => json.classnames },
   scenes: { name: 'Scenes (48)', url: 'presets/scenes.json', pick: (json) => json.classnames },
