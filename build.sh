@@ -110,12 +110,25 @@ build_wasm() {
         say "wasm-opt skipped (WEBCLIP_NO_WASM_OPT=1)"
     else
         t0=$SECONDS
-        install_wasm_opt
-        # Features rustc enables for wasm32 (+ our simd128); wasm-opt must not strip or reject them.
-        "$WASM_OPT" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-            --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd \
-            "$pkg/webclip_bg.wasm" -o "$pkg/webclip_bg.wasm"
-        say "wasm-opt -O3: $((SECONDS - t0)) s"
+        # wasm-opt takes ~2 min on 2 cores: its output is kept by the hash of its input, so a `serve` with
+        # nothing changed reuses it
+        local key cached
+        key=$(sha256sum "$pkg/webclip_bg.wasm" | cut -c1-16)
+        cached=$TARGET_DIR/wasm-opt/$key-O3.wasm
+        if [ -f "$cached" ]; then
+            cp "$cached" "$pkg/webclip_bg.wasm"
+            say "wasm-opt -O3: unchanged input, reused $cached"
+        else
+            install_wasm_opt
+            # Features rustc enables for wasm32 (+ our simd128); wasm-opt must not strip or reject them.
+            "$WASM_OPT" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+                --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd \
+                "$pkg/webclip_bg.wasm" -o "$pkg/webclip_bg.wasm"
+            mkdir -p "$(dirname "$cached")"
+            rm -f "$TARGET_DIR"/wasm-opt/*-O3.wasm # one kept: the newest
+            cp "$pkg/webclip_bg.wasm" "$cached"
+            say "wasm-opt -O3: $((SECONDS - t0)) s"
+        fi
     fi
     local wasm=$pkg/webclip_bg.wasm
     say "built $wasm: $(($(stat -c %s "$wasm") / 1024)) KiB, $(($(gzip -9c "$wasm" | wc -c) / 1024)) KiB gzipped"

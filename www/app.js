@@ -12,8 +12,9 @@ import { setUpLabels } from './ui/labels-panel.js';
 import { modelPanel } from './ui/model-panel.js';
 import { showNotice } from './ui/notice.js';
 import {
-  addCard, captionError, captionWorking, clearCards, showCaption, showCardError, showResult, working,
+  addCard, captionError, captionWorking, clearCards, resultRows, showCaption, showCardError, showResult, working,
 } from './ui/results.js';
+import { setUpExport } from './ui/export.js';
 
 const SW_WAIT_MS = 20_000; // installing stores the page and the engine (~5 MB): seconds on a slow connection
 const page = (window.webclipPage = { state: 'starting', model: null, error: null, offline: false, busy: 0 });
@@ -55,6 +56,14 @@ function setQuery(key, value) {
   history.replaceState(null, '', u);
 }
 modelPanel.onClear(clearCache);
+setUpExport(resultRows);
+
+/** A card's Remove button: the photo leaves the queue too (a pending classify or caption of it is skipped). */
+function removePhoto(id) {
+  const i = photos.findIndex((p) => p.id === id);
+  if (i >= 0) photos.splice(i, 1);
+}
+
 $('results-clear').addEventListener('click', () => {
   photos.length = 0;
   clearCards();
@@ -89,6 +98,7 @@ async function loadModel(input) {
       if (info.fallback) modelPanel.notice(new WebclipError('no-webgpu', info.fallback));
       for (const w of info.warnings) modelPanel.notice(WebclipError.fromPlain(w));
       page.state = 'ready';
+      registerServiceWorker();
       checkOffline();
       refreshCacheInfo();
       for (const p of photos) p.seq = 0; // image embeddings belong to the model: score everything again
@@ -190,7 +200,7 @@ async function addPhotos(files) {
   showNotice($('input-notices'), null);
   for (const file of files) {
     const id = nextPhoto++;
-    const photo = { id, file, card: addCard(file, id), seq: 0 };
+    const photo = { id, file, card: addCard(file, id, removePhoto), seq: 0 };
     photo.bytes = new Uint8Array(await file.arrayBuffer());
     photos.push(photo);
     working(photo.card, page.state !== 'ready' ? `waiting for ${page.state === 'loading' ? 'the' : 'a'} model…`
@@ -283,11 +293,16 @@ async function checkOffline() {
   page.offline = true;
 }
 
-if ('serviceWorker' in navigator) {
+// Registered once the worker has fetched the engine (the first load settled), so that the service worker's install
+// revalidates the .wasm instead of downloading the 5 MB a second time, at the same moment.
+let registered = false;
+function registerServiceWorker() {
+  if (registered || !('serviceWorker' in navigator)) return;
+  registered = true;
   navigator.serviceWorker.register('sw.js').catch((e) => {
     console.warn('webclip: service worker not registered', e);
     modelPanel.offline(`no: the service worker could not be registered (${e.message})`, false);
   });
 }
 modelPanel.setUrl(modelInput);
-loadModel(modelInput);
+loadModel(modelInput).finally(registerServiceWorker);

@@ -10,7 +10,8 @@ const SHELL = [
   './', 'index.html', 'app.js', 'style.css', 'app.css',
   'lib/bundle-header.js', 'lib/client.js', 'lib/drop-zone.js', 'lib/errors.js', 'lib/labels.js', 'lib/loader.js',
   'lib/model-store.js', 'lib/source.js', 'lib/embedding-store.js', 'lib/idb.js', 'lib/worker.js', 'lib/zero-shot.js',
-  'ui/dom.js', 'ui/inputs.js', 'ui/labels-panel.js', 'ui/model-panel.js', 'ui/notice.js', 'ui/results.js',
+  'ui/dom.js', 'ui/export.js', 'ui/inputs.js', 'ui/labels-panel.js', 'ui/model-panel.js', 'ui/notice.js',
+  'ui/results.js',
   'collection.html', 'collection.js', 'collection.css', // the collection view
   'ui/collection/export.js', 'ui/collection/folder.js', 'ui/collection/store.js', 'ui/collection/view.js',
   'presets/cifar100.json', 'presets/common-objects.json', 'presets/scenes.json',
@@ -23,8 +24,9 @@ const INDEX = new URL('index.html', self.registration.scope).href;
 self.addEventListener('install', (ev) => {
   ev.waitUntil((async () => {
     const cache = await caches.open(SHELL_CACHE);
-    // fetched fresh (not from the HTTP cache), all or nothing: a half-stored shell would not start offline
-    await cache.addAll(SHELL.map((f) => new Request(f, { cache: 'reload' })));
+    // revalidated with the server (a file the page already loaded comes back as 304, not a second download of the
+    // 5 MB engine), all or nothing: a half-stored shell would not start offline
+    await cache.addAll(SHELL.map((f) => new Request(f, { cache: 'no-cache' })));
     await self.skipWaiting();
   })());
 });

@@ -509,6 +509,46 @@ suite('the webclip page in headless Chromium', {
         'the camera frame\'s probabilities are not ranked probabilities');
     });
 
+    test('results: exported as CSV and JSON, one photo removed alone, bars kept on a phone, no serious axe finding',
+      { timeout: WAIT }, async () => {
+        const cards = await b.page.$$eval('#results > li.result', (cs) => cs.map((c) => c.dataset.name));
+        assert.ok(cards.length >= 3, `cards: ${cards}`);
+        const [download] = await Promise.all([b.page.waitForEvent('download'), b.page.click('#export-json')]);
+        const rows = JSON.parse(readFileSync(await download.path(), 'utf8'));
+        assert.deepEqual(rows.map((r) => r.file), [...cards].reverse(), 'one row per photo, in the order added');
+        const shown = await card(b, 'chelsea.png');
+        const row = rows.find((r) => r.file === 'chelsea.png');
+        assert.deepEqual(row.labels.slice(0, shown.rows.length).map((l) => [l.label, l.p]),
+          shown.rows.map((r) => [r.label, r.p]), 'the export holds the exact numbers the card shows');
+        const [csv] = await Promise.all([b.page.waitForEvent('download'), b.page.click('#export-csv')]);
+        const lines = readFileSync(await csv.path(), 'utf8').trim().split('\n');
+        assert.equal(lines[0], 'file,rank,label,probability,caption,caption_score');
+        assert.equal(lines.length - 1, rows.reduce((n, r) => n + r.labels.length, 0));
+
+        // a phone (390 px): every bar keeps a usable width
+        await b.page.setViewportSize({ width: 390, height: 844 });
+        const bars = await b.page.$$eval('#results .labels li[data-label] .bar', (bs) =>
+          bs.filter((x) => x.offsetParent).map((x) => x.getBoundingClientRect().width));
+        assert.ok(bars.length && bars.every((w) => w >= 40), `bar widths at 390 px: ${bars.map(Math.round)}`);
+        await shoot(b, 'phone');
+
+        // accessibility: axe-core's WCAG 2 A/AA rules, nothing serious or critical
+        await b.page.addScriptTag({ path: join(REPO, 'tests/browser/node_modules/axe-core/axe.min.js') });
+        const found = await b.page.evaluate(async () => (await window.axe.run(document,
+          { runOnly: ['wcag2a', 'wcag2aa'] })).violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length,
+          where: v.nodes.slice(0, 2).map((n) => n.target.join(' ')) })));
+        const serious = found.filter((v) => ['serious', 'critical'].includes(v.impact));
+        assert.deepEqual(serious, [], `axe: ${JSON.stringify(found)}`);
+        await b.page.setViewportSize({ width: 1100, height: 900 });
+
+        // Remove on one card takes that photo only
+        const gone = cards[cards.length - 1];
+        await b.page.click(`#results > li.result[data-name="${gone}"] .remove`);
+        const left = await b.page.$$eval('#results > li.result', (cs) => cs.map((c) => c.dataset.name));
+        assert.deepEqual(left, cards.slice(0, -1));
+        assert.equal(await b.page.textContent('#results-announce') !== '', true, 'results are announced');
+      });
+
     test('"Clear cache" removes the stored model and label embeddings', { timeout: WAIT }, async () => {
       await b.page.click('#model-more summary');
       await b.page.click('#clear-cache');

@@ -1,10 +1,13 @@
 // A small static file server for www/ (no dependencies): `node tests/browser/serve.mjs --root www --port 8080`.
 // It sends what the page needs: exact MIME types (application/wasm for streaming compilation), cross-origin
 // isolation headers (COOP/COEP/CORP, so SharedArrayBuffer and wasm threads are allowed), no-cache with validators,
-// and HTTP Range + HEAD for multi-hundred-MB model files. Browser tests import { serve } from here.
+// HTTP Range + HEAD for multi-hundred-MB model files, and gzip for text and wasm (the 5 MB engine is ~1.6 MB so;
+// model files are sent as they are, so their Content-Length drives the download progress). Browser tests import
+// { serve } from here.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createGzip } from 'node:zlib';
 import { extname, join, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +36,9 @@ const MIME = {
   '.safetensors': 'application/octet-stream',
   '.bin': 'application/octet-stream',
 };
+
+/** Types worth compressing: text and the wasm engine (quantized weights do not shrink, images are compressed). */
+const COMPRESSIBLE = /^(text\/|application\/(json|wasm)|image\/svg)/;
 
 const COMMON_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -90,18 +96,27 @@ async function handle(root, req, res, extraHeaders = {}) {
   }
   if (!info?.isFile()) return send(404, `not found: ${urlPath}`);
 
-  const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+  const type = MIME[extname(file).toLowerCase()] ?? 'application/octet-stream';
+  const gzip = COMPRESSIBLE.test(type) && !req.headers.range && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+  const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}${gzip ? '-gz' : ''}"`;
   const headers = {
     ...COMMON_HEADERS,
     ...extraHeaders,
-    'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Content-Type': type,
     'Accept-Ranges': 'bytes',
     'Last-Modified': info.mtime.toUTCString(),
     ETag: etag,
   };
+  if (COMPRESSIBLE.test(type)) headers.Vary = 'Accept-Encoding';
   if (req.headers['if-none-match'] === etag) {
     res.writeHead(304, headers);
     return res.end();
+  }
+  if (gzip) {
+    res.writeHead(200, { ...headers, 'Content-Encoding': 'gzip' }); // length unknown until compressed: chunked
+    if (req.method === 'HEAD') return res.end();
+    return createReadStream(file).on('error', (err) => res.destroy(err))
+      .pipe(createGzip({ level: 6 })).pipe(res);
   }
   // If-Range: serve the range only if the file is still the version the client has.
   const ifRange = req.headers['if-range'];

@@ -18,12 +18,8 @@ export function setUpInputs(onFiles) {
   drop.addEventListener('click', (ev) => {
     if (ev.target === drop || ev.target.id === 'drop-text') picker.click();
   });
-  drop.addEventListener('keydown', (ev) => {
-    if (ev.target === drop && (ev.key === 'Enter' || ev.key === ' ')) {
-      ev.preventDefault();
-      picker.click();
-    }
-  });
+  // the zone itself is not a control (it holds two buttons): keyboard and screen-reader users take the button
+  $('choose-files').addEventListener('click', () => picker.click());
   dropZone(drop, (dataTransfer) => {
     const files = [...(dataTransfer?.files ?? [])];
     if (files.length) onFiles(files);

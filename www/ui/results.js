@@ -9,19 +9,27 @@ const TOP = 5; // rows shown; the rest fold into "more"
 const MORE = 45;
 
 /** A new card for `file`, waiting for its result; returns it. */
-export function addCard(file, id) {
+export function addCard(file, id, onRemove) {
   const url = URL.createObjectURL(file);
   const thumb = el('img', { class: 'thumb', src: url, alt: '' });
   thumb.addEventListener('error', () => thumb.replaceWith(el('div', { class: 'thumb none' }, 'no preview')));
+  const remove = el('button', { type: 'button', class: 'remove', 'aria-label': `Remove ${file.name}` }, 'Remove');
   const card = el('li', { class: 'result', dataset: { id: String(id), name: file.name, state: 'wait' } },
     thumb,
     el('div', { class: 'body' },
-      el('h3', { class: 'name' }, file.name),
+      el('div', { class: 'head' }, el('h3', { class: 'name' }, file.name), remove),
       el('p', { class: 'caption', hidden: true }),
+      el('details', { class: 'alternatives', hidden: true }, el('summary', {}, 'Other captions'), el('ol')),
       el('p', { class: 'working' }, 'waiting…'),
       el('ol', { class: 'labels' }),
       el('p', { class: 'timings' })));
   card.thumbUrl = url;
+  remove.addEventListener('click', () => {
+    URL.revokeObjectURL(url);
+    card.remove();
+    if (!$('results').children.length) $('results-section').hidden = true;
+    onRemove?.(id);
+  });
   $('results').prepend(card);
   $('results-section').hidden = false;
   return card;
@@ -44,6 +52,8 @@ export function showResult(card, { ranked, timings, backend }) {
     el('span', { class: 'p' }, percent(p)));
   const list = card.querySelector('.labels');
   list.replaceChildren(...ranked.slice(0, TOP).map(row));
+  card.ranked = ranked; // for the export
+  announce(`${card.dataset.name}: ${ranked.slice(0, 3).map((r) => `${r.label} ${percent(r.p)}`).join(', ')}`);
   if (ranked.length > TOP) {
     const rest = ranked.slice(TOP, TOP + MORE);
     list.append(el('li', { class: 'more' }, el('details', {},
@@ -70,8 +80,14 @@ export function showCaption(card, c) {
   cap.dataset.state = 'ok';
   cap.textContent = c.caption;
   cap.dataset.score = String(c.score);
-  cap.title = `cosine with the image ${Number(c.score).toFixed(4)}` + (c.alternatives?.length
-    ? `\nrunners-up:\n${c.alternatives.map((a) => `${a.caption} (${Number(a.score).toFixed(4)})`).join('\n')}` : '');
+  cap.title = `cosine with the image ${Number(c.score).toFixed(4)}`;
+  // the runners-up in the card itself (a tooltip needs a mouse): a disclosure, reachable by keyboard and touch
+  const alternatives = card.querySelector('.alternatives');
+  alternatives.hidden = !c.alternatives?.length;
+  alternatives.querySelector('ol').replaceChildren(...(c.alternatives ?? []).map((a) =>
+    el('li', { dataset: { score: String(a.score) } }, `${a.caption} (${Number(a.score).toFixed(4)})`)));
+  card.caption = c; // for the export
+  announce(`${card.dataset.name}: caption “${c.caption}”`);
   card.times = { ...card.times, caption: c.ms ?? card.times?.caption, vocabulary: c.vocabularyMs ?? card.times?.vocabulary };
   renderTimings(card);
 }
@@ -103,6 +119,21 @@ export function showCardError(card, err) {
   card.querySelector('.labels').replaceChildren();
   card.querySelector('.notice')?.remove();
   card.querySelector('.body').append(noticeBox(err));
+}
+
+/** Says `text` to screen readers (a polite live region: results arrive while the visitor does other things). */
+function announce(text) {
+  $('results-announce').textContent = text;
+}
+
+/** The results as rows for the export: one per photo with labels, best first. */
+export function resultRows() {
+  return [...$('results').children].reverse().filter((c) => c.ranked).map((c) => ({
+    file: c.dataset.name,
+    labels: c.ranked.map(({ label, p }) => ({ label, p })),
+    caption: c.caption?.caption ?? null,
+    caption_score: c.caption?.score ?? null,
+  }));
 }
 
 export function clearCards() {
