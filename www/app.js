@@ -40,6 +40,10 @@ const labels = setUpLabels(() => relabel());
 labels.set({ labels: query.get('labels')?.replaceAll(',', ', '), template: query.get('template') });
 setUpInputs((files) => addPhotos(files));
 modelPanel.onLoad((url) => loadModel(url));
+modelPanel.onPick((url) => {
+  modelPanel.setUrl(url);
+  loadModel(url);
+});
 modelPanel.onBackend((choice) => {
   backend = choice;
   storage.set(BACKEND_KEY, choice === 'auto' ? null : choice);
@@ -161,7 +165,10 @@ async function relabel() {
 }
 
 function labelProgress(p, seq) {
-  if (p.stage === 'text' && seq === labelsSeq) labels.status(`Text tower: ${p.done} of ${p.total} labels…`, 'wait');
+  if (p.stage === 'text' && seq === labelsSeq) {
+    labels.status(`Text tower: ${p.done} of ${p.total} labels…`, 'wait');
+    labels.progress(p.done, p.total);
+  }
   else modelPanel.progress(p);
 }
 

@@ -10,7 +10,7 @@ import { bundleMetadata, describeBundle } from '../../www/lib/bundle-header.js';
 import { WebclipClient } from '../../www/lib/client.js';
 import { ENGINE_CODES, ERRORS, WebclipError, isGpuFailure, toWebclipError } from '../../www/lib/errors.js';
 import { PRESETS, checkTemplates, fillTemplate, parseLabels } from '../../www/lib/labels.js';
-import { DEFAULT_MODEL, resolveSource } from '../../www/lib/source.js';
+import { DEFAULT_MODEL, PICKS, resolveSource } from '../../www/lib/source.js';
 import { ensemble, normalize, probabilities, ranked, softmax } from '../../www/lib/zero-shot.js';
 
 const WWW = fileURLToPath(new URL('../../www/', import.meta.url));
@@ -33,6 +33,15 @@ test('the ImageNet-1k preset gives 1000 distinct labels (OpenAI\'s names repeat 
   assert.equal(labels.length, 1000);
   assert.deepEqual([labels[657], labels[744], labels[836], labels[837]], ['missile', 'projectile', 'sunglasses',
     'dark glasses']);
+});
+
+test('the model picker names Hugging Face repositories the page converts', () => {
+  for (const p of PICKS) {
+    const s = resolveSource(p.url, PAGE);
+    assert.equal(s.kind, 'folder', p.url);
+    assert.match(s.url, /^https:\/\/huggingface\.co\/openai\/clip-vit-base-patch(32|16)\/resolve\/main\/$/);
+    assert.ok(p.download > p.kept && p.kept > 100, JSON.stringify(p));
+  }
 });
 
 test('model URLs: default bundle, bundles, folders and Hugging Face repositories', () => {

@@ -613,6 +613,10 @@ suite('the webclip page in headless Chromium', {
         const help = await b.page.textContent('#model-help');
         assert.match(help, /webclip|convert --model .* --quant q8 --out www\/models\/default\.webclip/);
         assert.match(help, /synth --preset vit-b-32/);
+        // one click instead of commands: each pick names its sizes and loads its Hugging Face repository
+        const picks = await b.page.$$eval('#model-picks li', (ls) => ls.map((l) => l.textContent));
+        assert.equal(picks.length, 2, JSON.stringify(picks));
+        assert.ok(picks.every((p) => /downloads \d+ MB once, keeps \d+ MB \(q8\)/.test(p)), JSON.stringify(picks));
         await shoot(b, 'no-model');
       } finally {
         other.closeAllConnections();

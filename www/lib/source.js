@@ -8,6 +8,18 @@ export const DEFAULT_MODEL = 'models/default.webclip';
 export const HF_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json'];
 export const FOLDER_QUANT = 'q8';
 
+/**
+ * One-click models for the picker: Hugging Face repositories the page downloads (f32 `model.safetensors`) and
+ * converts to a q8 bundle in the tab, then keeps for offline use. Sizes in MB = 10⁶ bytes: `download` as the Hub
+ * serves it, `kept` the q8 bundle (ViT-B/32 measured with `webclip convert`; B/16 from its parameter count).
+ */
+export const PICKS = [
+  { url: 'https://huggingface.co/openai/clip-vit-base-patch32', name: 'CLIP ViT-B/32 (OpenAI)', download: 605,
+    kept: 162, note: 'the fastest; the usual choice' },
+  { url: 'https://huggingface.co/openai/clip-vit-base-patch16', name: 'CLIP ViT-B/16 (OpenAI)', download: 599,
+    kept: 160, note: 'finer detail, about 4× the image-tower work of B/32' },
+];
+
 const HUB = /^https?:\/\/(?:www\.)?(?:huggingface\.co|hf\.co)\/([\w.-]+\/[\w.-]+)(?:\/(?:tree|resolve|blob)\/([^/?#]+))?/;
 
 /**

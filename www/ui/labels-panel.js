@@ -64,6 +64,14 @@ export function setUpLabels(onChange) {
     },
     status(text, state) {
       show('labels-status', text, state);
+      if (state !== 'wait') document.getElementById('labels-bar').hidden = true;
+    },
+
+    /** The text tower's progress over the prompts (an 80-template ensemble of 1000 labels is 80,000 texts). */
+    progress(done, total) {
+      const bar = document.getElementById('labels-bar');
+      bar.hidden = false;
+      bar.value = total ? done / total : 0;
     },
   };
 }

@@ -2,7 +2,8 @@
 // offline, the "no model yet" instructions, another model's URL, and "Clear cache".
 
 import { formatBytes } from '../lib/model-store.js';
-import { $, show } from './dom.js';
+import { PICKS } from '../lib/source.js';
+import { $, el, show } from './dom.js';
 import { addNotice, showNotice } from './notice.js';
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
@@ -105,6 +106,17 @@ export const modelPanel = {
 
   setBackend(value) {
     $('backend-choice').value = value;
+  },
+
+  /** The one-click models: `cb(url)` loads one (lib/source.js PICKS). */
+  onPick(cb) {
+    $('model-picks').replaceChildren(...PICKS.map((p) => el('li', {},
+      el('button', { type: 'button', dataset: { model: p.url } }, p.name),
+      ` — downloads ${p.download} MB once, keeps ${p.kept} MB (q8); ${p.note}`)));
+    $('model-picks').addEventListener('click', (ev) => {
+      const url = ev.target.closest('button[data-model]')?.dataset.model;
+      if (url) cb(url);
+    });
   },
 
   onClear(cb) {
