@@ -18,9 +18,19 @@ const STAGES = {
   caption: () => 'Caption…',
 };
 
+// A long stage (building a 160 MB model: hashing and packing it, ~4 s on 2 cores) shows its elapsed seconds, so the
+// page never stands still for more than a second while it works.
+let ticker = null;
+
 export const modelPanel = {
   status(text, state = 'wait') {
+    clearInterval(ticker);
     show('model-status', text, state);
+    if (state !== 'wait') return;
+    const started = performance.now();
+    ticker = setInterval(() => {
+      show('model-status', `${text} ${Math.round((performance.now() - started) / 1000)} s`, state);
+    }, 1000);
   },
 
   /** A progress message from the worker (see the protocol in lib/worker.js). */
