@@ -12,7 +12,8 @@ import { setUpLabels } from './ui/labels-panel.js';
 import { modelPanel } from './ui/model-panel.js';
 import { showNotice } from './ui/notice.js';
 import {
-  addCard, captionError, captionWorking, clearCards, resultRows, showCaption, showCardError, showResult, working,
+  addCard, captionError, captionWorking, clearCards, offerCaption, resultRows, showCaption, showCardError, showResult,
+  working,
 } from './ui/results.js';
 import { setUpExport } from './ui/export.js';
 
@@ -35,6 +36,13 @@ let loadSeq = 0;
 let labelsSeq = 0;
 let vocabularyReady = false; // the model's caption vocabulary is embedded (or was imported from IndexedDB)
 let captionBuilding = false; // the first caption is embedding the vocabulary: the worker is busy for a while
+// The first caption of a model embeds the caption vocabulary (1,261 phrases) and holds the worker meanwhile: about a
+// minute for ViT-B/32 on a 2-core CPU, seconds on a GPU. It starts by itself only when that is estimated (from the
+// text tower's measured time per label) to take at most AUTO_CAPTION_S; otherwise each card offers it.
+const VOCABULARY_TEXTS = 1261;
+const AUTO_CAPTION_S = 15;
+let msPerText = null; // measured by the last labels request that ran the text tower
+let captionsWanted = false; // the visitor asked for captions (or they are cheap): caption every photo
 
 const labels = setUpLabels(() => relabel());
 labels.set({ labels: query.get('labels')?.replaceAll(',', ', '), template: query.get('template') });
@@ -98,6 +106,7 @@ async function loadModel(input) {
       setQuery('model', input); // only a model that loaded goes into the address bar
       page.model = info;
       vocabularyReady = info.captionCache === 'imported';
+      [msPerText, captionsWanted] = [null, false];
       modelPanel.showModel(info);
       if (info.fallback) modelPanel.notice(new WebclipError('no-webgpu', info.fallback));
       for (const w of info.warnings) modelPanel.notice(WebclipError.fromPlain(w));
@@ -153,6 +162,7 @@ async function relabel() {
         (r.computed ? `${r.computed} embedded in ${(r.ms / 1000).toFixed(1)} s` +
           (r.cached ? `, ${r.cached} from the cache` : '') : 'all from the cache') + '.', 'ok');
       scoring = { seq, chosen };
+      if (r.computed) msPerText = r.ms / (r.computed * prompts);
     } catch (e) {
       if (seq !== labelsSeq) return;
       scoring = null;
@@ -194,6 +204,15 @@ function pump() {
       const uncaptioned = page.model.captions
         && photos.find((p) => p.captioned !== loadSeq && p.card.dataset.state === 'ok');
       if (!uncaptioned) break;
+      if (!captionsAutomatic()) {
+        for (const p of photos.filter((x) => x.card.dataset.state === 'ok' && x.captioned !== loadSeq)) {
+          offerCaption(p.card, vocabularySeconds(), () => {
+            captionsWanted = true;
+            pump();
+          });
+        }
+        break;
+      }
       uncaptioned.captioned = loadSeq;
       await caption(uncaptioned);
     }
@@ -201,6 +220,14 @@ function pump() {
     pumping = null;
   });
   return pumping;
+}
+
+/** Seconds the caption vocabulary is estimated to take on this model and backend (null: not measured yet). */
+const vocabularySeconds = () => (msPerText == null ? null : (msPerText * VOCABULARY_TEXTS) / 1000);
+
+function captionsAutomatic() {
+  const s = vocabularySeconds();
+  return vocabularyReady || captionsWanted || (s != null && s <= AUTO_CAPTION_S);
 }
 
 async function addPhotos(files) {
@@ -236,6 +263,11 @@ async function caption(photo) {
   const first = 'writing a caption… (the first one of a model embeds the caption vocabulary: once, then it is kept)';
   captionWorking(photo.card, vocabularyReady ? 'writing a caption…' : first);
   captionBuilding = !vocabularyReady;
+  // the vocabulary is one long engine call: count its seconds (against the estimate) so the card never stands still
+  const started = performance.now();
+  const estimate = vocabularySeconds();
+  const tick = captionBuilding && setInterval(() => captionWorking(photo.card, `${first} ${Math.round(
+    (performance.now() - started) / 1000)} s${estimate ? ` of about ${Math.max(1, Math.round(estimate))} s` : ''}`), 1000);
   try {
     const r = await client.request('caption', { image: { id: photo.id, name: photo.file.name, bytes: photo.bytes } });
     vocabularyReady = true;
@@ -245,6 +277,7 @@ async function caption(photo) {
     captionError(photo.card, e);
     if (e.fatal) loadModel(modelInput);
   } finally {
+    clearInterval(tick);
     captionBuilding = false;
   }
 }

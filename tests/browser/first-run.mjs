@@ -7,7 +7,7 @@
 // Prints one JSON line per run (run 1: empty caches; later runs: the same profile, model and engine cached) with
 // `ready_s` (model loaded), `first_label_s` (the photo's labels shown, from navigation), `max_silent_s` (the longest
 // time the status texts, progress bars and the card stood still before the labels, and what they showed then) and
-// `backend`.
+// `backend`; with --caption also `caption_s`, when the first caption showed.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,7 +19,7 @@ import { serve } from './serve.mjs';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const { values: opt } = parseArgs({ options: {
   bundle: { type: 'string' }, photo: { type: 'string', default: join(REPO, 'tests/assets/photos/chelsea.png') },
-  runs: { type: 'string', default: '2' },
+  runs: { type: 'string', default: '2' }, caption: { type: 'boolean', default: false },
 } });
 if (!opt.bundle) {
   console.error('usage: node tests/browser/first-run.mjs --bundle B.webclip [--photo P] [--runs N]');
@@ -61,6 +61,18 @@ try {
     await page.waitForFunction(() => document.querySelector('#results .labels li[data-label]')
       || window.webclipPage?.state === 'error', null, { timeout: 900_000, polling: 100 });
     const labelled = Date.now();
+    let captioned = null;
+    if (opt.caption) { // --caption: also the first caption (it embeds the caption vocabulary once per model)
+      await page.waitForFunction(() => {
+        const cap = document.querySelector('#results .caption');
+        if (cap?.dataset.state === 'offer') { // a slow model offers its first caption: ask for it, as a visitor would
+          window.__offered = cap.textContent;
+          cap.querySelector('button').click();
+        }
+        return ['ok', 'error'].includes(cap?.dataset.state);
+      }, null, { timeout: 1_800_000, polling: 250 });
+      captioned = Date.now();
+    }
     const r = await page.evaluate(() => {
       clearInterval(window.__timer);
       const f = window.__frames;
@@ -75,7 +87,8 @@ try {
     const ready = r.ready ? (r.ready.download + r.ready.compile + r.ready.warmup) / 1000 : null;
     console.log(JSON.stringify({ run, cached: run > 1, backend: r.backend, ready_s: ready && +ready.toFixed(1),
       first_label_s: +((labelled - t0) / 1000).toFixed(1), max_silent_s: +(r.gap / 1000).toFixed(1),
-      silent_during: r.during,
+      silent_during: r.during, caption_s: captioned ? +((captioned - t0) / 1000).toFixed(1) : undefined,
+      caption_offered: captioned ? await page.evaluate(() => window.__offered ?? null) : undefined,
       error: r.error ?? undefined }));
   }
 } finally {

@@ -216,7 +216,10 @@ async function checkCaptions(b, names, bundle) {
   for (const name of names) {
     await b.page.waitForFunction((n) => {
       const c = [...document.querySelectorAll('#results > li.result')].find((x) => x.dataset.name === n);
-      return ['ok', 'error'].includes(c?.querySelector('.caption')?.dataset.state);
+      const state = c?.querySelector('.caption')?.dataset.state;
+      // a slow model offers its first caption instead of starting it (app.js, AUTO_CAPTION_S): ask for it
+      if (state === 'offer') c.querySelector('.write-caption').click();
+      return ['ok', 'error'].includes(state);
     }, name, { timeout: WAIT }).catch(async (e) => {
       const text = await b.page.$$eval('.caption', (cs) => cs.map((x) => x.textContent)).catch(() => '?');
       throw new Error(`no caption for ${name} (${e.message.split('\n')[0]}; captions: ${JSON.stringify(text)})${b.why()}`);

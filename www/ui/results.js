@@ -73,7 +73,19 @@ export function captionWorking(card, text) {
   cap.textContent = text;
 }
 
-/** Shows {caption, score, alternatives, ms, vocabularyMs}; the runners-up are in the tooltip. */
+/** Offers the first caption of a slow model instead of starting it: `onClick` when the visitor asks for it. */
+export function offerCaption(card, seconds, onClick) {
+  const cap = card.querySelector('.caption');
+  if (cap.dataset.state === 'offer' || cap.dataset.state === 'ok') return;
+  cap.hidden = false;
+  cap.dataset.state = 'offer';
+  const about = seconds == null ? '' : ` (about ${Math.max(1, Math.round(seconds))} s once on this device, then quick)`;
+  const button = el('button', { type: 'button', class: 'write-caption' }, 'Write captions');
+  button.addEventListener('click', onClick);
+  cap.replaceChildren(button, el('span', { class: 'note' }, ` The first caption embeds the caption vocabulary${about}.`));
+}
+
+/** Shows {caption, score, alternatives, ms, vocabularyMs}; the runners-up in a disclosure below it. */
 export function showCaption(card, c) {
   const cap = card.querySelector('.caption');
   cap.hidden = false;
