@@ -252,6 +252,7 @@ async function search(q, what) {
       }
       const { hits, ms } = await client.request('search', { query: q, vectors, dims, top: TOP });
       renderHits($('hits'), hits, rows);
+      $('search-section').scrollIntoView({ behavior: 'smooth', block: 'start' }); // "similar" is clicked far below
       state.search = { what, hits: hits.map((h) => ({ file: rows[h.index].file, score: h.score })) };
       show('search-status',
         `${what}: ${hits.length} of ${rows.length} photos, best first (cosine) · ${Math.round(ms)} ms`, 'ok');
@@ -285,6 +286,23 @@ $('crops').addEventListener('change', () => {
 });
 $('captions').addEventListener('change', () => $('captions').checked && items.size && run());
 $('run-stop').addEventListener('click', () => { stopping = true; });
+// a photo that is not in the collection: its embedding is computed (not stored) and searched for
+$('search-photo').addEventListener('change', (ev) => {
+  const file = ev.target.files[0];
+  ev.target.value = '';
+  if (file) search({ image: { id: `outside:${file.name}:${file.size}:${file.lastModified}`, name: file.name, source: file } },
+    `photos like ${file.name}`);
+});
+$('search-photo-open').addEventListener('click', () => $('search-photo').click());
+$('model-form').addEventListener('submit', (ev) => {
+  ev.preventDefault(); // another model: the page again with ?model= (each model keeps its own stored collection)
+  const u = new URL(location.href);
+  const value = $('model-url').value.trim();
+  if (value) u.searchParams.set('model', value);
+  else u.searchParams.delete('model');
+  location.assign(u);
+});
+$('model-url').value = query.get('model') ?? '';
 $('search-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const text = $('search-text').value.trim();
