@@ -246,6 +246,12 @@ suite('the collection view in headless Chromium', { skip }, () => {
     const like = await b.page.evaluate(() => window.webclipCollection.search.hits);
     sameRanking(like, cli.like, 'photos like coffee.png');
     assert.equal(like[0].file, 'coffee.png');
+    // a photo from elsewhere on the device (not a card of the collection): searched as `webclip search --like` does
+    await searchText(QUERIES[0]);
+    await b.page.setInputFiles('#search-photo', join(PHOTOS, 'coffee.png'));
+    await b.page.waitForFunction(() => window.webclipCollection.search?.what === 'photos like coffee.png'
+      && window.webclipCollection.busy === 0, null, { timeout: WAIT });
+    sameRanking(await b.page.evaluate(() => window.webclipCollection.search.hits), cli.like, 'an outside photo');
     t.diagnostic(`"${QUERIES[0]}": ${JSON.stringify(await searchText(QUERIES[0]))}`);
   });
 
