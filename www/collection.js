@@ -270,7 +270,7 @@ $('folder').addEventListener('change', (ev) => {
   tagFolder(picked);
 });
 const drop = $('drop');
-drop.addEventListener('keydown', (ev) => (ev.key === 'Enter' || ev.key === ' ') && $('folder').click());
+$('choose-folder').addEventListener('click', () => $('folder').click()); // the zone is no control: the button is
 dropZone(drop, (dataTransfer) => {
   const entries = entriesOf(dataTransfer); // read during the event: the item list is emptied after it
   busy(async () => tagFolder(await fromEntries(entries)));
