@@ -117,6 +117,20 @@ fn jpeg_coefficients_overflowing_16_bits_decode_like_pillow() {
 }
 
 #[test]
+fn orientation_is_found_where_pillow_finds_it() {
+    for name in [
+        "raw_profile_o6.png",     // ImageMagick's zTXt "Raw profile type exif"
+        "xmp_o8.png",             // iTXt XML:com.adobe.xmp
+        "exif_after_idat_o3.png", // eXIf after IDAT beats the raw profile and the XMP
+        "exif_prefix_o3.webp",    // EXIF chunk starting with "Exif\0\0"
+        "xmp_o5.webp",            // XMP chunk
+        "xmp_o6.jpg",             // XMP APP1, no EXIF
+    ] {
+        assert_decodes_like_pillow(name);
+    }
+}
+
+#[test]
 fn grayscale_png_is_repeated_into_rgb() {
     let gray: Vec<u8> = (0..12 * 7).map(|i| (i * 3) as u8).collect();
     let img = decode(&png(12, 7, &gray, ExtendedColorType::L8), "gray.png").unwrap();

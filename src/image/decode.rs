@@ -9,7 +9,7 @@
 //!   white); webclip takes the high byte there too, on purpose, so such images stay images;
 //! - JPEGs are decoded by [`super::jpeg`], byte-identical to Pillow's libjpeg-turbo (CMYK/YCCK included, with
 //!   Pillow's `cmyk2rgb`); the image crate's zune-jpeg is the fallback for variants it does not cover;
-//! - GIF: the first frame; EXIF orientation (JPEG, PNG eXIf, WebP) is applied.
+//! - GIF: the first frame; the orientation is found where Pillow finds it ([`super::orientation`]) and applied.
 //!
 //! Sizes are checked against [`MAX_SIDE`] and [`MAX_PIXELS`] from the header, before any pixel buffer exists,
 //! and the decoders get `image::Limits` so no header can make them allocate more than [`MAX_ALLOC`] bytes.
@@ -17,7 +17,6 @@
 use std::io::Cursor;
 
 use image::error::{ImageError, LimitErrorKind};
-use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
 use crate::error::{Error, Result};
@@ -62,11 +61,12 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
     reader.limits(limits.clone());
     let describe = |e: ImageError| fail(describe_error(e, format));
 
-    let mut decoder = reader.into_decoder().map_err(describe)?;
+    let decoder = reader.into_decoder().map_err(describe)?;
     let (width, height) = decoder.dimensions();
     check_size(width, height).map_err(&fail)?;
-    // A damaged EXIF block is no reason to refuse the pixels; PIL's exif_transpose also ignores it.
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    // Where Pillow finds the orientation (EXIF, ImageMagick's PNG raw profile, XMP); a damaged EXIF block is no
+    // reason to refuse the pixels.
+    let orientation = super::orientation::orientation(bytes, format);
     let mut exact = None;
     if format == ImageFormat::Jpeg {
         check_jpeg_complete(bytes).map_err(&fail)?;

@@ -13,7 +13,10 @@
 
 mod config;
 mod decode;
+mod exif;
 mod jpeg;
+mod orientation;
+mod png_text;
 pub mod resize;
 
 pub use config::{PreprocessConfig, CLIP_PROCESSORS, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, SIGLIP_PROCESSORS};
