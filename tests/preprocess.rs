@@ -117,6 +117,13 @@ fn jpeg_coefficients_overflowing_16_bits_decode_like_pillow() {
 }
 
 #[test]
+fn short_jpeg_segments_are_ignored_like_libjpeg() {
+    // An Adobe APP14 shorter than 12 bytes (zune-jpeg refused the file) and an APP3 whose length field is 0.
+    assert_decodes_like_pillow("short_app14.jpg");
+    assert_decodes_like_pillow("app_length_0.jpg");
+}
+
+#[test]
 fn orientation_is_found_where_pillow_finds_it() {
     for name in [
         "raw_profile_o6.png",     // ImageMagick's zTXt "Raw profile type exif"
@@ -271,6 +278,20 @@ fn broken_inputs_are_errors_not_panics() {
             b[i] ^= 0x5A;
             let _ = decode(&b, "flipped").map(|img| preprocess(&img, &PreprocessConfig::default()));
         }
+    }
+}
+
+#[test]
+fn jpeg_library_messages_are_one_line() {
+    // The exact decoder declines arithmetic coding (SOF9), so zune-jpeg reads the file and reports the APP3
+    // length of 0 with a "\n" in its message.
+    let jpeg = b"\xff\xd8\xff\xe3\x00\x00\xff\xc9\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00\xff\xd9";
+    match decode(jpeg, "arith.jpg") {
+        Err(Error::Image { detail, .. }) => {
+            assert!(detail.contains("invalid length"), "{detail}");
+            assert!(!detail.contains('\n') && !detail.contains("\\n") && !detail.contains('"'), "{detail:?}");
+        }
+        other => panic!("expected an image error, got {:?}", other.map(|i| i.dimensions())),
     }
 }
 
