@@ -138,6 +138,11 @@ fn orientation_is_found_where_pillow_finds_it() {
 }
 
 #[test]
+fn gif_without_a_colour_table_is_grayscale_like_pillow() {
+    assert_decodes_like_pillow("no_palette.gif");
+}
+
+#[test]
 fn grayscale_png_is_repeated_into_rgb() {
     let gray: Vec<u8> = (0..12 * 7).map(|i| (i * 3) as u8).collect();
     let img = decode(&png(12, 7, &gray, ExtendedColorType::L8), "gray.png").unwrap();

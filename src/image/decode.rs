@@ -9,7 +9,8 @@
 //!   white); webclip takes the high byte there too, on purpose, so such images stay images;
 //! - JPEGs are decoded by [`super::jpeg`], byte-identical to Pillow's libjpeg-turbo (CMYK/YCCK included, with
 //!   Pillow's `cmyk2rgb`); the image crate's zune-jpeg is the fallback for variants it does not cover;
-//! - GIF: the first frame; the orientation is found where Pillow finds it ([`super::orientation`]) and applied.
+//! - GIF: the first frame; one without any colour table is read as grayscale, as Pillow does ([`super::gif`]);
+//! - the orientation is found where Pillow finds it ([`super::orientation`]) and applied.
 //!
 //! Sizes are checked against [`MAX_SIDE`] and [`MAX_PIXELS`] from the header, before any pixel buffer exists,
 //! and the decoders get `image::Limits` so no header can make them allocate more than [`MAX_ALLOC`] bytes.
@@ -57,6 +58,10 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
     let orientation = super::orientation::orientation(bytes, format);
     let img = match format {
         ImageFormat::Jpeg => decode_jpeg(bytes),
+        ImageFormat::Gif => match super::gif::with_gray_palette(bytes) {
+            Some(patched) => decode_with_image(&patched, format),
+            None => decode_with_image(bytes, format),
+        },
         _ => decode_with_image(bytes, format),
     }
     .map_err(&fail)?;

@@ -14,6 +14,7 @@
 mod config;
 mod decode;
 mod exif;
+mod gif;
 mod jpeg;
 mod orientation;
 mod png_text;
