@@ -143,6 +143,20 @@ fn gif_without_a_colour_table_is_grayscale_like_pillow() {
 }
 
 #[test]
+fn sixteen_bit_png_reduces_like_pillow() {
+    // I;16 clamps at 255; RGB, RGBA and LA keep the high byte.
+    for name in ["gray16.png", "rgb16.png", "rgba16.png", "la16.png"] {
+        assert_decodes_like_pillow(name);
+    }
+}
+
+#[test]
+fn rgb_colour_key_is_not_transparency() {
+    // Pillow opens an RGB PNG with a tRNS colour key as mode RGB; transformers' convert_to_rgb keeps it as is.
+    assert_decodes_like_pillow("rgb_colour_key.png");
+}
+
+#[test]
 fn grayscale_png_is_repeated_into_rgb() {
     let gray: Vec<u8> = (0..12 * 7).map(|i| (i * 3) as u8).collect();
     let img = decode(&png(12, 7, &gray, ExtendedColorType::L8), "gray.png").unwrap();
@@ -165,16 +179,16 @@ fn rgba_png_is_composited_on_white_like_pillow() {
 }
 
 #[test]
-fn sixteen_bit_png_keeps_the_high_byte() {
+fn sixteen_bit_png_samples() {
     // Pillow reads 16-bit RGB/RGBA PNGs with its "RGB;16B" unpacker: the high byte. 0x01FF → 1, 0xFF00 → 255.
     let samples: [u16; 6] = [0x0000, 0x01FF, 0x7FFF, 0x8000, 0xFF00, 0xFFFF];
     let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_ne_bytes()).collect();
     let img = decode(&png(2, 1, &bytes, ExtendedColorType::Rgb16), "rgb16.png").unwrap();
     assert_eq!(img.as_raw(), &[0, 1, 127, 128, 255, 255]);
-    // 16-bit grayscale: high byte too (Pillow's I;16 → RGB would clamp at 255, whitening the picture).
-    let gray: Vec<u8> = [0x0100u16, 0x8040].iter().flat_map(|s| s.to_ne_bytes()).collect();
-    let img = decode(&png(2, 1, &gray, ExtendedColorType::L16), "gray16.png").unwrap();
-    assert_eq!(img.as_raw(), &[1, 1, 1, 128, 128, 128]);
+    // 16-bit grayscale is Pillow's I;16, whose conversion to RGB clamps: 0x00FE → 254, 0x0100 and up → 255.
+    let gray: Vec<u8> = [0x00FEu16, 0x0100, 0x8040].iter().flat_map(|s| s.to_ne_bytes()).collect();
+    let img = decode(&png(3, 1, &gray, ExtendedColorType::L16), "gray16.png").unwrap();
+    assert_eq!(img.as_raw(), &[254, 254, 254, 255, 255, 255, 255, 255, 255]);
 }
 
 #[test]

@@ -1,16 +1,12 @@
 //! File bytes → 8-bit RGB, the way `PIL.Image.open` + `ImageOps.exif_transpose` + transformers'
 //! `convert_to_rgb` see them.
 //!
-//! - grayscale is repeated into R, G and B;
-//! - anything with alpha (RGBA, LA, palette or colour-key transparency) is composited on opaque white with
-//!   Pillow's integer `alpha_composite` arithmetic;
-//! - 16-bit samples keep their high byte, as Pillow's `RGB;16B` / `RGBA;16B` / `LA;16B` unpackers do. Pillow
-//!   opens 16-bit grayscale as mode `I;16`, whose conversion to RGB *clamps* to 255 (every value ≥ 256 turns
-//!   white); webclip takes the high byte there too, on purpose, so such images stay images;
+//! - PNG, JPEG, WebP and GIF (first frame); [`super::convert`] says how each pixel layout becomes RGB (alpha on
+//!   white, 16-bit samples as Pillow reduces them);
 //! - JPEGs are decoded by [`super::jpeg`], byte-identical to Pillow's libjpeg-turbo (CMYK/YCCK included, with
 //!   Pillow's `cmyk2rgb`); the image crate's zune-jpeg is the fallback for variants it does not cover;
-//! - GIF: the first frame; one without any colour table is read as grayscale, as Pillow does ([`super::gif`]);
-//! - the orientation is found where Pillow finds it ([`super::orientation`]) and applied.
+//! - the EXIF / XMP orientation is found where Pillow finds it ([`super::orientation`]) and applied;
+//! - a GIF without any colour table is read as grayscale, as Pillow does ([`super::gif`]).
 //!
 //! Sizes are checked against [`MAX_SIDE`] and [`MAX_PIXELS`] from the header, before any pixel buffer exists,
 //! and the decoders get `image::Limits` so no header can make them allocate more than [`MAX_ALLOC`] bytes.
@@ -20,6 +16,7 @@ use std::io::Cursor;
 use image::error::{ImageError, LimitErrorKind};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
+use super::convert::{to_rgb8, Quirks};
 use crate::error::{Error, Result};
 
 /// Largest accepted width or height.
@@ -56,6 +53,7 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
     // Where Pillow finds the orientation (EXIF, ImageMagick's PNG raw profile, XMP); a damaged EXIF block is no
     // reason to refuse the pixels.
     let orientation = super::orientation::orientation(bytes, format);
+    let quirks = if format == ImageFormat::Png { Quirks::png(bytes) } else { Quirks::default() };
     let img = match format {
         ImageFormat::Jpeg => decode_jpeg(bytes),
         ImageFormat::Gif => match super::gif::with_gray_palette(bytes) {
@@ -65,7 +63,7 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
         _ => decode_with_image(bytes, format),
     }
     .map_err(&fail)?;
-    let mut rgb = DynamicImage::ImageRgb8(to_rgb8(img));
+    let mut rgb = DynamicImage::ImageRgb8(to_rgb8(img, quirks));
     rgb.apply_orientation(orientation);
     Ok(rgb.into_rgb8())
 }
@@ -213,72 +211,9 @@ fn segment_len(bytes: &[u8], i: usize) -> Option<usize> {
     Some(usize::from(u16::from_be_bytes([hi, lo])).max(2))
 }
 
-/// Pillow's `alpha_composite` of one pixel over opaque white (AlphaComposite.c with the destination fixed at
-/// (255, 255, 255, 255): outa255 = 255², coef1 = a·128, coef2 = (255 - a)·128), then `.convert("RGB")`.
-#[inline]
-fn over_white(c: u8, a: u8) -> u8 {
-    if a == 0 {
-        return 255;
-    }
-    let (c, a) = (u32::from(c), u32::from(a));
-    let t = 128 * (c * a + 255 * (255 - a)) + (0x80 << 7);
-    ((((t >> 8) + t) >> 8) >> 7) as u8
-}
-
-/// The high byte of a 16-bit sample.
-#[inline]
-fn hi(v: u16) -> u8 {
-    (v >> 8) as u8
-}
-
-fn map_pixels<P: image::Pixel>(
-    img: &image::ImageBuffer<P, Vec<P::Subpixel>>,
-    f: impl Fn(&[P::Subpixel]) -> [u8; 3],
-) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let n = P::CHANNEL_COUNT as usize;
-    let data: Vec<u8> = img.as_raw().chunks_exact(n).flat_map(f).collect();
-    // The buffer has exactly w*h*3 bytes, so from_raw cannot fail; the fallback keeps this panic-free.
-    RgbImage::from_raw(w, h, data).unwrap_or_else(|| RgbImage::new(w, h))
-}
-
-/// Any decoded image → 8-bit RGB with the conversions in the module docs.
-fn to_rgb8(img: DynamicImage) -> RgbImage {
-    match img {
-        DynamicImage::ImageRgb8(i) => i,
-        DynamicImage::ImageLuma8(i) => map_pixels(&i, |p| [p[0]; 3]),
-        DynamicImage::ImageLumaA8(i) => map_pixels(&i, |p| [over_white(p[0], p[1]); 3]),
-        DynamicImage::ImageRgba8(i) => {
-            map_pixels(&i, |p| [over_white(p[0], p[3]), over_white(p[1], p[3]), over_white(p[2], p[3])])
-        }
-        DynamicImage::ImageLuma16(i) => map_pixels(&i, |p| [hi(p[0]); 3]),
-        DynamicImage::ImageLumaA16(i) => map_pixels(&i, |p| [over_white(hi(p[0]), hi(p[1])); 3]),
-        DynamicImage::ImageRgb16(i) => map_pixels(&i, |p| [hi(p[0]), hi(p[1]), hi(p[2])]),
-        DynamicImage::ImageRgba16(i) => map_pixels(&i, |p| {
-            let a = hi(p[3]);
-            [over_white(hi(p[0]), a), over_white(hi(p[1]), a), over_white(hi(p[2]), a)]
-        }),
-        // Float images (not produced by the PNG/JPEG/WebP/GIF decoders): quantise, then composite.
-        other => {
-            map_pixels(&other.to_rgba8(), |p| [over_white(p[0], p[3]), over_white(p[1], p[3]), over_white(p[2], p[3])])
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn over_white_matches_pillow_at_known_points() {
-        // Pillow 13: Image.alpha_composite(white, RGBA(c, c, c, a)).convert("RGB"), checked exhaustively
-        // during development against this formula.
-        assert_eq!(over_white(0, 0), 255);
-        assert_eq!(over_white(0, 255), 0);
-        assert_eq!(over_white(200, 255), 200);
-        assert_eq!(over_white(0, 128), 127);
-        assert_eq!(over_white(100, 1), 254);
-    }
 
     #[test]
     fn jpeg_marker_walk() {

@@ -12,6 +12,7 @@
 //! the crop keeps is computed, with the same values Pillow gives for those pixels.
 
 mod config;
+mod convert;
 mod decode;
 mod exif;
 mod gif;
