@@ -132,6 +132,7 @@ fn orientation_is_found_where_pillow_finds_it() {
         "exif_prefix_o3.webp",    // EXIF chunk starting with "Exif\0\0"
         "xmp_o5.webp",            // XMP chunk
         "xmp_o6.jpg",             // XMP APP1, no EXIF
+        "rgb_lzw_o6.tif",         // Orientation tag of the TIFF's first IFD
     ] {
         assert_decodes_like_pillow(name);
     }
@@ -154,6 +155,13 @@ fn sixteen_bit_png_reduces_like_pillow() {
 fn rgb_colour_key_is_not_transparency() {
     // Pillow opens an RGB PNG with a tRNS colour key as mode RGB; transformers' convert_to_rgb keeps it as is.
     assert_decodes_like_pillow("rgb_colour_key.png");
+}
+
+#[test]
+fn bmp_and_tiff_decode_like_pillow() {
+    for name in ["rgb24.bmp", "palette8.bmp", "rgb_raw.tif", "gray16_tiff.tif", "premultiplied.tif"] {
+        assert_decodes_like_pillow(name);
+    }
 }
 
 #[test]
@@ -298,6 +306,23 @@ fn broken_inputs_are_errors_not_panics() {
             let _ = decode(&b, "flipped").map(|img| preprocess(&img, &PreprocessConfig::default()));
         }
     }
+}
+
+#[test]
+fn unsupported_formats_are_named_with_what_to_do() {
+    // ISO-BMFF `ftyp` boxes: an iPhone HEIC, a generic HEIF listing heic, an AVIF.
+    let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\x08meta";
+    expect_image_error(heic, "IMG_0001.HEIC", "HEIC is not supported by webclip; convert it to JPEG or PNG");
+    expect_image_error(b"\0\0\0\x14ftypmif1\0\0\0\0heic", "photo.heif", "HEIC is not supported");
+    let avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf";
+    expect_image_error(avif, "photo.avif", "AVIF is not supported by webclip; convert it to JPEG or PNG");
+    // A TIFF with tiles stored one plane per channel (PlanarConfiguration 2, TileWidth): refused with a hint
+    // before the tiff crate, which panics on them, runs.
+    let mut tiff = b"II*\0\x08\0\0\0\x02\0".to_vec();
+    tiff.extend_from_slice(&[0x1C, 0x01, 3, 0, 1, 0, 0, 0, 2, 0, 0, 0]); // 284 PlanarConfiguration = 2
+    tiff.extend_from_slice(&[0x42, 0x01, 3, 0, 1, 0, 0, 0, 16, 0, 0, 0]); // 322 TileWidth = 16
+    tiff.extend_from_slice(&[0; 4]);
+    expect_image_error(&tiff, "planar.tif", "PlanarConfiguration 2");
 }
 
 #[test]

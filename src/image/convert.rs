@@ -15,17 +15,20 @@ use image::{DynamicImage, RgbImage};
 /// Where Pillow's mode for a file differs from the image crate's decoded layout.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Quirks {
-    /// 16-bit grayscale opens as `I;16`, which clamps (PNG colour type 0).
+    /// 16-bit grayscale opens as `I;16`, which clamps (PNG colour type 0, TIFF).
     pub gray16_clamps: bool,
     /// The alpha channel was made from an RGB colour key (PNG colour type 2 with tRNS): dropped.
     pub rgb_key_alpha: bool,
+    /// RGBA with associated (premultiplied) alpha (TIFF ExtraSamples 1): Pillow's "RGBa" unpacker divides
+    /// it out, per 8-bit sample, truncating.
+    pub premultiplied: bool,
 }
 
 impl Quirks {
     /// The quirks of a PNG, from its IHDR colour type (byte 25 of the file).
     pub fn png(bytes: &[u8]) -> Quirks {
         let color_type = bytes.get(25).copied();
-        Quirks { gray16_clamps: color_type == Some(0), rgb_key_alpha: color_type == Some(2) }
+        Quirks { gray16_clamps: color_type == Some(0), rgb_key_alpha: color_type == Some(2), ..Quirks::default() }
     }
 }
 
@@ -47,16 +50,27 @@ fn hi(v: u16) -> u8 {
     (v >> 8) as u8
 }
 
+/// Pillow's unpackRGBa: c·255/a (integer division, clipped), 0 where a = 0.
+#[inline]
+fn unpremultiply(c: u8, a: u8) -> u8 {
+    match a {
+        0 => 0,
+        255 => c,
+        _ => (u32::from(c) * 255 / u32::from(a)).min(255) as u8,
+    }
+}
+
 /// `I;16` → `L` (ImagingConvert's I16_L): values above 255 clip.
 #[inline]
 fn clamp16(v: u16) -> u8 {
     v.min(255) as u8
 }
 
-/// One 8-bit RGBA pixel on white.
+/// One 8-bit RGBA pixel on white (after dividing out premultiplied alpha).
 #[inline]
-fn rgba(r: u8, g: u8, b: u8, a: u8) -> [u8; 3] {
-    [over_white(r, a), over_white(g, a), over_white(b, a)]
+fn rgba(r: u8, g: u8, b: u8, a: u8, q: Quirks) -> [u8; 3] {
+    let c = |v: u8| over_white(if q.premultiplied { unpremultiply(v, a) } else { v }, a);
+    [c(r), c(g), c(b)]
 }
 
 fn map_pixels<P: image::Pixel>(
@@ -78,14 +92,14 @@ pub fn to_rgb8(img: DynamicImage, q: Quirks) -> RgbImage {
         DynamicImage::ImageLuma8(i) => map_pixels(&i, |p| [p[0]; 3]),
         DynamicImage::ImageLumaA8(i) => map_pixels(&i, |p| [over_white(p[0], p[1]); 3]),
         DynamicImage::ImageRgba8(i) if q.rgb_key_alpha => map_pixels(&i, |p| [p[0], p[1], p[2]]),
-        DynamicImage::ImageRgba8(i) => map_pixels(&i, |p| rgba(p[0], p[1], p[2], p[3])),
+        DynamicImage::ImageRgba8(i) => map_pixels(&i, |p| rgba(p[0], p[1], p[2], p[3], q)),
         DynamicImage::ImageLuma16(i) => map_pixels(&i, |p| [gray16(p[0]); 3]),
         // With clamping this is I;16 plus a colour key (alpha 0 or 65535); otherwise Pillow's LA;16B.
         DynamicImage::ImageLumaA16(i) => map_pixels(&i, |p| [over_white(gray16(p[0]), hi(p[1])); 3]),
         DynamicImage::ImageRgb16(i) => map_pixels(&i, |p| [hi(p[0]), hi(p[1]), hi(p[2])]),
         DynamicImage::ImageRgba16(i) if q.rgb_key_alpha => map_pixels(&i, |p| [hi(p[0]), hi(p[1]), hi(p[2])]),
-        DynamicImage::ImageRgba16(i) => map_pixels(&i, |p| rgba(hi(p[0]), hi(p[1]), hi(p[2]), hi(p[3]))),
-        // Float images (not produced by the PNG/JPEG/WebP/GIF decoders): quantise, then composite.
+        DynamicImage::ImageRgba16(i) => map_pixels(&i, |p| rgba(hi(p[0]), hi(p[1]), hi(p[2]), hi(p[3]), q)),
+        // Float images (TIFF): quantise, then composite.
         other => {
             map_pixels(&other.to_rgba8(), |p| [over_white(p[0], p[3]), over_white(p[1], p[3]), over_white(p[2], p[3])])
         }

@@ -1,12 +1,13 @@
 //! File bytes → 8-bit RGB, the way `PIL.Image.open` + `ImageOps.exif_transpose` + transformers'
 //! `convert_to_rgb` see them.
 //!
-//! - PNG, JPEG, WebP and GIF (first frame); [`super::convert`] says how each pixel layout becomes RGB (alpha on
-//!   white, 16-bit samples as Pillow reduces them);
+//! - PNG, JPEG, WebP, GIF (first frame), BMP and TIFF (first page); [`super::convert`] says how each pixel
+//!   layout becomes RGB (alpha on white, 16-bit samples as Pillow reduces them);
 //! - JPEGs are decoded by [`super::jpeg`], byte-identical to Pillow's libjpeg-turbo (CMYK/YCCK included, with
 //!   Pillow's `cmyk2rgb`); the image crate's zune-jpeg is the fallback for variants it does not cover;
 //! - the EXIF / XMP orientation is found where Pillow finds it ([`super::orientation`]) and applied;
-//! - a GIF without any colour table is read as grayscale, as Pillow does ([`super::gif`]).
+//! - a GIF without any colour table is read as grayscale, as Pillow does ([`super::gif`]);
+//! - HEIC, AVIF, JPEG XL, SVG, PDF and video files are named in the error ([`super::sniff`]).
 //!
 //! Sizes are checked against [`MAX_SIDE`] and [`MAX_PIXELS`] from the header, before any pixel buffer exists,
 //! and the decoders get `image::Limits` so no header can make them allocate more than [`MAX_ALLOC`] bytes.
@@ -26,17 +27,30 @@ pub const MAX_PIXELS: u64 = 100_000_000;
 /// Most bytes a decoder may allocate: a MAX_PIXELS image as RGBA with 16-bit samples is 800 MB.
 pub const MAX_ALLOC: u64 = 1 << 30;
 
-const SUPPORTED: &str = "webclip reads PNG, JPEG, WebP and GIF";
+const SUPPORTED: &str = "webclip reads PNG, JPEG, WebP, GIF, BMP and TIFF";
 
-/// Decode a PNG, JPEG, WebP or GIF file to 8-bit RGB (see the module docs for each conversion).
+/// Decode a PNG, JPEG, WebP, GIF, BMP or TIFF file to 8-bit RGB (see the module docs for each conversion).
 /// `source_name` (a file name, URL or "clipboard") is only used in error messages.
 pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
     let fail = |detail: String| Error::image(source_name, detail);
     if bytes.is_empty() {
         return Err(fail("the file is empty (0 bytes). Choose the image file again.".into()));
     }
-    let format = match image::guess_format(bytes).ok() {
-        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif)) => f,
+    if let Some(why) = super::sniff::unsupported(bytes, SUPPORTED) {
+        return Err(fail(why));
+    }
+    // BigTIFF ("II+\0", "MM\0+"), which the image crate's guess misses but its TIFF decoder reads.
+    let bigtiff = bytes.starts_with(b"II+\0") || bytes.starts_with(b"MM\0+");
+    let guessed = if bigtiff { Some(ImageFormat::Tiff) } else { image::guess_format(bytes).ok() };
+    let format = match guessed {
+        Some(
+            f @ (ImageFormat::Png
+            | ImageFormat::Jpeg
+            | ImageFormat::WebP
+            | ImageFormat::Gif
+            | ImageFormat::Bmp
+            | ImageFormat::Tiff),
+        ) => f,
         Some(other) => {
             let name = format!("{other:?}").to_uppercase();
             return Err(fail(format!("{name} images are not supported; {SUPPORTED}. Convert it to PNG or JPEG.")));
@@ -50,10 +64,25 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
             )));
         }
     };
-    // Where Pillow finds the orientation (EXIF, ImageMagick's PNG raw profile, XMP); a damaged EXIF block is no
-    // reason to refuse the pixels.
+    // Where Pillow finds the orientation (EXIF, ImageMagick's PNG raw profile, XMP, TIFF tags); a damaged EXIF
+    // block is no reason to refuse the pixels.
     let orientation = super::orientation::orientation(bytes, format);
-    let quirks = if format == ImageFormat::Png { Quirks::png(bytes) } else { Quirks::default() };
+    let quirks = match format {
+        ImageFormat::Png => Quirks::png(bytes),
+        ImageFormat::Tiff => {
+            let layout = super::exif::tiff_layout(bytes);
+            if layout.tiled_planar {
+                return Err(fail(
+                    "this TIFF stores its tiles with one plane per colour (PlanarConfiguration 2), which webclip \
+                     cannot decode. Re-save it as PNG or JPEG, or as a TIFF with interleaved (contiguous) samples."
+                        .into(),
+                ));
+            }
+            // Pillow: 16-bit grayscale TIFFs are I;16 / I;16B too; ExtraSamples 1 is its "RGBa" rawmode.
+            Quirks { gray16_clamps: true, premultiplied: layout.associated_alpha, ..Quirks::default() }
+        }
+        _ => Quirks::default(),
+    };
     let img = match format {
         ImageFormat::Jpeg => decode_jpeg(bytes),
         ImageFormat::Gif => match super::gif::with_gray_palette(bytes) {

@@ -50,6 +50,25 @@ pub fn tiff(file: &[u8]) -> (Exif, Option<&[u8]>) {
     (orientation, xmp)
 }
 
+/// What decoding a TIFF needs to know beyond the pixels.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TiffLayout {
+    /// Tiles (tags 322..=325) with one plane per channel (PlanarConfiguration 2, tag 284): the tiff crate
+    /// 0.11 panics on these, so they are refused before it runs.
+    pub tiled_planar: bool,
+    /// ExtraSamples (tag 338) starts with 1, associated (premultiplied) alpha: Pillow's "RGBa" unpacking.
+    pub associated_alpha: bool,
+}
+
+/// The layout facts of the first IFD of a TIFF file.
+pub fn tiff_layout(file: &[u8]) -> TiffLayout {
+    let Some(h) = Header::parse(file) else { return TiffLayout::default() };
+    let first = |tag| read(file, &h, h.ifd0, tag).map(|e| e.first_uint());
+    // Tiles: TileWidth, TileLength, TileOffsets or TileByteCounts (322..=325).
+    let tiled = (322..=325).any(|tag| first(tag).is_some());
+    TiffLayout { tiled_planar: tiled && first(284) == Some(2), associated_alpha: first(338) == Some(1) }
+}
+
 /// The TIFF header: byte order, classic or BigTIFF, offset of the first IFD.
 struct Header {
     big_endian: bool,
@@ -102,6 +121,14 @@ struct Entry<'a> {
 }
 
 impl Entry<'_> {
+    /// The first value as an unsigned integer (SHORT, LONG, LONG8, IFD; other types give 0).
+    fn first_uint(&self) -> u64 {
+        match self.typ {
+            3 | 4 | 13 | 16 => uint(&self.data[..unit_size(self.typ) as usize], self.big_endian),
+            _ => 0,
+        }
+    }
+
     /// Which transform the first value names (1 = none), compared the way Python compares it with 2..=8.
     fn orientation(&self) -> Exif {
         let d = self.data;
