@@ -52,8 +52,8 @@ pub fn labels_arg(arg: &str, flag: &str) -> Result<Vec<String>> {
     Ok(labels)
 }
 
-/// Image files (png, jpg, jpeg, webp, gif) under `dir`, recursively, hidden entries and symlinked folders
-/// skipped, sorted by their path relative to `dir` (with '/' separators).
+/// Image files (png, jpg, jpeg, webp, gif, bmp, tif, tiff) under `dir`, recursively, hidden entries and symlinked
+/// folders skipped, sorted by their path relative to `dir` (with '/' separators).
 pub fn images_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     if !dir.is_dir() {
         return Err(Error::Input(format!("{} is not a folder; give the folder of photos", dir.display())));
@@ -82,7 +82,7 @@ pub fn images_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 
 fn is_image_name(name: &str) -> bool {
     let ext = name.rsplit('.').next().unwrap_or("").to_lowercase();
-    name.contains('.') && ["png", "jpg", "jpeg", "webp", "gif"].contains(&ext.as_str())
+    name.contains('.') && ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"].contains(&ext.as_str())
 }
 
 pub fn run<B: Backend>(session: &Session<B>, dir: &Path, args: &TagArgs) -> Result<bool> {
