@@ -9,8 +9,9 @@
   config files alone: tiny-b's, and the old forms (`*_config_dict`, `"size": 40`). ~380 KB in all.
 - bundle: `webclip convert` of tests/fixtures/tiny-a (vision-only: the text tower brings the 0.5 MB tokenizer) and
   of the cut-down tiny-b (both towers in q8, text-only in f16).
-- image: tests/fixtures/images/*.jpg and small PNG/GIF/WebP/JPEG variants of progressive_420_rst.pil.png (a crop
-  of scikit-image's "chelsea", CC0) in the modes decode.rs converts.
+- image: the fixtures of tests/fixtures/images (every format and metadata case decode.rs handles, not their
+  .pil.png references) and small PNG/GIF/WebP/JPEG variants of progressive_420_rst.pil.png (a crop of
+  scikit-image's "chelsea", CC0) in the modes decode.rs converts.
 - tokenizer: every text of tests/fixtures/tokenizer_cases.json.
 """
 
@@ -138,8 +139,9 @@ def bundles(tmp, dirs):
 
 
 def images():
-    for p in sorted((FIX / "images").glob("*.jpg")):
-        write("image", p.name, p.read_bytes())
+    for p in sorted((FIX / "images").iterdir()):
+        if p.suffix in {".jpg", ".png", ".webp", ".gif", ".bmp", ".tif"} and not p.name.endswith(".pil.png"):
+            write("image", p.name, p.read_bytes())
     photo = Image.open(FIX / "images" / "progressive_420_rst.pil.png").convert("RGB")
     small = photo.resize((24, 16), Image.BICUBIC)
 

@@ -49,7 +49,7 @@ impl<B: Backend> Session<B> {
         Ok(Session { backend, model, tokenizer, preprocess: checkpoint.preprocess.clone() })
     }
 
-    /// Decodes and preprocesses an encoded image file (JPEG, PNG, WebP, GIF).
+    /// Decodes and preprocesses an encoded image file (JPEG, PNG, WebP, GIF, BMP, TIFF).
     pub fn pixels(&self, bytes: &[u8], source_name: &str) -> Result<Pixels> {
         crate::image::load(bytes, source_name, &self.preprocess)
     }

@@ -127,7 +127,7 @@ async function tagFolder({ images }) {
   }
   if (!images.length) {
     showNotice($('folder-notices'),
-      new WebclipError('unsupported-image', 'the folder holds no JPEG, PNG, WebP or GIF files'));
+      new WebclipError('unsupported-image', 'the folder holds no JPEG, PNG, WebP, GIF, BMP or TIFF files'));
     return;
   }
   showNotice($('folder-notices'), null);

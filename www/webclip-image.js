@@ -1,5 +1,5 @@
 // Part of the JavaScript API (webclip.js): whatever a page holds as "an image" → the encoded file bytes the engine
-// decodes itself (JPEG, PNG, WebP, GIF), so preprocessing stays the PIL-exact one in Rust. Files, blobs and URLs are
+// decodes itself (JPEG, PNG, WebP, GIF, BMP, TIFF), so preprocessing stays the PIL-exact one in Rust. Files, blobs and URLs are
 // passed as they are (the same bytes as `webclip classify FILE`); pixels (ImageBitmap, ImageData, canvases, images
 // that cannot be re-fetched) are drawn onto an OffscreenCanvas and encoded as PNG (lossless: the engine sees exactly
 // those pixels).

@@ -1,7 +1,7 @@
 // Types of webclip.js, the JavaScript API (see that file and the README's "Embedding webclip in your page").
 
 /** Anything webclip reads an image from. Files, blobs, URLs and bytes are decoded by the engine as they are
- *  (JPEG, PNG, WebP, GIF); pixel sources are encoded as PNG first. */
+ *  (JPEG, PNG, WebP, GIF, BMP, TIFF); pixel sources are encoded as PNG first. */
 export type ImageInput =
   | Blob | File | string | URL | HTMLImageElement | ImageBitmap | ImageData | HTMLCanvasElement | OffscreenCanvas
   | VideoFrame | ArrayBuffer | ArrayBufferView;

@@ -1,15 +1,13 @@
 //! File bytes → 8-bit RGB, the way `PIL.Image.open` + `ImageOps.exif_transpose` + transformers'
 //! `convert_to_rgb` see them.
 //!
-//! - grayscale is repeated into R, G and B;
-//! - anything with alpha (RGBA, LA, palette or colour-key transparency) is composited on opaque white with
-//!   Pillow's integer `alpha_composite` arithmetic;
-//! - 16-bit samples keep their high byte, as Pillow's `RGB;16B` / `RGBA;16B` / `LA;16B` unpackers do. Pillow
-//!   opens 16-bit grayscale as mode `I;16`, whose conversion to RGB *clamps* to 255 (every value ≥ 256 turns
-//!   white); webclip takes the high byte there too, on purpose, so such images stay images;
+//! - PNG, JPEG, WebP, GIF (first frame), BMP and TIFF (first page); [`super::convert`] says how each pixel
+//!   layout becomes RGB (alpha on white, 16-bit samples as Pillow reduces them);
 //! - JPEGs are decoded by [`super::jpeg`], byte-identical to Pillow's libjpeg-turbo (CMYK/YCCK included, with
 //!   Pillow's `cmyk2rgb`); the image crate's zune-jpeg is the fallback for variants it does not cover;
-//! - GIF: the first frame; EXIF orientation (JPEG, PNG eXIf, WebP) is applied.
+//! - the EXIF / XMP orientation is found where Pillow finds it ([`super::orientation`]) and applied;
+//! - a GIF without any colour table is read as grayscale, as Pillow does ([`super::gif`]);
+//! - HEIC, AVIF, JPEG XL, SVG, PDF and video files are named in the error ([`super::sniff`]).
 //!
 //! Sizes are checked against [`MAX_SIDE`] and [`MAX_PIXELS`] from the header, before any pixel buffer exists,
 //! and the decoders get `image::Limits` so no header can make them allocate more than [`MAX_ALLOC`] bytes.
@@ -17,9 +15,9 @@
 use std::io::Cursor;
 
 use image::error::{ImageError, LimitErrorKind};
-use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
+use super::convert::{to_rgb8, Quirks};
 use crate::error::{Error, Result};
 
 /// Largest accepted width or height.
@@ -29,22 +27,33 @@ pub const MAX_PIXELS: u64 = 100_000_000;
 /// Most bytes a decoder may allocate: a MAX_PIXELS image as RGBA with 16-bit samples is 800 MB.
 pub const MAX_ALLOC: u64 = 1 << 30;
 
-const SUPPORTED: &str = "webclip reads PNG, JPEG, WebP and GIF";
+const SUPPORTED: &str = "webclip reads PNG, JPEG, WebP, GIF, BMP and TIFF";
 
-/// Decode a PNG, JPEG, WebP or GIF file to 8-bit RGB (see the module docs for each conversion).
+/// Decode a PNG, JPEG, WebP, GIF, BMP or TIFF file to 8-bit RGB (see the module docs for each conversion).
 /// `source_name` (a file name, URL or "clipboard") is only used in error messages.
 pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
     let fail = |detail: String| Error::image(source_name, detail);
     if bytes.is_empty() {
         return Err(fail("the file is empty (0 bytes). Choose the image file again.".into()));
     }
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| fail(format!("cannot read the bytes: {e}")))?;
-    let format = match reader.format() {
-        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif)) => f,
+    if let Some(why) = super::sniff::unsupported(bytes, SUPPORTED) {
+        return Err(fail(why));
+    }
+    // BigTIFF ("II+\0", "MM\0+"), which the image crate's guess misses but its TIFF decoder reads.
+    let bigtiff = bytes.starts_with(b"II+\0") || bytes.starts_with(b"MM\0+");
+    let guessed = if bigtiff { Some(ImageFormat::Tiff) } else { image::guess_format(bytes).ok() };
+    let format = match guessed {
+        Some(
+            f @ (ImageFormat::Png
+            | ImageFormat::Jpeg
+            | ImageFormat::WebP
+            | ImageFormat::Gif
+            | ImageFormat::Bmp
+            | ImageFormat::Tiff),
+        ) => f,
         Some(other) => {
-            return Err(fail(format!("{other:?} images are not supported; {SUPPORTED}. Convert it to PNG or JPEG.")));
+            let name = format!("{other:?}").to_uppercase();
+            return Err(fail(format!("{name} images are not supported; {SUPPORTED}. Convert it to PNG or JPEG.")));
         }
         None => {
             let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
@@ -55,38 +64,72 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
             )));
         }
     };
+    // Where Pillow finds the orientation (EXIF, ImageMagick's PNG raw profile, XMP, TIFF tags); a damaged EXIF
+    // block is no reason to refuse the pixels.
+    let orientation = super::orientation::orientation(bytes, format);
+    let quirks = match format {
+        ImageFormat::Png => Quirks::png(bytes),
+        ImageFormat::Tiff => {
+            let layout = super::exif::tiff_layout(bytes);
+            if layout.tiled_planar {
+                return Err(fail(
+                    "this TIFF stores its tiles with one plane per colour (PlanarConfiguration 2), which webclip \
+                     cannot decode. Re-save it as PNG or JPEG, or as a TIFF with interleaved (contiguous) samples."
+                        .into(),
+                ));
+            }
+            // Pillow: 16-bit grayscale TIFFs are I;16 / I;16B too; ExtraSamples 1 is its "RGBa" rawmode.
+            Quirks { gray16_clamps: true, premultiplied: layout.associated_alpha, ..Quirks::default() }
+        }
+        _ => Quirks::default(),
+    };
+    let img = match format {
+        ImageFormat::Jpeg => decode_jpeg(bytes),
+        ImageFormat::Gif => match super::gif::with_gray_palette(bytes) {
+            Some(patched) => decode_with_image(&patched, format),
+            None => decode_with_image(bytes, format),
+        },
+        _ => decode_with_image(bytes, format),
+    }
+    .map_err(&fail)?;
+    let mut rgb = DynamicImage::ImageRgb8(to_rgb8(img, quirks));
+    rgb.apply_orientation(orientation);
+    Ok(rgb.into_rgb8())
+}
+
+/// The image crate's decoder for `format`, with webclip's size and memory limits.
+fn decode_with_image(bytes: &[u8], format: ImageFormat) -> std::result::Result<DynamicImage, String> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits.clone());
-    let describe = |e: ImageError| fail(describe_error(e, format));
-
-    let mut decoder = reader.into_decoder().map_err(describe)?;
+    let describe = |e: ImageError| describe_error(e, format);
+    let decoder = reader.into_decoder().map_err(describe)?;
     let (width, height) = decoder.dimensions();
-    check_size(width, height).map_err(&fail)?;
-    // A damaged EXIF block is no reason to refuse the pixels; PIL's exif_transpose also ignores it.
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut exact = None;
-    if format == ImageFormat::Jpeg {
-        check_jpeg_complete(bytes).map_err(&fail)?;
-        // libjpeg-exact pixels; for a variant it does not cover, the image crate's decoder (zune-jpeg) takes
-        // over, typically within ±4 of libjpeg per sample.
-        if let Ok((w, h, rgb)) = super::jpeg::decode(bytes) {
-            exact = RgbImage::from_raw(w as u32, h as u32, rgb);
-        }
-    }
-    let img = match exact {
-        Some(rgb) => DynamicImage::ImageRgb8(rgb),
-        None => {
-            limits.reserve(decoder.total_bytes()).map_err(describe)?;
-            DynamicImage::from_decoder(decoder).map_err(describe)?
-        }
-    };
+    check_size(width, height)?;
+    limits.reserve(decoder.total_bytes()).map_err(describe)?;
+    DynamicImage::from_decoder(decoder).map_err(describe)
+}
 
-    let mut rgb = DynamicImage::ImageRgb8(to_rgb8(img));
-    rgb.apply_orientation(orientation);
-    Ok(rgb.into_rgb8())
+/// libjpeg-exact pixels from [`super::jpeg`]; for a variant it does not cover (arithmetic coding, 12-bit,
+/// lossless, broken marker structure) the image crate's zune-jpeg takes over, typically within ±4 of
+/// libjpeg per sample.
+fn decode_jpeg(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
+    if let Some((width, height)) = check_jpeg_complete(bytes)? {
+        check_size(width, height)?;
+    }
+    match super::jpeg::decode(bytes) {
+        Ok((w, h, rgb)) => {
+            check_size(w as u32, h as u32)?;
+            match RgbImage::from_raw(w as u32, h as u32, rgb) {
+                Some(img) => Ok(DynamicImage::ImageRgb8(img)),
+                None => decode_with_image(bytes, ImageFormat::Jpeg),
+            }
+        }
+        Err(_) => decode_with_image(bytes, ImageFormat::Jpeg),
+    }
 }
 
 /// Reject empty and oversized images with the numbers and what to do.
@@ -106,40 +149,53 @@ fn check_size(width: u32, height: u32) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A decoder library's message on one line: real and escaped (`\n`, as Debug formatting writes them) line
+/// breaks and tabs become spaces, quotes from Debug formatting go, runs of spaces shrink to one.
+fn one_line(message: &str) -> String {
+    let unescaped = message.replace("\\r", " ").replace("\\n", " ").replace("\\t", " ").replace('"', "");
+    unescaped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Turn an `image` crate error into a sentence that says what to do.
 fn describe_error(e: ImageError, format: ImageFormat) -> String {
     let name = format!("{format:?}").to_uppercase();
     match e {
         ImageError::Limits(l) if matches!(l.kind(), LimitErrorKind::DimensionError) => format!(
-            "the image is larger than webclip accepts ({MAX_SIDE} pixels per side, {} megapixels): {l}. \
+            "the image is larger than webclip accepts ({MAX_SIDE} pixels per side, {} megapixels): {}. \
              Downscale it first.",
-            MAX_PIXELS / 1_000_000
+            MAX_PIXELS / 1_000_000,
+            one_line(&l.to_string())
         ),
         ImageError::Limits(l) => format!(
-            "decoding would need more than {} MiB of memory ({l}). Downscale the image or save it as an 8-bit \
+            "decoding would need more than {} MiB of memory ({}). Downscale the image or save it as an 8-bit \
              PNG or JPEG.",
-            MAX_ALLOC >> 20
+            MAX_ALLOC >> 20,
+            one_line(&l.to_string())
         ),
-        ImageError::Unsupported(u) => {
-            format!("this {name} uses a feature that cannot be decoded ({u}). Re-save it as a baseline PNG or JPEG.")
-        }
+        ImageError::Unsupported(u) => format!(
+            "this {name} uses a feature that cannot be decoded ({}). Re-save it as a baseline PNG or JPEG.",
+            one_line(&u.to_string())
+        ),
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             format!("the {name} file ends early (truncated). Download or copy it again.")
         }
-        other => {
-            format!("cannot decode this {name}: {other}. The file is damaged or truncated; download or copy it again.")
-        }
+        other => format!(
+            "cannot decode this {name}: {}. The file is damaged or truncated; download or copy it again.",
+            one_line(&other.to_string())
+        ),
     }
 }
 
 /// zune-jpeg (behind `image`) fills missing data with gray when a JPEG is cut short, where Pillow raises
 /// "image file is truncated". Walk the marker segments and require the end-of-image marker after the scans.
-fn check_jpeg_complete(bytes: &[u8]) -> std::result::Result<(), String> {
+/// Returns the frame size from the first SOFn header, when there is one.
+fn check_jpeg_complete(bytes: &[u8]) -> std::result::Result<Option<(u32, u32)>, String> {
     let truncated = || {
         "the JPEG file ends early (no end-of-image marker after its image data: truncated). \
                         Download or copy it again."
             .to_string()
     };
+    let mut size = None;
     let mut i = 2; // after SOI (FF D8), which format guessing checked
     while i + 1 < bytes.len() {
         if bytes[i] != 0xFF {
@@ -148,9 +204,9 @@ fn check_jpeg_complete(bytes: &[u8]) -> std::result::Result<(), String> {
         }
         let marker = bytes[i + 1];
         match marker {
-            0xD9 => return Ok(()),
-            0xFF => i += 1, // fill byte
-            0x01 | 0xD0..=0xD7 => i += 2,
+            0xD9 => return Ok(size),
+            0xFF => i += 1,                      // fill byte
+            0x00 | 0x01 | 0xD0..=0xD7 => i += 2, // not a marker (FF 00) or one without a length
             0xDA => {
                 // Start of scan: skip its header, then the entropy-coded data, where FF is always followed by
                 // 00 (stuffing) or a restart marker D0..D7.
@@ -161,85 +217,32 @@ fn check_jpeg_complete(bytes: &[u8]) -> std::result::Result<(), String> {
                     i += 1;
                 }
             }
-            _ => i += 2 + segment_len(bytes, i).ok_or_else(truncated)?,
+            _ => {
+                if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) && size.is_none() {
+                    // SOFn: precision (1), height (2), width (2).
+                    if let Some(b) = bytes.get(i + 5..i + 9) {
+                        let h = u32::from(u16::from_be_bytes([b[0], b[1]]));
+                        size = Some((u32::from(u16::from_be_bytes([b[2], b[3]])), h));
+                    }
+                }
+                i += 2 + segment_len(bytes, i).ok_or_else(truncated)?;
+            }
         }
     }
     Err(truncated())
 }
 
-/// Length field of the segment whose marker is at `i` (it counts itself, not the marker).
+/// Length field of the segment whose marker is at `i` (it counts itself, not the marker). A value below 2
+/// counts as 2: libjpeg then skips nothing after the length field.
 fn segment_len(bytes: &[u8], i: usize) -> Option<usize> {
     let hi = *bytes.get(i + 2)?;
     let lo = *bytes.get(i + 3)?;
-    Some(usize::from(u16::from_be_bytes([hi, lo])))
-}
-
-/// Pillow's `alpha_composite` of one pixel over opaque white (AlphaComposite.c with the destination fixed at
-/// (255, 255, 255, 255): outa255 = 255², coef1 = a·128, coef2 = (255 - a)·128), then `.convert("RGB")`.
-#[inline]
-fn over_white(c: u8, a: u8) -> u8 {
-    if a == 0 {
-        return 255;
-    }
-    let (c, a) = (u32::from(c), u32::from(a));
-    let t = 128 * (c * a + 255 * (255 - a)) + (0x80 << 7);
-    ((((t >> 8) + t) >> 8) >> 7) as u8
-}
-
-/// The high byte of a 16-bit sample.
-#[inline]
-fn hi(v: u16) -> u8 {
-    (v >> 8) as u8
-}
-
-fn map_pixels<P: image::Pixel>(
-    img: &image::ImageBuffer<P, Vec<P::Subpixel>>,
-    f: impl Fn(&[P::Subpixel]) -> [u8; 3],
-) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let n = P::CHANNEL_COUNT as usize;
-    let data: Vec<u8> = img.as_raw().chunks_exact(n).flat_map(f).collect();
-    // The buffer has exactly w*h*3 bytes, so from_raw cannot fail; the fallback keeps this panic-free.
-    RgbImage::from_raw(w, h, data).unwrap_or_else(|| RgbImage::new(w, h))
-}
-
-/// Any decoded image → 8-bit RGB with the conversions in the module docs.
-fn to_rgb8(img: DynamicImage) -> RgbImage {
-    match img {
-        DynamicImage::ImageRgb8(i) => i,
-        DynamicImage::ImageLuma8(i) => map_pixels(&i, |p| [p[0]; 3]),
-        DynamicImage::ImageLumaA8(i) => map_pixels(&i, |p| [over_white(p[0], p[1]); 3]),
-        DynamicImage::ImageRgba8(i) => {
-            map_pixels(&i, |p| [over_white(p[0], p[3]), over_white(p[1], p[3]), over_white(p[2], p[3])])
-        }
-        DynamicImage::ImageLuma16(i) => map_pixels(&i, |p| [hi(p[0]); 3]),
-        DynamicImage::ImageLumaA16(i) => map_pixels(&i, |p| [over_white(hi(p[0]), hi(p[1])); 3]),
-        DynamicImage::ImageRgb16(i) => map_pixels(&i, |p| [hi(p[0]), hi(p[1]), hi(p[2])]),
-        DynamicImage::ImageRgba16(i) => map_pixels(&i, |p| {
-            let a = hi(p[3]);
-            [over_white(hi(p[0]), a), over_white(hi(p[1]), a), over_white(hi(p[2]), a)]
-        }),
-        // Float images (not produced by the PNG/JPEG/WebP/GIF decoders): quantise, then composite.
-        other => {
-            map_pixels(&other.to_rgba8(), |p| [over_white(p[0], p[3]), over_white(p[1], p[3]), over_white(p[2], p[3])])
-        }
-    }
+    Some(usize::from(u16::from_be_bytes([hi, lo])).max(2))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn over_white_matches_pillow_at_known_points() {
-        // Pillow 13: Image.alpha_composite(white, RGBA(c, c, c, a)).convert("RGB"), checked exhaustively
-        // during development against this formula.
-        assert_eq!(over_white(0, 0), 255);
-        assert_eq!(over_white(0, 255), 0);
-        assert_eq!(over_white(200, 255), 200);
-        assert_eq!(over_white(0, 128), 127);
-        assert_eq!(over_white(100, 1), 254);
-    }
 
     #[test]
     fn jpeg_marker_walk() {
@@ -249,5 +252,20 @@ mod tests {
         // An APP1 segment whose payload holds FF D9 (e.g. an EXIF thumbnail) does not count as the end.
         let app = [0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x04, 0xFF, 0xD9, 0xFF, 0xDA, 0x00, 0x02, 0x12];
         assert!(check_jpeg_complete(&app).is_err());
+        // The frame size comes from the first SOF.
+        let sof = [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x10, 0x00, 0x20, 1, 1, 0x11, 0, 0xFF, 0xD9];
+        assert_eq!(check_jpeg_complete(&sof), Ok(Some((32, 16))));
+    }
+
+    #[test]
+    fn library_messages_on_one_line() {
+        assert_eq!(
+            one_line("Format error decoding Jpeg: \"Found a marker with invalid length:0\\n\""),
+            "Format error decoding Jpeg: Found a marker with invalid length:0"
+        );
+        assert_eq!(
+            one_line("The parameter is malformed\nunderlying\tcause  "),
+            "The parameter is malformed underlying cause"
+        );
     }
 }

@@ -12,9 +12,15 @@
 //! the crop keeps is computed, with the same values Pillow gives for those pixels.
 
 mod config;
+mod convert;
 mod decode;
+mod exif;
+mod gif;
 mod jpeg;
+mod orientation;
+mod png_text;
 pub mod resize;
+mod sniff;
 
 pub use config::{PreprocessConfig, CLIP_PROCESSORS, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, SIGLIP_PROCESSORS};
 pub use decode::{decode, MAX_ALLOC, MAX_PIXELS, MAX_SIDE};

@@ -230,7 +230,7 @@ impl Model {
         on!(self.engine, s => s.model.config.embedding_dim())
     }
 
-    /// Promise of the image embedding (Float32Array, unnormalised) of an encoded image file (JPEG, PNG, WebP, GIF).
+    /// Promise of the image embedding (Float32Array, unnormalised) of an encoded image file (JPEG, PNG, WebP, GIF, BMP, TIFF).
     #[wasm_bindgen(js_name = embedImage)]
     pub fn embed_image(&self, bytes: Vec<u8>, name: String) -> js_sys::Promise {
         let engine = self.engine.clone();

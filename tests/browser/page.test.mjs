@@ -403,7 +403,7 @@ suite('the webclip page in headless Chromium', {
       assert.equal(shown.state, 'error');
       assert.equal(shown.notice.code, 'unsupported-image');
       assert.equal(shown.notice.title, 'Not an image webclip can read');
-      assert.match(shown.notice.message, /^image notes\.txt: not an image file: .*webclip reads PNG, JPEG, WebP and GIF/);
+      assert.match(shown.notice.message, /^image notes\.txt: not an image file: .*webclip reads PNG, JPEG, WebP, GIF, BMP and TIFF/);
     });
 
     test('with the server gone, a reload still works (service worker + cached model + cached labels)', {

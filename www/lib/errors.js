@@ -26,8 +26,8 @@ export const ERRORS = {
   },
   'unsupported-image': {
     title: 'Not an image webclip can read',
-    hint: 'webclip reads JPEG, PNG, WebP and GIF (first frame). Convert other formats (HEIC, TIFF, BMP, SVG) to ' +
-      'PNG or JPEG first.',
+    hint: 'webclip reads JPEG, PNG, WebP, GIF (first frame), BMP and TIFF (first page). Convert other formats ' +
+      '(HEIC, AVIF, SVG) to PNG or JPEG first.',
   },
   'out-of-memory': {
     title: 'Out of memory',

@@ -159,7 +159,10 @@ fn read_images(session: &Session<Cpu>, dir: &Path) -> Result<Vec<Pixels>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::Input(format!("{} has no images webclip can read (JPEG, PNG, WebP, GIF)", dir.display())));
+        return Err(Error::Input(format!(
+            "{} has no images webclip can read (JPEG, PNG, WebP, GIF, BMP, TIFF)",
+            dir.display()
+        )));
     }
     Ok(out)
 }

@@ -87,8 +87,8 @@ fn looks_like_a_path(arg: &str) -> bool {
     one_entry && (arg.contains(['/', '\\']) || ext.is_some_and(|e| EXTENSIONS.contains(&e.as_str())))
 }
 
-/// Image files (png, jpg, jpeg, webp, gif) under `dir`, recursively, hidden entries and symlinked folders
-/// skipped, sorted by their path relative to `dir` (with '/' separators).
+/// Image files (png, jpg, jpeg, webp, gif, bmp, tif, tiff) under `dir`, recursively, hidden entries and symlinked
+/// folders skipped, sorted by their path relative to `dir` (with '/' separators).
 pub fn images_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     if !dir.is_dir() {
         return Err(Error::Input(format!("{} is not a folder; give the folder of photos", dir.display())));
@@ -152,7 +152,7 @@ fn name_text(name: &OsStr) -> String {
 
 fn is_image_name(name: &str) -> bool {
     let ext = name.rsplit('.').next().unwrap_or("").to_lowercase();
-    name.contains('.') && ["png", "jpg", "jpeg", "webp", "gif"].contains(&ext.as_str())
+    name.contains('.') && ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"].contains(&ext.as_str())
 }
 
 pub fn run<B: Backend>(session: &Session<B>, dir: &Path, args: &TagArgs) -> Result<bool> {

@@ -18,6 +18,7 @@ mod idct;
 mod output;
 mod scan;
 
+use super::{MAX_PIXELS, MAX_SIDE};
 use header::{Frame, Tables};
 use output::ColorSpace;
 
@@ -56,6 +57,10 @@ pub fn decode(data: &[u8]) -> Result<(usize, usize, Vec<u8>), Unsupported> {
             Some(b) => usize::from(u16::from_be_bytes([b[0], b[1]])),
             None => return Err(Unsupported("a marker segment is cut short")),
         };
+        if len < 2 && matches!(marker, 0xE0..=0xEF | 0xFE) {
+            i += 2; // libjpeg's skip_variable: an APPn or COM length below 2 skips nothing more
+            continue;
+        }
         let Some(seg) = data.get(i + 2..i + len).filter(|_| len >= 2) else {
             return Err(Unsupported("a marker segment is cut short"));
         };
@@ -66,6 +71,12 @@ pub fn decode(data: &[u8]) -> Result<(usize, usize, Vec<u8>), Unsupported> {
                     return Err(Unsupported("more than one frame"));
                 }
                 let f = header::read_sof(marker, seg)?;
+                // webclip's size limits, before anything is allocated (the caller's own header walk may see
+                // another frame header than this one in a damaged file).
+                let side = f.width.max(f.height) as u64;
+                if side > u64::from(MAX_SIDE) || (f.width as u64) * (f.height as u64) > MAX_PIXELS {
+                    return Err(Unsupported("larger than webclip's size limits"));
+                }
                 let coef_bytes: usize = f.comps.iter().map(|c| c.bw * c.bh * 128).sum();
                 if coef_bytes > MAX_COEF_BYTES {
                     return Err(Unsupported("too large for the exact decoder"));

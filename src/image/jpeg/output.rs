@@ -33,7 +33,7 @@ struct Plane {
 
 impl Plane {
     fn new(c: &Component, max_h: usize, max_v: usize) -> Result<Plane, Unsupported> {
-        if max_h % c.h != 0 || max_v % c.v != 0 {
+        if !max_h.is_multiple_of(c.h) || !max_v.is_multiple_of(c.v) {
             return Err(Unsupported("fractional chroma subsampling"));
         }
         let (fx, fy) = (max_h / c.h, max_v / c.v);
@@ -68,7 +68,7 @@ impl Plane {
             // rows, below for odd; rows past the edges repeat the edge row).
             let i = y / 2;
             let near = self.row(i);
-            let far = if y % 2 == 0 { self.row(i.saturating_sub(1)) } else { self.row(i + 1) };
+            let far = if y.is_multiple_of(2) { self.row(i.saturating_sub(1)) } else { self.row(i + 1) };
             sums.clear();
             sums.extend(near.iter().zip(far).map(|(&a, &b)| 3 * u16::from(a) + u16::from(b)));
             if self.fancy_h {
@@ -76,7 +76,7 @@ impl Plane {
                 h2_fancy(sums, out, 8, 7, 4);
             } else {
                 // h1v2_fancy_upsample: +1 for the upper output row, +2 for the lower.
-                let bias = if y % 2 == 0 { 1 } else { 2 };
+                let bias = if y.is_multiple_of(2) { 1 } else { 2 };
                 for (o, &s) in out.iter_mut().zip(sums.iter()) {
                     *o = ((s + bias) >> 2) as u8;
                 }

@@ -1,8 +1,8 @@
 // A picked or dropped folder as a sorted list of {path, file}: the same images `webclip tag DIR` would find —
-// png, jpg, jpeg, webp and gif, recursively, hidden entries skipped — with `path` relative to the folder ('/'
-// separators), so results and exports name files exactly as the CLI does.
+// png, jpg, jpeg, webp, gif, bmp, tif and tiff, recursively, hidden entries skipped — with `path` relative to the
+// folder ('/' separators), so results and exports name files exactly as the CLI does.
 
-const IMAGE = /\.(png|jpe?g|webp|gif)$/i;
+const IMAGE = /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i;
 
 /** Keeps what `webclip tag` keeps, sorted by path (JS string order = byte order for ASCII names). */
 export function imagesOnly(entries) {
