@@ -171,7 +171,10 @@ async function tagAll(todo) {
   const tick = () => {
     $('run-bar').value = todo.length ? state.done / todo.length : 1;
     const seconds = (performance.now() - started) / 1000;
-    show('run-text', `Tagging: ${progressText(state.done, todo.length, state.failed, seconds)}`);
+    // captions follow the tags: say so, so the time left is not read as the whole run's
+    const then = $('captions').checked ? ' · then captions' + (state.model.captionCache === 'imported' ? ''
+      : ' (the first embeds the caption vocabulary: about a minute on a CPU)') : '';
+    show('run-text', `Tagging: ${progressText(state.done, todo.length, state.failed, seconds)}${then}`);
   };
   tick();
   for (const it of todo) {
