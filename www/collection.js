@@ -173,7 +173,7 @@ async function tagAll(todo) {
     const seconds = (performance.now() - started) / 1000;
     // captions follow the tags: say so, so the time left is not read as the whole run's
     const then = $('captions').checked ? ' · then captions' + (state.model.captionCache === 'imported' ? ''
-      : ' (the first embeds the caption vocabulary: about a minute on a CPU)') : '';
+      : ' (the first embeds the caption vocabulary, once per model)') : '';
     show('run-text', `Tagging: ${progressText(state.done, todo.length, state.failed, seconds)}${then}`);
   };
   tick();
