@@ -19,7 +19,7 @@
 // SwiftShader, software on the CPU, and the rows say so. A variant that passes --timeout seconds is reported as such.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -155,7 +155,8 @@ const chromiumVersion = (() => {
   try { return execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return CHROMIUM; }
 })();
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}`;
-console.log(`machine: ${machine}; ${chromiumVersion} (headless, fresh profile per variant)`);
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+console.log(`machine: ${machine}; ${chromiumVersion} (headless, fresh profile per variant); load average ${load()}`);
 console.log(`model: ${opt.hf} (f32) · ${opt.bundle} (webclip q8) · ${opt.onnx}/onnx (fp32, q8 dynamic int8)`);
 console.log(`photo: ${basename(opt.photo)}; 10 prompts "${ref.template}" × ${ref.labels.join(', ')}; ` +
   `image median of ${runs}, texts/zero-shot median of 3; reference: ${ref.source}`);
@@ -215,8 +216,8 @@ if (!opt['no-webgpu']) {
   table(`WebGPU, f32 weights${sw ? ' — SwiftShader (SOFTWARE, on the CPU): not GPU numbers' : ''}; ` +
     `image median of ${opt['gpu-runs']} after the first, one 10-prompt pass, no zero-shot`, w, p);
 }
-console.log(`\n(${results.length} variants in ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+console.log(`\n(${results.length} variants in ${((Date.now() - t0) / 1000).toFixed(0)} s; load average now ${load()})`);
 if (opt.json) {
-  writeFileSync(opt.json, JSON.stringify({ machine, chromium: chromiumVersion, reference: ref.source,
+  writeFileSync(opt.json, JSON.stringify({ machine, chromium: chromiumVersion, reference: ref.source, loadavg: loadavg(),
     results: results.map(({ image, texts, logs, ...r }) => r) }, null, 2));
 }
