@@ -152,8 +152,10 @@ fn sixteen_bit_png_reduces_like_pillow() {
 }
 
 #[test]
-fn rgb_colour_key_is_not_transparency() {
-    // Pillow opens an RGB PNG with a tRNS colour key as mode RGB; transformers' convert_to_rgb keeps it as is.
+fn rgb_colour_key_is_transparency_as_in_transformers() {
+    // Pillow opens an RGB PNG with a tRNS colour key as mode RGB, but transformers 5.24's convert_to_rgb composites
+    // any image with info["transparency"] on white: CLIPImageProcessorPil gives (255, 255, 255) at the key's
+    // pixels (checked with transformers 5.24.0 + Pillow 13.0.0; the reference was made that way).
     assert_decodes_like_pillow("rgb_colour_key.png");
 }
 

@@ -1,10 +1,10 @@
 //! Decoded pixels → 8-bit RGB, the way transformers' `convert_to_rgb` sees the image Pillow opened:
 //!
 //! - grayscale is repeated into R, G and B;
-//! - anything with alpha (RGBA, LA, palette or grayscale colour-key transparency) is composited on opaque
-//!   white with Pillow's integer `alpha_composite` arithmetic;
-//! - an RGB image with a colour key (PNG tRNS) keeps its colours: Pillow opens it as mode RGB, which
-//!   `convert_to_rgb` returns as it is;
+//! - anything with alpha (RGBA, LA, palette, grayscale or RGB colour-key transparency) is composited on opaque
+//!   white with Pillow's integer `alpha_composite` arithmetic: transformers 5.24's `convert_to_rgb` does so when
+//!   the image has an alpha band *or* `info["transparency"]`, so an RGB PNG's tRNS key turns those pixels white
+//!   although Pillow itself opens it as mode RGB (checked: `CLIPImageProcessorPil` gives 255 there);
 //! - 16-bit RGB, RGBA and gray+alpha samples keep their high byte (Pillow's `RGB;16B`, `RGBA;16B`, `LA;16B`
 //!   unpackers);
 //! - 16-bit grayscale is Pillow's mode `I;16`, and its conversion to RGB *clamps*: every value ≥ 255 becomes
@@ -17,8 +17,6 @@ use image::{DynamicImage, RgbImage};
 pub struct Quirks {
     /// 16-bit grayscale opens as `I;16`, which clamps (PNG colour type 0, TIFF).
     pub gray16_clamps: bool,
-    /// The alpha channel was made from an RGB colour key (PNG colour type 2 with tRNS): dropped.
-    pub rgb_key_alpha: bool,
     /// RGBA with associated (premultiplied) alpha (TIFF ExtraSamples 1): Pillow's "RGBa" unpacker divides
     /// it out, per 8-bit sample, truncating.
     pub premultiplied: bool,
@@ -28,7 +26,7 @@ impl Quirks {
     /// The quirks of a PNG, from its IHDR colour type (byte 25 of the file).
     pub fn png(bytes: &[u8]) -> Quirks {
         let color_type = bytes.get(25).copied();
-        Quirks { gray16_clamps: color_type == Some(0), rgb_key_alpha: color_type == Some(2), ..Quirks::default() }
+        Quirks { gray16_clamps: color_type == Some(0), ..Quirks::default() }
     }
 }
 
@@ -91,13 +89,11 @@ pub fn to_rgb8(img: DynamicImage, q: Quirks) -> RgbImage {
         DynamicImage::ImageRgb8(i) => i,
         DynamicImage::ImageLuma8(i) => map_pixels(&i, |p| [p[0]; 3]),
         DynamicImage::ImageLumaA8(i) => map_pixels(&i, |p| [over_white(p[0], p[1]); 3]),
-        DynamicImage::ImageRgba8(i) if q.rgb_key_alpha => map_pixels(&i, |p| [p[0], p[1], p[2]]),
         DynamicImage::ImageRgba8(i) => map_pixels(&i, |p| rgba(p[0], p[1], p[2], p[3], q)),
         DynamicImage::ImageLuma16(i) => map_pixels(&i, |p| [gray16(p[0]); 3]),
         // With clamping this is I;16 plus a colour key (alpha 0 or 65535); otherwise Pillow's LA;16B.
         DynamicImage::ImageLumaA16(i) => map_pixels(&i, |p| [over_white(gray16(p[0]), hi(p[1])); 3]),
         DynamicImage::ImageRgb16(i) => map_pixels(&i, |p| [hi(p[0]), hi(p[1]), hi(p[2])]),
-        DynamicImage::ImageRgba16(i) if q.rgb_key_alpha => map_pixels(&i, |p| [hi(p[0]), hi(p[1]), hi(p[2])]),
         DynamicImage::ImageRgba16(i) => map_pixels(&i, |p| rgba(hi(p[0]), hi(p[1]), hi(p[2]), hi(p[3]), q)),
         // Float images (TIFF): quantise, then composite.
         other => {
