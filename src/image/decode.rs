@@ -79,7 +79,7 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<RgbImage> {
                 ));
             }
             // Pillow: 16-bit grayscale TIFFs are I;16 / I;16B too; ExtraSamples 1 is its "RGBa" rawmode.
-            Quirks { gray16_clamps: true, premultiplied: layout.associated_alpha, ..Quirks::default() }
+            Quirks { gray16_clamps: true, premultiplied: layout.associated_alpha }
         }
         _ => Quirks::default(),
     };
