@@ -19,7 +19,8 @@ pub const PROBE_TEXT: &str = "a photo of a red bicycle leaning against a stone w
 /// Cosine at or above which two probes come from the same model (q4 of a random-weight ViT-B/32 is ≥ 0.977).
 pub const SAME_MODEL_COSINE: f32 = 0.9;
 
-#[derive(Clone, Debug, PartialEq)]
+/// Serialised as `{"dim", "text", "image"}` (JSON: what `webclip tag` keeps beside its outputs).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Fingerprint {
     /// projection_dim: the length of every embedding
     pub dim: usize,

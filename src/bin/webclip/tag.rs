@@ -19,6 +19,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use webclip::backend::Backend;
 use webclip::tasks::fingerprint::Fingerprint;
@@ -161,7 +162,7 @@ pub fn run<B: Backend>(session: &Session<B>, dir: &Path, args: &TagArgs) -> Resu
     let csv_header = Some(csv_header(&args.labels));
     let mut csv_out = args.out_csv.as_deref().map(|p| Output::open(p, csv_header, "--out-csv")).transpose()?;
     if json_out.is_some() || csv_out.is_some() {
-        let run = RunRecord { model: Fingerprint::of(session, true, true)?, settings: settings(args) };
+        let run = RunRecord::new(Fingerprint::of(session, true, true)?, settings(args));
         json_out.iter().chain(csv_out.iter()).try_for_each(|o| o.check_run(&run))?;
     }
     // done = held by every output given (none given: nothing is done)
@@ -259,41 +260,29 @@ fn settings(args: &TagArgs) -> serde_json::Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-/// What wrote an output: `<output>.webclip-tag.json`.
+/// What wrote an output: `<output>.webclip-tag.json`, `{"format", "model": {"dim", "text", "image"}, <settings>}`.
+#[derive(Serialize, Deserialize)]
 struct RunRecord {
+    format: String,
     model: Fingerprint,
+    #[serde(flatten)]
     settings: serde_json::Map<String, Value>,
 }
 
 impl RunRecord {
     const FORMAT: &str = "webclip-tag 1";
 
-    fn to_json(&self) -> String {
-        let m = &self.model;
-        let model = json!({ "dim": m.dim, "text_probe": m.text, "image_probe": m.image });
-        let mut v = json!({ "format": Self::FORMAT, "model": model });
-        if let Some(o) = v.as_object_mut() {
-            o.extend(self.settings.clone());
-        }
-        format!("{v:#}\n")
+    fn new(model: Fingerprint, settings: serde_json::Map<String, Value>) -> Self {
+        RunRecord { format: Self::FORMAT.into(), model, settings }
     }
 
-    /// The record in `text` (from `file`); `None` when it is not one this build wrote.
+    fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).map(|t| t + "\n").unwrap_or_default()
+    }
+
+    /// The record in `text`; `None` when it is not one this build wrote.
     fn parse(text: &str) -> Option<Self> {
-        let mut v: serde_json::Map<String, Value> = serde_json::from_str(text).ok()?;
-        if v.remove("format")? != Self::FORMAT {
-            return None;
-        }
-        let model = v.remove("model")?;
-        let probe = |key: &str| -> Option<Option<Vec<f32>>> {
-            match &model[key] {
-                Value::Null => Some(None),
-                other => serde_json::from_value(other.clone()).ok().map(Some),
-            }
-        };
-        let dim = model["dim"].as_u64()? as usize;
-        let model = Fingerprint { dim, text: probe("text_probe")?, image: probe("image_probe")? };
-        Some(RunRecord { model, settings: v })
+        serde_json::from_str(text).ok().filter(|r: &RunRecord| r.format == Self::FORMAT)
     }
 }
 
@@ -424,47 +413,46 @@ impl Output {
     /// an error naming what differs. A new (or empty) output gets `run` as its run file.
     fn check_run(&self, run: &RunRecord) -> Result<()> {
         let at = self.run_path();
-        let stored = match std::fs::read_to_string(&at) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io(&at, e)),
-        };
-        if !self.done.is_empty() {
-            let Some(text) = stored else {
+        let write = || std::fs::write(&at, run.to_json()).map_err(|e| Error::io(&at, e));
+        if self.done.is_empty() {
+            return write();
+        }
+        let text = match std::fs::read_to_string(&at) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 eprintln!(
                     "warning: {} has no {} (written by an older webclip): cannot check that its records come from \
                      this model and these settings; resuming, and recording them now",
                     self.path.display(),
                     at.display()
                 );
-                return std::fs::write(&at, run.to_json()).map_err(|e| Error::io(&at, e));
-            };
-            let what = format!("{} (by {})", self.path.display(), at.display());
-            let stored = RunRecord::parse(&text).ok_or_else(|| {
-                Error::Input(format!(
-                    "{} is not a run file this webclip wrote; delete it to resume without the check, or give another \
-                     {}",
-                    at.display(),
-                    self.flag
-                ))
-            })?;
-            run.model.check(&stored.model, &what).map_err(|e| match e {
-                Error::Input(m) => Error::Input(format!("{m}; or give another {}", self.flag)),
-                other => other,
-            })?;
-            for (key, now) in &run.settings {
-                let then = stored.settings.get(key).unwrap_or(&Value::Null);
-                if then != now {
-                    return Err(Error::Input(format!(
-                        "{what} was written with {key} {then}, but this run has {now}: its records would disagree; \
-                         give the same settings to resume, or another {}",
-                        self.flag
-                    )));
-                }
+                return write();
             }
-            return Ok(());
+            Err(e) => return Err(Error::io(&at, e)),
+        };
+        let what = format!("{} (by {})", self.path.display(), at.display());
+        let stored = RunRecord::parse(&text).ok_or_else(|| {
+            Error::Input(format!(
+                "{} is not a run file this webclip wrote; delete it to resume without the check, or give another {}",
+                at.display(),
+                self.flag
+            ))
+        })?;
+        run.model.check(&stored.model, &what).map_err(|e| match e {
+            Error::Input(m) => Error::Input(format!("{m}; or give another {}", self.flag)),
+            other => other,
+        })?;
+        for (key, now) in &run.settings {
+            let then = stored.settings.get(key).unwrap_or(&Value::Null);
+            if then != now {
+                return Err(Error::Input(format!(
+                    "{what} was written with {key} {then}, but this run has {now}: its records would disagree; \
+                     give the same settings to resume, or another {}",
+                    self.flag
+                )));
+            }
         }
-        std::fs::write(&at, run.to_json()).map_err(|e| Error::io(&at, e))
+        Ok(())
     }
 
     fn has(&self, file: &str) -> bool {
