@@ -8,7 +8,7 @@ const SHELL_CACHE = 'webclip-shell-v1';
 const NETWORK_WAIT_MS = 4000; // then answer from the cache (a stalled connection is as bad as none)
 const SHELL = [
   './', 'index.html', 'app.js', 'style.css', 'app.css',
-  'lib/bundle-header.js', 'lib/client.js', 'lib/drop-zone.js', 'lib/errors.js', 'lib/labels.js', 'lib/loader.js',
+  'lib/adapter.js', 'lib/bundle-header.js', 'lib/client.js', 'lib/drop-zone.js', 'lib/errors.js', 'lib/labels.js', 'lib/loader.js',
   'lib/model-store.js', 'lib/source.js', 'lib/embedding-store.js', 'lib/idb.js', 'lib/worker.js', 'lib/zero-shot.js',
   'ui/dom.js', 'ui/export.js', 'ui/inputs.js', 'ui/labels-panel.js', 'ui/model-panel.js', 'ui/notice.js',
   'ui/results.js',

@@ -3,6 +3,7 @@
 // photo does not pay for pipeline creation.
 
 import { Model, convertCheckpoint } from '../pkg/webclip.js';
+import { SOFTWARE_ADAPTER, adapterName } from './adapter.js';
 import { WebclipError, toWebclipError } from './errors.js';
 import { cachedModel, download, revalidate } from './model-store.js';
 import { FOLDER_QUANT, HF_FILES } from './source.js';
@@ -62,9 +63,6 @@ export async function fetchBundle(source, progress) {
   }
 }
 
-/** Adapter names of WebGPU emulated on the CPU: slower there than webclip's own CPU path (WebAssembly SIMD). */
-export const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
-
 /**
  * Why "auto" should not take WebGPU on this device, or null. A software adapter (SwiftShader, llvmpipe: Chromium's
  * fallback where it has no usable GPU) runs the same WGSL on the CPU through an emulator: measured on a 2-core
@@ -75,7 +73,7 @@ export async function softwareAdapter(gpu = globalThis.navigator?.gpu) {
   const adapter = await gpu?.requestAdapter().catch(() => null);
   if (!adapter) return null; // no adapter at all: Model.fromBundle says why, and "auto" falls back as before
   const info = adapter.info ?? {};
-  const named = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
+  const named = adapterName(info);
   if (adapter.isFallbackAdapter || info.isFallbackAdapter || SOFTWARE_ADAPTER.test(named)) {
     return `the WebGPU adapter (${named || 'the browser\'s fallback adapter'}) is a software renderer: WebGPU ` +
       'emulated on the CPU, many times slower than WebAssembly here';

@@ -1,12 +1,12 @@
 // The model card: what is loading (with a byte-exact progress bar), which model runs where, whether it works
 // offline, the "no model yet" instructions, another model's URL, and "Clear cache".
 
+import { SOFTWARE_ADAPTER } from '../lib/adapter.js';
 import { formatBytes } from '../lib/model-store.js';
 import { PICKS } from '../lib/source.js';
 import { $, el, show } from './dom.js';
 import { addNotice, showNotice } from './notice.js';
 
-const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
 const BACKENDS = { auto: 'Automatic (the faster here)', gpu: 'WebGPU', cpu: 'CPU (WebAssembly)' };
 const STAGES = {
   compile: (p) => `Building the model on ${p.backend === 'gpu' ? 'WebGPU' : 'the CPU'}…`,
@@ -63,7 +63,7 @@ export const modelPanel = {
       ? 'image + text' : info.towers} towers${arch}${info.fromCache ? ' · from the offline cache' : ''}`);
     const gpu = info.backend !== 'cpu';
     // "gpu: <adapter> (webgpu, <device type>)": a cpu device type is WebGPU emulated in software (SwiftShader)
-    const software = gpu && (/, cpu\)$/.test(info.backend) || SOFTWARE.test(info.backend));
+    const software = gpu && (/, cpu\)$/.test(info.backend) || SOFTWARE_ADAPTER.test(info.backend));
     show('fact-backend', gpu ? `WebGPU — ${info.backend.replace(/^gpu: /, '')}` +
       (software ? ' — a software adapter: WebGPU emulated on the CPU, slow' : '') : 'CPU — WebAssembly (SIMD)',
       (gpu && !software) || info.choice ? 'ok' : 'warn');
