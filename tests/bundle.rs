@@ -58,8 +58,8 @@ fn session(b: &Bundle) -> Session<Cpu> {
     let context = b.config.text_context();
     let json = b.tokenizer_json.as_deref().expect("bundle has tokenizer.json");
     Session {
-        backend: Cpu,
-        model: Model::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
+        backend: Cpu::default(),
+        model: Model::load(&Cpu::default(), b, &b.config, b.towers).expect("model from bundle"),
         tokenizer: TextTokenizer::from_json(json.as_bytes(), context).expect("tokenizer"),
         preprocess: b.preprocess.clone(),
     }
@@ -68,8 +68,8 @@ fn session(b: &Bundle) -> Session<Cpu> {
 /// A session over a vision-only bundle (no tokenizer in it: the bundled CLIP one stands in).
 fn session_vision(b: &Bundle) -> Session<Cpu> {
     Session {
-        backend: Cpu,
-        model: Model::load(&Cpu, b, &b.config, b.towers).expect("model from bundle"),
+        backend: Cpu::default(),
+        model: Model::load(&Cpu::default(), b, &b.config, b.towers).expect("model from bundle"),
         tokenizer: TextTokenizer::bundled(b.config.text_context()).expect("tokenizer"),
         preprocess: b.preprocess.clone(),
     }
@@ -199,7 +199,7 @@ fn packed_matrices_borrow_the_bundle_bytes() {
 #[test]
 fn sessions_from_bundles_embed_like_the_f32_model() {
     let (c, tensors) = tiny();
-    let reference = Session::new(Cpu, checkpoint(c, tensors)).unwrap();
+    let reference = Session::new(Cpu::default(), checkpoint(c, tensors)).unwrap();
     let texts = ["a photo of a cat.", "a diagram of a transformer", "two dogs playing in the snow", "!!"];
     let photos: Vec<_> = ["baseline_422.jpg", "gray.jpg", "cmyk.jpg"]
         .iter()
@@ -528,7 +528,7 @@ fn vit_b_32_sizes_and_fidelity() {
     let c = synth::preset("vit-b-32").unwrap();
     let tensors = synth::random_tensors(&c, 0).unwrap();
     let ck = checkpoint(&c, &tensors);
-    let reference = Session::new(Cpu, checkpoint(&c, &tensors)).unwrap();
+    let reference = Session::new(Cpu::default(), checkpoint(&c, &tensors)).unwrap();
     let texts = ["a photo of a cat.", "a diagram of a transformer", "two dogs playing in the snow", "a red car"];
     let photos: Vec<_> = ["baseline_422.jpg", "gray.jpg"]
         .iter()

@@ -34,7 +34,7 @@ fn parts(config: &ModelConfig, tensors: &[HostTensor]) -> webclip::Result<Checkp
 }
 
 fn build(config: &ModelConfig, tensors: &[HostTensor]) -> webclip::Result<Session<Cpu>> {
-    Session::new(Cpu, parts(config, tensors)?)
+    Session::new(Cpu::default(), parts(config, tensors)?)
 }
 
 fn err_text(r: webclip::Result<Session<Cpu>>) -> String {
@@ -101,7 +101,7 @@ fn unsupported_dtype_is_named() {
         encoded.iter().map(|(n, (d, s, b))| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
     let st = safetensors::serialize(views, None).unwrap();
     let ck = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, None);
-    let err = err_text(ck.and_then(|ck| Session::new(Cpu, ck)));
+    let err = err_text(ck.and_then(|ck| Session::new(Cpu::default(), ck)));
     assert!(err.contains("'logit_scale'") && err.contains("I64"), "{err}");
 }
 
@@ -119,7 +119,7 @@ fn non_finite_weights_are_refused_at_load() {
         for dtype in [StoreDtype::F32, StoreDtype::F16, StoreDtype::BF16] {
             let st = synth::safetensors_bytes(&t, dtype).unwrap();
             let ck = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("m.safetensors".into(), st)], None, None);
-            let e = ck.and_then(|ck| Session::new(Cpu, ck)).err().expect("a NaN/Inf weight must be refused");
+            let e = ck.and_then(|ck| Session::new(Cpu::default(), ck)).err().expect("a NaN/Inf weight must be refused");
             assert_eq!(e.code(), "tensor-non-finite", "{e}");
             let text = e.to_string();
             let want = format!("tensor '{tensor}' in m.safetensors has a non-finite value ({value}) at index {index}");
@@ -148,7 +148,7 @@ fn f16_bf16_and_sharded_checkpoints_give_the_same_model() {
     for dtype in [StoreDtype::F16, StoreDtype::BF16] {
         let st = synth::safetensors_bytes(&t, dtype).unwrap();
         let ck = Checkpoint::from_parts(c.to_json().as_bytes(), vec![("m.safetensors".into(), st)], None, None);
-        let e = Session::new(Cpu, ck.unwrap()).unwrap().embed_texts(&["two dogs"]).unwrap().remove(0);
+        let e = Session::new(Cpu::default(), ck.unwrap()).unwrap().embed_texts(&["two dogs"]).unwrap().remove(0);
         let cos = webclip::tensor::cosine(&e, &reference);
         assert!(cos > 0.99, "{dtype:?}: cosine {cos} to f32"); // rounded weights: close, not equal
     }
@@ -165,7 +165,7 @@ fn f16_bf16_and_sharded_checkpoints_give_the_same_model() {
     let index = serde_json::json!({ "metadata": {}, "weight_map": map });
     std::fs::write(dir.path().join("model.safetensors.index.json"), index.to_string()).unwrap();
     std::fs::write(dir.path().join("config.json"), c.to_json()).unwrap();
-    let s = Session::new(Cpu, Checkpoint::from_hf_dir(dir.path()).unwrap()).unwrap();
+    let s = Session::new(Cpu::default(), Checkpoint::from_hf_dir(dir.path()).unwrap()).unwrap();
     assert_eq!(s.embed_texts(&["two dogs"]).unwrap()[0], reference);
 }
 

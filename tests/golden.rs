@@ -35,7 +35,7 @@ fn load(name: &str) -> Case {
         serde_json::from_slice(&std::fs::read(dir.join("goldens.json")).expect("goldens.json")).expect("parse");
     let bytes = std::fs::read(dir.join("goldens.safetensors")).expect("goldens.safetensors");
     let tensors = SafetensorsFile::parse("goldens.safetensors", bytes).expect("parse goldens");
-    let session = Session::new(Cpu, Checkpoint::from_hf_dir(&dir).expect("checkpoint loads")).expect("model builds");
+    let session = Session::new(Cpu::default(), Checkpoint::from_hf_dir(&dir).expect("checkpoint loads")).expect("model builds");
     Case { goldens, tensors, session }
 }
 
@@ -141,7 +141,7 @@ fn vit_b_32_synth_classifies_photos_like_hf() {
     let config = synth::preset("vit-b-32").unwrap();
     let st = synth::safetensors_bytes(&synth::random_tensors(&config, r.seed).unwrap(), StoreDtype::F32).unwrap();
     let ck = Checkpoint::from_parts(config.to_json().as_bytes(), vec![("model.safetensors".into(), st)], None, None);
-    let session = Session::new(Cpu, ck.unwrap()).unwrap();
+    let session = Session::new(Cpu::default(), ck.unwrap()).unwrap();
     let prompts: Vec<String> = r.labels.iter().map(|l| r.template.replace("{}", l)).collect();
     let texts = session.embed_texts(&prompts.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
     for want in &r.results {

@@ -64,7 +64,7 @@ fn check_text(name: &str) {
     let (_, want) = golden(&c.tensors, "text_embeds");
     assert_rows_close(&format!("{name} text_embeds (gpu)"), &got, &want, 0.9999, 1e-4);
 
-    let cpu = Session::new(Cpu, Checkpoint::from_hf_dir(&c.dir).unwrap()).unwrap().embed_texts(&texts).unwrap();
+    let cpu = Session::new(Cpu::default(), Checkpoint::from_hf_dir(&c.dir).unwrap()).unwrap().embed_texts(&texts).unwrap();
     for (g, c) in got.iter().zip(&cpu) {
         assert!(max_abs_diff(g, c) <= 1e-5, "{name}: gpu vs cpu text embedding: {:e}", max_abs_diff(g, c));
     }
@@ -170,7 +170,7 @@ fn quantized_bundles_on_gpu_match_the_cpu_backend() {
         let open = || Bundle::parse(quant, bytes.clone()).unwrap().into_checkpoint();
         let g = Session::new(gpu.clone(), open()).unwrap();
         pollster::block_on(gpu.check("uploading the weights")).unwrap();
-        let cpu = Session::new(Cpu, open()).unwrap();
+        let cpu = Session::new(Cpu::REFERENCE, open()).unwrap();
         let (n, pixels) = {
             let (shape, values) = golden_pixels(&c.tensors, &g.preprocess);
             (shape[0], values)
@@ -250,7 +250,7 @@ fn classify_uploads_the_label_embeddings_once() {
     assert_eq!(gpu.uploads() - before, images.len() as u64, "one upload per image (its pixels), none for the labels");
     assert_eq!(prepared, each_call, "the same probabilities, bit for bit");
 
-    let cpu = Session::new(Cpu, Checkpoint::from_hf_dir(&c.dir).unwrap()).unwrap();
+    let cpu = Session::new(Cpu::default(), Checkpoint::from_hf_dir(&c.dir).unwrap()).unwrap();
     let cpu_labels = cpu
         .label_embeddings(&cpu.embed_texts(&["a photo of a cat.", "a photo of a dog.", "a red square"]).unwrap())
         .unwrap();

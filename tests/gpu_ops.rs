@@ -55,8 +55,8 @@ where
     G: FnOnce(&Cpu) -> <Cpu as Backend>::Tensor,
 {
     let got = gpu_op(g);
-    let want = cpu_op(&Cpu);
-    (read(g, &got), read(&Cpu, &want))
+    let want = cpu_op(&Cpu::REFERENCE);
+    (read(g, &got), read(&Cpu::REFERENCE, &want))
 }
 
 fn assert_exact(what: &str, got: &[f32], want: &[f32]) {
@@ -215,15 +215,15 @@ fn layer_norm_refuses_mismatched_lengths() {
         data: vec![1.0, 2.0, 3.0, 4.0, 0.5, 0.0, 1.0, 2.0],
     };
     for (w, b) in [(3, 4), (4, 3), (5, 4), (4, 5)] {
-        let err = Cpu.layer_norm(&x, &vec![1.0; w], &vec![0.0; b], 1e-5).map(|y| y.data.len());
+        let err = Cpu::REFERENCE.layer_norm(&x, &vec![1.0; w], &vec![0.0; b], 1e-5).map(|y| y.data.len());
         let err = err.expect_err("mismatched layer norm").to_string();
         assert!(err.contains(&format!("weight {w} and bias {b}")) && err.contains("4 features"), "{err}");
     }
     let short = webclip::backend::cpu::CpuTensor { dims: Dims::new(1, 2, 4), data: vec![1.0; 7] };
-    assert!(Cpu.layer_norm(&short, &vec![1.0; 4], &vec![0.0; 4], 1e-5).is_err(), "7 values for 8");
+    assert!(Cpu::REFERENCE.layer_norm(&short, &vec![1.0; 4], &vec![0.0; 4], 1e-5).is_err(), "7 values for 8");
     let empty = webclip::backend::cpu::CpuTensor { dims: Dims::new(1, 2, 0), data: vec![] };
-    assert!(Cpu.layer_norm(&empty, &vec![], &vec![], 1e-5).is_err(), "zero features");
-    assert_eq!(Cpu.layer_norm(&x, &vec![1.0; 4], &vec![0.0; 4], 1e-5).unwrap().data.len(), 8);
+    assert!(Cpu::REFERENCE.layer_norm(&empty, &vec![], &vec![], 1e-5).is_err(), "zero features");
+    assert_eq!(Cpu::REFERENCE.layer_norm(&x, &vec![1.0; 4], &vec![0.0; 4], 1e-5).unwrap().data.len(), 8);
 
     let Some(g) = gpu() else { return };
     let gx = g.upload(&x.data, x.dims).unwrap();
@@ -288,7 +288,7 @@ fn attention_matches_cpu_causal_and_not() {
             true
         )
         .is_err());
-    let c = Cpu;
+    let c = Cpu::REFERENCE;
     assert!(c
         .attention(
             &c.upload(&[0.0; 8], q).unwrap(),
@@ -394,8 +394,8 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
         (0..3 * 11).map(|i| if i % 11 == 0 { 999 } else { rng.random_range(0..vocab as u32) }).collect();
     let cpu = {
         let (t, p) =
-            (Cpu.table("tok", mat(vocab, dim, &tokens)).unwrap(), Cpu.table("pos", mat(ctx, dim, &pos)).unwrap());
-        read(&Cpu, &Cpu.embed_tokens(&ids, 3, &t, &p).unwrap())
+            (Cpu::REFERENCE.table("tok", mat(vocab, dim, &tokens)).unwrap(), Cpu::REFERENCE.table("pos", mat(ctx, dim, &pos)).unwrap());
+        read(&Cpu::REFERENCE, &Cpu::REFERENCE.embed_tokens(&ids, 3, &t, &p).unwrap())
     };
     for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(8192), ..Default::default() }] {
         let g = match options.max_binding_bytes {
@@ -503,8 +503,8 @@ fn quantized_token_embedding_matches_cpu_whole_and_chunked() {
     for kind in [Kind::F16, Kind::Q8, Kind::Q4] {
         let table = PackedMatrix::from_rows(kind, vocab, dim, &random(&mut rng, vocab * dim, -1.0, 1.0));
         let cpu = {
-            let (t, p) = (Cpu.table("tok", table.clone()).unwrap(), Cpu.table("pos", mat(ctx, dim, &pos)).unwrap());
-            read(&Cpu, &Cpu.embed_tokens(&ids, 1, &t, &p).unwrap())
+            let (t, p) = (Cpu::REFERENCE.table("tok", table.clone()).unwrap(), Cpu::REFERENCE.table("pos", mat(ctx, dim, &pos)).unwrap());
+            read(&Cpu::REFERENCE, &Cpu::REFERENCE.embed_tokens(&ids, 1, &t, &p).unwrap())
         };
         for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(1536), ..Default::default() }] {
             let Some(g) = gpu_with(options) else { return };

@@ -46,7 +46,7 @@ fn load(name: &str) -> Case {
         serde_json::from_slice(&std::fs::read(dir.join("goldens.json")).expect("goldens.json")).expect("parse");
     let bytes = std::fs::read(dir.join("goldens.safetensors")).expect("goldens.safetensors");
     let tensors = SafetensorsFile::parse("goldens.safetensors", bytes).expect("parse goldens");
-    let session = Session::new(Cpu, Checkpoint::from_hf_dir(&dir).expect("checkpoint loads")).expect("model builds");
+    let session = Session::new(Cpu::default(), Checkpoint::from_hf_dir(&dir).expect("checkpoint loads")).expect("model builds");
     assert_eq!(session.model.config.architecture(), Architecture::Siglip);
     Case { goldens, tensors, session }
 }
@@ -163,7 +163,7 @@ fn siglip_bundles_match_the_folder() {
             let bytes = ck.to_bundle(&Policy::preset(quant).unwrap(), Towers::Both).unwrap();
             let bundle = Bundle::parse(format!("{name}.{quant}.webclip"), bytes).unwrap();
             assert_eq!(bundle.config.architecture(), Architecture::Siglip);
-            let s = Session::new(Cpu, bundle.into_checkpoint()).unwrap();
+            let s = Session::new(Cpu::default(), bundle.into_checkpoint()).unwrap();
             for t in &texts {
                 assert_eq!(
                     s.tokenizer.encode(t).unwrap(),
@@ -189,7 +189,7 @@ fn synthetic_siglip_checkpoint_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let config = synth::preset("siglip-tiny").unwrap();
     synth::write_dir(dir.path(), &config, 3, StoreDtype::F16).unwrap();
-    let s = Session::new(Cpu, Checkpoint::from_hf_dir(dir.path()).unwrap()).unwrap();
+    let s = Session::new(Cpu::default(), Checkpoint::from_hf_dir(dir.path()).unwrap()).unwrap();
     assert_eq!(s.model.config, config);
     assert_eq!(s.model.logit_bias, -10.0);
     let e = s.embed_texts(&["a photo of a cat."]).unwrap();

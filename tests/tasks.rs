@@ -16,7 +16,7 @@ use webclip::tasks::zero_shot;
 use webclip::{Checkpoint, Session};
 
 fn session(dir: &Path) -> Session<Cpu> {
-    Session::new(Cpu, Checkpoint::open(dir).unwrap()).unwrap()
+    Session::new(Cpu::default(), Checkpoint::open(dir).unwrap()).unwrap()
 }
 
 /// Images with different content: solid colours, gradients, stripes.

@@ -246,10 +246,10 @@ fn run_model(ckpt: Checkpoint) {
     let small_tokenizer = ckpt.tokenizer_json.as_ref().is_some_and(|j| j.len() <= MAX_TOKENIZER_JSON);
     if !small_tokenizer {
         // the bundled tokenizer would be used: skip parsing it, load the model alone
-        ok_or_check(Model::load(&Cpu, ckpt.tensors.as_ref(), &config, ckpt.towers));
+        ok_or_check(Model::load(&Cpu::default(), ckpt.tensors.as_ref(), &config, ckpt.towers));
         return;
     }
-    let Some(session) = ok_or_check(Session::new(Cpu, ckpt)) else { return };
+    let Some(session) = ok_or_check(Session::new(Cpu::default(), ckpt)) else { return };
     // a forward pass only for small models: the parameters the config lists (the token table, only gathered from,
     // left out)
     let params: usize = webclip::model::parameters(&config, webclip::model::Towers::Both)

@@ -30,7 +30,11 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BackendChoice {
+    /// the CPU; q8 weights meet int8-quantized activations (integer dot products, the fast path)
     Cpu,
+    /// the CPU with f32 activations throughout (q8 weights dequantized): the GPU's arithmetic, for comparisons
+    CpuReference,
+    /// WebGPU through wgpu (Vulkan, Metal, DX12)
     Gpu,
 }
 
@@ -465,7 +469,8 @@ fn open_checkpoint(model: &Path) -> Result<Checkpoint> {
 fn load_session(model: &Path, backend: BackendChoice) -> Result<AnySession> {
     let checkpoint = open_checkpoint(model)?;
     Ok(match backend {
-        BackendChoice::Cpu => AnySession::Cpu(Session::new(Cpu, checkpoint)?),
+        BackendChoice::Cpu => AnySession::Cpu(Session::new(Cpu::default(), checkpoint)?),
+        BackendChoice::CpuReference => AnySession::Cpu(Session::new(Cpu::REFERENCE, checkpoint)?),
         BackendChoice::Gpu => {
             let gpu = Gpu::new_blocking()?;
             let session = Session::new(gpu.clone(), checkpoint)?;
@@ -478,9 +483,10 @@ fn load_session(model: &Path, backend: BackendChoice) -> Result<AnySession> {
 /// The device in `bench` output: the adapter (name, backend, device type), or the CPU and its threads.
 fn device_json(session: &AnySession) -> serde_json::Value {
     match session {
-        AnySession::Cpu(_) => {
+        AnySession::Cpu(s) => {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            json!({ "name": format!("cpu ({threads} threads)"), "backend": "cpu", "device_type": "cpu" })
+            let q8 = format!("{:?}", s.backend.quant_matmul).to_lowercase();
+            json!({ "name": format!("cpu ({threads} threads)"), "backend": "cpu", "device_type": "cpu", "q8_matmul": q8 })
         }
         AnySession::Gpu(s) => {
             let a = s.backend.adapter();

@@ -125,7 +125,7 @@ impl Model {
         preprocessor: Option<Vec<u8>>,
     ) -> Result<Model, JsValue> {
         let checkpoint = checkpoint(config, weights, tokenizer, preprocessor.as_deref()).map_err(js)?;
-        Ok(Model { engine: Rc::new(Engine::Cpu(Session::new(Cpu, checkpoint).map_err(js)?)) })
+        Ok(Model { engine: Rc::new(Engine::Cpu(Session::new(Cpu::default(), checkpoint).map_err(js)?)) })
     }
 
     /// The same files, on `backend` "gpu" (WebGPU; rejects with a message naming the fallback when the browser has
@@ -261,7 +261,7 @@ impl Model {
 impl Model {
     async fn on_backend(checkpoint: Checkpoint, backend: &str) -> Result<Model, JsValue> {
         let engine = match backend {
-            "cpu" => Engine::Cpu(Session::new(Cpu, checkpoint).map_err(js)?),
+            "cpu" => Engine::Cpu(Session::new(Cpu::default(), checkpoint).map_err(js)?),
             "gpu" | "webgpu" => {
                 let gpu = Gpu::new().await.map_err(js)?;
                 let session = Session::new(gpu.clone(), checkpoint).map_err(js)?;

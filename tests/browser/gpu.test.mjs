@@ -292,7 +292,11 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
         const want = goldens('tiny-a');
         const texts = want.meta.texts;
         const photos = want.meta.photos;
-        const native = (args) => execFileSync(WEBCLIP, ['embed', '--model', bundle, ...args], { encoding: 'utf8' })
+        // the page's CPU path quantizes activations to int8 as the CLI's `cpu` does (the same arithmetic); WebGPU keeps
+        // them f32, as `cpu-reference` does
+        const cli = backend === 'gpu' ? 'cpu-reference' : 'cpu';
+        const native = (args) => execFileSync(WEBCLIP, ['embed', '--model', bundle, '--backend', cli, ...args],
+          { encoding: 'utf8' })
           .trim().split('\n').map((l) => JSON.parse(l).embedding);
         const nativeTexts = native(['--text', ...texts]);
         const nativeImages = native(['--image', ...photos.map((p) => join(PHOTOS, p))]);

@@ -3,7 +3,7 @@
 //! Eight independent accumulators let LLVM vectorise the dot product without reassociating a single sum;
 //! natively the output features are split across threads (wasm runs single-threaded).
 
-use super::CpuLinear;
+use super::{int8, CpuLinear};
 use crate::quant::Kind;
 
 /// Dot product with 8 partial sums (vectorisable, deterministic for a given length).
@@ -41,13 +41,19 @@ fn block(x: &[f32], rows: usize, w: &CpuLinear, o0: usize, o1: usize, out: &mut 
     }
 }
 
-/// `(rows, in) · (out, in)ᵀ + b → (rows, out)`.
-pub fn linear(x: &[f32], rows: usize, w: &CpuLinear) -> Vec<f32> {
+/// `(rows, in) · (out, in)ᵀ + b → (rows, out)`. With `int8` and q8 weights, the activations are quantized too
+/// ([`int8`]); otherwise they stay f32 and the weights are dequantized.
+pub fn linear(x: &[f32], rows: usize, w: &CpuLinear, int8: bool) -> Vec<f32> {
     let n = w.out_features;
     let mut transposed = vec![0f32; rows * n];
+    let quantized = (int8 && w.weight.kind == Kind::Q8).then(|| int8::quantize_rows(x, rows, w.in_features));
+    let run = |o0: usize, o1: usize, out: &mut [f32]| match &quantized {
+        Some(q) => int8::block(q, w, o0, o1, out),
+        None => block(x, rows, w, o0, o1, out),
+    };
     let threads = thread_count(rows * n * w.in_features);
     if threads <= 1 {
-        block(x, rows, w, 0, n, &mut transposed);
+        run(0, n, &mut transposed);
     } else {
         #[cfg(not(target_arch = "wasm32"))]
         std::thread::scope(|s| {
@@ -55,7 +61,8 @@ pub fn linear(x: &[f32], rows: usize, w: &CpuLinear) -> Vec<f32> {
             for (t, chunk) in transposed.chunks_mut(per * rows).enumerate() {
                 let o0 = t * per;
                 let o1 = (o0 + per).min(n);
-                s.spawn(move || block(x, rows, w, o0, o1, chunk));
+                let run = &run;
+                s.spawn(move || run(o0, o1, chunk));
             }
         });
     }
@@ -100,7 +107,7 @@ mod tests {
             weight: crate::quant::PackedMatrix::from_rows(Kind::F32, outf, inf, &weight),
             bias: Some((0..outf).map(|i| i as f32 * 0.01).collect()),
         };
-        let y = linear(&x, rows, &w);
+        let y = linear(&x, rows, &w, true);
         for r in 0..rows {
             for o in 0..outf {
                 let naive: f64 =

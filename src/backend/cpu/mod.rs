@@ -1,8 +1,11 @@
-//! The CPU reference backend: plain, readable f32 — the oracle every faster path is tested against.
+//! The CPU backend: plain, readable f32 — the oracle every faster path is tested against.
 //! Only the matmul is written for speed (it is > 95% of the FLOPs); see `matmul.rs`. Weights stay in their stored
 //! kind (f32/f16/q8/q4, [`PackedMatrix`]): the matmul dequantizes one weight row at a time into a small buffer and
-//! the token table dequantizes the rows it gathers.
+//! the token table dequantizes the rows it gathers. For q8 weights it quantizes the activations to int8 as well
+//! ([`QuantMatmul::Int8`], `int8.rs`: integer dot products, about twice as fast) unless told to keep them f32
+//! ([`Cpu::REFERENCE`]).
 
+pub mod int8;
 mod matmul;
 mod ops;
 
@@ -45,8 +48,27 @@ impl CpuTable {
     }
 }
 
-#[derive(Default, Clone, Copy)]
-pub struct Cpu;
+/// How the CPU multiplies activations by q8 weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QuantMatmul {
+    /// The activations are quantized too, per block of 32 like the weights, and each block's dot product is an
+    /// integer sum (`int8.rs`): the fast path, and what `Cpu::default()` does.
+    #[default]
+    Int8,
+    /// f32 activations times the dequantized weights: the same arithmetic as the GPU's kernels, and the reference
+    /// the int8 path is measured against.
+    Dequantize,
+}
+
+#[derive(Default, Clone, Copy, Debug)]
+pub struct Cpu {
+    pub quant_matmul: QuantMatmul,
+}
+
+impl Cpu {
+    /// f32 activations everywhere (q8 weights dequantized): what GPU results are compared with.
+    pub const REFERENCE: Cpu = Cpu { quant_matmul: QuantMatmul::Dequantize };
+}
 
 impl Weights for Cpu {
     type Linear = CpuLinear;
@@ -145,7 +167,7 @@ impl Backend for Cpu {
         check(x.dims.dim == w.in_features, || {
             format!("matmul: input has {} features, weight expects {}", x.dims.dim, w.in_features)
         })?;
-        let data = matmul::linear(&x.data, x.dims.rows(), w);
+        let data = matmul::linear(&x.data, x.dims.rows(), w, self.quant_matmul == QuantMatmul::Int8);
         Ok(CpuTensor { dims: Dims::new(x.dims.batch, x.dims.seq, w.out_features), data })
     }
 

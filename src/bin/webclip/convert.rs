@@ -34,8 +34,8 @@ pub fn convert(model: &Path, quant: &str, policy: &Policy, out: &Path, towers: T
 
     let bundle = Bundle::parse(out.display().to_string(), bytes)?;
     let (size, weights) = (bundle.len(), bundle.weights_len());
-    let candidate = Session::new(Cpu, bundle.into_checkpoint())?;
-    let reference = Session::new(Cpu, checkpoint)?;
+    let candidate = Session::new(Cpu::default(), bundle.into_checkpoint())?;
+    let reference = Session::new(Cpu::default(), checkpoint)?;
     let report = probe_fidelity(&reference, &candidate)?;
     println!(
         "{}",
@@ -95,7 +95,7 @@ pub fn fidelity(
             checkpoint.towers.name()
         )));
     }
-    let reference = Session::with_checkpoint(Cpu, &checkpoint)?;
+    let reference = Session::with_checkpoint(Cpu::default(), &checkpoint)?;
     let (pixels, image_source) = match images {
         Some(dir) => (read_images(&reference, dir)?, dir.display().to_string()),
         None => {
@@ -120,7 +120,7 @@ pub fn fidelity(
         let (text_only, vision_only) = (size(Towers::Text)?, size(Towers::Vision)?);
         let bytes = checkpoint.to_bundle(&policy, Towers::Both)?;
         let both = bytes.len();
-        let candidate = Session::new(Cpu, Bundle::parse(format!("{quant} bundle"), bytes)?.into_checkpoint())?;
+        let candidate = Session::new(Cpu::default(), Bundle::parse(format!("{quant} bundle"), bytes)?.into_checkpoint())?;
         let started = Instant::now();
         let got = Embeddings::of(&candidate, &prompts, &pixels)?;
         let (got_t, got_i) = (got.texts.unwrap_or_default(), got.images.unwrap_or_default());
