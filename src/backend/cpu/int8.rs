@@ -48,7 +48,7 @@ pub fn quantize_rows(x: &[f32], rows: usize, k: usize) -> QuantizedRows {
             let inverse = 127.0 / absmax;
             let out = &mut qs[(r * blocks + b) * BLOCK..][..xs.len()];
             for (q, &v) in out.iter_mut().zip(xs) {
-                *q = (v * inverse).round().clamp(-127.0, 127.0) as i16;
+                *q = (v * inverse).round_ties_even().clamp(-127.0, 127.0) as i16;
             }
             d[r * blocks + b] = scale;
         }
