@@ -64,7 +64,8 @@ fn check_text(name: &str) {
     let (_, want) = golden(&c.tensors, "text_embeds");
     assert_rows_close(&format!("{name} text_embeds (gpu)"), &got, &want, 0.9999, 1e-4);
 
-    let cpu = Session::new(Cpu::default(), Checkpoint::from_hf_dir(&c.dir).unwrap()).unwrap().embed_texts(&texts).unwrap();
+    let cpu =
+        Session::new(Cpu::default(), Checkpoint::from_hf_dir(&c.dir).unwrap()).unwrap().embed_texts(&texts).unwrap();
     for (g, c) in got.iter().zip(&cpu) {
         assert!(max_abs_diff(g, c) <= 1e-5, "{name}: gpu vs cpu text embedding: {:e}", max_abs_diff(g, c));
     }

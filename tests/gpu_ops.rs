@@ -393,8 +393,10 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
     let ids: Vec<u32> =
         (0..3 * 11).map(|i| if i % 11 == 0 { 999 } else { rng.random_range(0..vocab as u32) }).collect();
     let cpu = {
-        let (t, p) =
-            (Cpu::REFERENCE.table("tok", mat(vocab, dim, &tokens)).unwrap(), Cpu::REFERENCE.table("pos", mat(ctx, dim, &pos)).unwrap());
+        let (t, p) = (
+            Cpu::REFERENCE.table("tok", mat(vocab, dim, &tokens)).unwrap(),
+            Cpu::REFERENCE.table("pos", mat(ctx, dim, &pos)).unwrap(),
+        );
         read(&Cpu::REFERENCE, &Cpu::REFERENCE.embed_tokens(&ids, 3, &t, &p).unwrap())
     };
     for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(8192), ..Default::default() }] {
@@ -503,7 +505,10 @@ fn quantized_token_embedding_matches_cpu_whole_and_chunked() {
     for kind in [Kind::F16, Kind::Q8, Kind::Q4] {
         let table = PackedMatrix::from_rows(kind, vocab, dim, &random(&mut rng, vocab * dim, -1.0, 1.0));
         let cpu = {
-            let (t, p) = (Cpu::REFERENCE.table("tok", table.clone()).unwrap(), Cpu::REFERENCE.table("pos", mat(ctx, dim, &pos)).unwrap());
+            let (t, p) = (
+                Cpu::REFERENCE.table("tok", table.clone()).unwrap(),
+                Cpu::REFERENCE.table("pos", mat(ctx, dim, &pos)).unwrap(),
+            );
             read(&Cpu::REFERENCE, &Cpu::REFERENCE.embed_tokens(&ids, 1, &t, &p).unwrap())
         };
         for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(1536), ..Default::default() }] {

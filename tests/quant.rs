@@ -321,8 +321,11 @@ fn cpu_matmul_on_packed_weights_matches_row_dot() {
         let t = random_matrix(n, k, 5);
         let w = t.pack(kind).unwrap();
         let lin = Cpu::REFERENCE.linear("w", w.clone(), None).unwrap();
-        let y = pollster::block_on(Cpu::REFERENCE.read(&Cpu::REFERENCE.matmul(&Cpu::REFERENCE.upload(&x, Dims::new(1, m, k)).unwrap(), &lin).unwrap()))
-            .unwrap();
+        let y = pollster::block_on(
+            Cpu::REFERENCE
+                .read(&Cpu::REFERENCE.matmul(&Cpu::REFERENCE.upload(&x, Dims::new(1, m, k)).unwrap(), &lin).unwrap()),
+        )
+        .unwrap();
         let norm = |v: &[f32]| v.iter().map(|&a| (a as f64).powi(2)).sum::<f64>().sqrt();
         for r in 0..m {
             let xr = &x[r * k..(r + 1) * k];

@@ -46,7 +46,8 @@ fn load(name: &str) -> Case {
         serde_json::from_slice(&std::fs::read(dir.join("goldens.json")).expect("goldens.json")).expect("parse");
     let bytes = std::fs::read(dir.join("goldens.safetensors")).expect("goldens.safetensors");
     let tensors = SafetensorsFile::parse("goldens.safetensors", bytes).expect("parse goldens");
-    let session = Session::new(Cpu::default(), Checkpoint::from_hf_dir(&dir).expect("checkpoint loads")).expect("model builds");
+    let session =
+        Session::new(Cpu::default(), Checkpoint::from_hf_dir(&dir).expect("checkpoint loads")).expect("model builds");
     assert_eq!(session.model.config.architecture(), Architecture::Siglip);
     Case { goldens, tensors, session }
 }

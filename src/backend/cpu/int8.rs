@@ -223,8 +223,9 @@ mod tests {
 
     fn case(rows: usize, k: usize, n: usize) -> (Vec<f32>, CpuLinear) {
         // activations with an outlier feature, as CLIP's residual stream has
-        let x: Vec<f32> =
-            (0..rows * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0 * if i % k == 3 { 20.0 } else { 1.0 }).collect();
+        let x: Vec<f32> = (0..rows * k)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0 * if i % k == 3 { 20.0 } else { 1.0 })
+            .collect();
         let weight: Vec<f32> = (0..n * k).map(|i| ((i * 53 % 97) as f32 - 48.0) / 97.0).collect();
         let w = CpuLinear {
             out_features: n,
@@ -236,7 +237,11 @@ mod tests {
     }
 
     /// Every output of [`block`] for the given kernel.
-    fn run(x: &QuantizedRows, w: &CpuLinear, kernel: fn(&QuantizedRows, usize, usize, &[i8], &[f32], &mut [f32; 4])) -> Vec<f32> {
+    fn run(
+        x: &QuantizedRows,
+        w: &CpuLinear,
+        kernel: fn(&QuantizedRows, usize, usize, &[i8], &[f32], &mut [f32; 4]),
+    ) -> Vec<f32> {
         let row_bytes = x.blocks * BLOCK;
         let bytes: &[u8] = bytemuck::cast_slice(&w.weight.words);
         let mut y = Vec::new();

@@ -120,7 +120,8 @@ pub fn fidelity(
         let (text_only, vision_only) = (size(Towers::Text)?, size(Towers::Vision)?);
         let bytes = checkpoint.to_bundle(&policy, Towers::Both)?;
         let both = bytes.len();
-        let candidate = Session::new(Cpu::default(), Bundle::parse(format!("{quant} bundle"), bytes)?.into_checkpoint())?;
+        let candidate =
+            Session::new(Cpu::default(), Bundle::parse(format!("{quant} bundle"), bytes)?.into_checkpoint())?;
         let started = Instant::now();
         let got = Embeddings::of(&candidate, &prompts, &pixels)?;
         let (got_t, got_i) = (got.texts.unwrap_or_default(), got.images.unwrap_or_default());
