@@ -146,9 +146,10 @@ fn siglip2_preprocessing_matches_hf() {
 }
 
 /// A SigLIP checkpoint as webclip bundles: the f32 bundle gives the folder's embeddings (same weights, same
-/// tokenizer — its padding stored in the bundle's tokenizer.json); q8 within cosine 0.99 (these 32/48-wide random
-/// towers with sharpened q/k weights amplify rounding: measured 0.9934 worst; ViT-B-sized q8 fidelity is in the
-/// README); the bundle records its architecture.
+/// tokenizer — its padding stored in the bundle's tokenizer.json); q8 within cosine 0.99 with f32 activations
+/// (`Cpu::REFERENCE`) and 0.97 with the int8 activations of `Cpu::default()` (these 32/48-wide random towers with
+/// sharpened q/k weights amplify rounding: measured 0.9934 and 0.9735 worst, both on siglip-tiny's
+/// "café résumé naïve"; ViT-B-sized q8 fidelity is in the README); the bundle records its architecture.
 #[test]
 fn siglip_bundles_match_the_folder() {
     use webclip::model::Towers;
@@ -160,11 +161,12 @@ fn siglip_bundles_match_the_folder() {
         let texts: Vec<&str> = c.goldens.texts.iter().map(String::as_str).collect();
         let want_t = c.session.embed_texts(&texts).unwrap();
         let want_i = c.session.model.encode_images(&c.session.backend, &pixels, shape[0]).unwrap();
-        for (quant, min_cos) in [("f32", 0.9999999), ("q8", 0.99)] {
+        let cases = [("f32", Cpu::default(), 0.9999999), ("q8", Cpu::REFERENCE, 0.99), ("q8", Cpu::default(), 0.97)];
+        for (quant, cpu, min_cos) in cases {
             let bytes = ck.to_bundle(&Policy::preset(quant).unwrap(), Towers::Both).unwrap();
             let bundle = Bundle::parse(format!("{name}.{quant}.webclip"), bytes).unwrap();
             assert_eq!(bundle.config.architecture(), Architecture::Siglip);
-            let s = Session::new(Cpu::default(), bundle.into_checkpoint()).unwrap();
+            let s = Session::new(cpu, bundle.into_checkpoint()).unwrap();
             for t in &texts {
                 assert_eq!(
                     s.tokenizer.encode(t).unwrap(),
@@ -176,7 +178,7 @@ fn siglip_bundles_match_the_folder() {
             let got_i = s.model.encode_images(&s.backend, &pixels, shape[0]).unwrap();
             for (g, w) in got_t.iter().chain(&got_i).zip(want_t.iter().chain(&want_i)) {
                 let cos = cosine(g, w);
-                assert!(cos >= min_cos, "{name} {quant}: cosine {cos}");
+                assert!(cos >= min_cos, "{name} {quant} ({:?}): cosine {cos}", cpu.quant_matmul);
             }
             assert_eq!(s.model.logit_bias, c.session.model.logit_bias);
         }

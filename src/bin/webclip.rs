@@ -93,6 +93,9 @@ enum Command {
         batch: usize,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// One more pass per tower timing every op (CPU backends: wall-clock per op)
+        #[arg(long)]
+        profile: bool,
     },
     /// Convert a Hugging Face CLIPModel folder into one webclip bundle file (f32, f16, q8, q4 or q4+), printing its
     /// size and its fidelity against the f32 model on probe inputs.
@@ -291,12 +294,19 @@ fn run(cli: Cli) -> Result<bool> {
             let session = load_session(&model, backend)?;
             on!(session, s => classify(s, &labels, &template, &files))
         }
-        Command::Bench { model, backend, batch, runs } => {
+        Command::Bench { model, backend, batch, runs, profile } => {
             if batch == 0 || runs == 0 {
                 return Err(Error::Input("--batch and --runs must be at least 1".into()));
             }
+            if profile && matches!(backend, BackendChoice::Gpu) {
+                return Err(Error::Input(
+                    "bench --profile times CPU ops (--backend cpu or cpu-reference); per-kernel GPU timestamps are not \
+                     implemented yet"
+                        .into(),
+                ));
+            }
             let session = load_session(&model, backend)?;
-            let report = on!(session, s => bench::run(s, &device_json(&session), batch, runs))?;
+            let report = on!(session, s => bench::run(s, &device_json(&session), batch, runs, profile))?;
             println!("{report}");
             Ok(true)
         }

@@ -95,10 +95,11 @@ function makeRoot(extra, leave = []) {
   return root;
 }
 
-/** label → probability from `webclip classify` for each photo. */
-function classifyCli(bundle, photos, labels = LABELS) {
-  const out = jsonLines(webclip(['classify', '--model', bundle, '--labels', labels.join(','), '--template', TEMPLATE,
-    ...photos.map((p) => join(PHOTOS, p))]));
+/** label → probability from `webclip classify` for each photo. `backend`: `cpu` (int8 activations for q8 weights,
+ * what the page's CPU path runs) or `cpu-reference` (f32 activations, the arithmetic of the WebGPU kernels). */
+function classifyCli(bundle, photos, labels = LABELS, backend = 'cpu') {
+  const out = jsonLines(webclip(['classify', '--model', bundle, '--backend', backend, '--labels', labels.join(','),
+    '--template', TEMPLATE, ...photos.map((p) => join(PHOTOS, p))]));
   return Object.fromEntries(out.map((r, i) => [photos[i], Object.fromEntries(r.labels.map((l) => [l.label, l.score]))]));
 }
 
@@ -260,7 +261,7 @@ const suite = haveChromium ? describe : (name, options) => test(name, options);
 suite('the webclip page in headless Chromium', {
   skip: !haveChromium && `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`,
 }, () => {
-  let dir, fixtures, cli, cifar, root, server, base;
+  let dir, fixtures, cli, cliReference, cifar, root, server, base;
   const browsers = [];
 
   before(() => {
@@ -274,6 +275,8 @@ suite('the webclip page in headless Chromium', {
     }
     fixtures = makeFixtures(dir);
     cli = classifyCli(fixtures.bundle, ['chelsea.png', 'rocket.jpg', 'coffee.png', 'astronaut.png']);
+    cliReference = classifyCli(fixtures.bundle, ['chelsea.png', 'rocket.jpg', 'coffee.png', 'astronaut.png'], LABELS,
+      'cpu-reference');
     cifar = classifyCli(fixtures.bundle, ['coffee.png'], CIFAR100)['coffee.png'];
     root = makeRoot({ models: join(dir, 'models'), hf: join(dir, 'hf'), 'notes.txt': join(dir, 'notes.txt') });
   });
@@ -362,7 +365,7 @@ suite('the webclip page in headless Chromium', {
       assert.match(await b.page.textContent('#labels-status'), /^6 labels × 1 prompt: 3 embedded in .*, 3 from the cache\.$/);
       await b.page.setInputFiles('#files', join(PHOTOS, 'chelsea.png'));
       const shown = await card(b, 'chelsea.png');
-      run.chelsea = compare(shown, cli['chelsea.png'], TOL.gpu, 'WebGPU chelsea.png');
+      run.chelsea = compare(shown, cliReference['chelsea.png'], TOL.gpu, 'WebGPU chelsea.png');
       t.diagnostic(`max |page - CLI| = ${run.chelsea.toExponential(2)}; ${shown.timings}`);
       assert.match(shown.timings, /^image \d+ ms \(decode \+ preprocess \+ image tower\) · text: cached · on WebGPU/);
     });
@@ -385,7 +388,7 @@ suite('the webclip page in headless Chromium', {
       }, files);
       for (const { name } of files) {
         const shown = await card(b, name);
-        run[name] = compare(shown, cli[name], TOL.gpu, `WebGPU ${name}`);
+        run[name] = compare(shown, cliReference[name], TOL.gpu, `WebGPU ${name}`);
         assert.match(shown.timings, /text: cached/, `${name}: the text tower ran again: ${shown.timings}`);
       }
       if (!haveCaption) t.diagnostic(`screenshot: ${await screenshot(b)}`);
@@ -422,7 +425,7 @@ suite('the webclip page in headless Chromium', {
       if (haveCaption) assert.equal(state.model.captionCache, 'imported', 'the caption vocabulary was not kept');
       await b.page.setInputFiles('#files', join(PHOTOS, 'chelsea.png'));
       const shown = await card(b, 'chelsea.png');
-      run.offline = compare(shown, cli['chelsea.png'], TOL.gpu, 'offline chelsea.png');
+      run.offline = compare(shown, cliReference['chelsea.png'], TOL.gpu, 'offline chelsea.png');
       if (haveCaption) await checkCaptions(b, ['chelsea.png'], fixtures.bundle);
       await shoot(b, 'offline');
       t.diagnostic(`offline reload: ${shown.timings}`);

@@ -8,6 +8,7 @@
 pub mod int8;
 mod matmul;
 mod ops;
+pub mod profile;
 
 use super::{check, check_bias, Activation, Backend, Dims, Weights};
 use crate::error::{Error, Result};
@@ -110,6 +111,7 @@ impl Backend for Cpu {
     }
 
     fn embed_tokens(&self, ids: &[u32], batch: usize, tokens: &CpuTable, positions: &CpuTable) -> Result<CpuTensor> {
+        let _span = profile::span("embed_tokens");
         let seq = ids.len() / batch.max(1);
         check(seq <= positions.rows, || {
             format!("{seq} tokens but the model has {} positions (context length)", positions.rows)
@@ -131,6 +133,7 @@ impl Backend for Cpu {
         width: usize,
         patch: usize,
     ) -> Result<CpuTensor> {
+        let _span = profile::span("patchify");
         check(pixels.dims.seq * pixels.dims.dim == channels * height * width, || {
             format!("patchify: image tensor {:?} is not {channels}x{height}x{width}", pixels.dims)
         })?;
@@ -138,6 +141,7 @@ impl Backend for Cpu {
     }
 
     fn add_positions(&self, x: &CpuTensor, prefix: Option<&Vec<f32>>, positions: &CpuTable) -> Result<CpuTensor> {
+        let _span = profile::span("add_positions");
         let seq = x.dims.seq + prefix.is_some() as usize;
         check(seq == positions.rows && positions.dim == x.dims.dim, || {
             format!("add_positions: {seq} tokens of {}, but {} position embeddings", x.dims.dim, positions.rows)
@@ -149,6 +153,7 @@ impl Backend for Cpu {
     }
 
     fn layer_norm(&self, x: &CpuTensor, weight: &Vec<f32>, bias: &Vec<f32>, eps: f32) -> Result<CpuTensor> {
+        let _span = profile::span("layer_norm");
         // zip would silently drop the features past the shorter of x's rows, weight and bias
         let d = x.dims.dim;
         check(d > 0 && weight.len() == d && bias.len() == d && x.data.len() == x.dims.len(), || {
@@ -164,6 +169,7 @@ impl Backend for Cpu {
     }
 
     fn matmul(&self, x: &CpuTensor, w: &CpuLinear) -> Result<CpuTensor> {
+        let _span = profile::span("matmul");
         check(x.dims.dim == w.in_features, || {
             format!("matmul: input has {} features, weight expects {}", x.dims.dim, w.in_features)
         })?;
@@ -172,25 +178,30 @@ impl Backend for Cpu {
     }
 
     fn activation(&self, x: &CpuTensor, act: Activation) -> Result<CpuTensor> {
+        let _span = profile::span("activation");
         Ok(CpuTensor { dims: x.dims, data: x.data.iter().map(|&v| ops::activation(v, act)).collect() })
     }
 
     fn add(&self, a: &CpuTensor, b: &CpuTensor) -> Result<CpuTensor> {
+        let _span = profile::span("add");
         check(a.dims == b.dims, || format!("add: {:?} vs {:?}", a.dims, b.dims))?;
         Ok(CpuTensor { dims: a.dims, data: a.data.iter().zip(&b.data).map(|(x, y)| x + y).collect() })
     }
 
     fn attention(&self, q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, causal: bool) -> Result<CpuTensor> {
+        let _span = profile::span("attention");
         super::check_attention(q.dims, k.dims, v.dims, heads, causal)?;
         Ok(ops::attention(q, k, v, heads, causal))
     }
 
     fn normalize(&self, x: &CpuTensor) -> Result<CpuTensor> {
+        let _span = profile::span("normalize");
         let data = x.data.chunks_exact(x.dims.dim.max(1)).flat_map(crate::tensor::normalize).collect();
         Ok(CpuTensor { dims: x.dims, data })
     }
 
     fn logits(&self, a: &CpuTensor, b: &CpuTensor, scale: f32, bias: f32) -> Result<CpuTensor> {
+        let _span = profile::span("logits");
         check(a.dims.dim == b.dims.dim, || format!("logits: {:?} vs {:?}", a.dims, b.dims))?;
         let d = a.dims.dim.max(1);
         let mut data = Vec::with_capacity(a.dims.rows() * b.dims.rows());
@@ -203,15 +214,18 @@ impl Backend for Cpu {
     }
 
     fn softmax(&self, x: &CpuTensor) -> Result<CpuTensor> {
+        let _span = profile::span("softmax");
         let data = x.data.chunks_exact(x.dims.dim.max(1)).flat_map(crate::tensor::softmax).collect();
         Ok(CpuTensor { dims: x.dims, data })
     }
 
     fn sigmoid(&self, x: &CpuTensor) -> Result<CpuTensor> {
+        let _span = profile::span("sigmoid");
         Ok(CpuTensor { dims: x.dims, data: x.data.iter().map(|&v| crate::tensor::sigmoid(v)).collect() })
     }
 
     fn gather_rows(&self, x: &CpuTensor, rows: &[usize]) -> Result<CpuTensor> {
+        let _span = profile::span("gather_rows");
         check(rows.len() == x.dims.batch && rows.iter().all(|&r| r < x.dims.seq), || {
             format!("gather_rows: rows {rows:?} for dims {:?}", x.dims)
         })?;

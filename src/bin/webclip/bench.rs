@@ -9,10 +9,17 @@
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use webclip::backend::Backend;
+use webclip::backend::{cpu, Backend};
 use webclip::{Result, Session};
 
-pub fn run<B: Backend>(session: &Session<B>, device: &Value, batch: usize, runs: usize) -> Result<Value> {
+/// With `profile` (CPU backends), one more pass per tower records the time of every op ([`cpu::profile`]).
+pub fn run<B: Backend>(
+    session: &Session<B>,
+    device: &Value,
+    batch: usize,
+    runs: usize,
+    profile: bool,
+) -> Result<Value> {
     let model = &session.model;
     let c = &model.config;
 
@@ -27,12 +34,14 @@ pub fn run<B: Backend>(session: &Session<B>, device: &Value, batch: usize, runs:
         })
         .collect();
     let vision = time(runs, || model.encode_images(&session.backend, &pixels, batch).map(drop))?;
+    let vision_ops = profile.then(|| profiled(|| model.encode_images(&session.backend, &pixels, batch).map(drop)));
 
     let long_text = "a photo of a small orange cat sitting on a wooden table next to a cup of coffee ".repeat(20);
     let ids = session.tokenizer.encode(&long_text)?;
     let tokens = ids.len();
     let texts = vec![ids; batch];
     let text = time(runs, || model.encode_texts(&session.backend, &texts).map(drop))?;
+    let text_ops = profile.then(|| profiled(|| model.encode_texts(&session.backend, &texts).map(drop)));
 
     let tower = |(median, min): (f64, f64), flop_per_item: f64, tokens: usize| {
         let gflop = flop_per_item * batch as f64 / 1e9;
@@ -45,14 +54,36 @@ pub fn run<B: Backend>(session: &Session<B>, device: &Value, batch: usize, runs:
             "gflop_per_s": round(gflop / median, 3),
         })
     };
-    Ok(json!({
+    let mut report = json!({
         "backend": session.backend.name(),
         "device": device,
         "batch": batch,
         "runs": runs,
         "vision": tower(vision, c.image_flops(), c.vision_tokens()),
         "text": tower(text, c.text_flops(tokens), tokens),
-    }))
+    });
+    if let (Some(vision_ops), Some(text_ops)) = (vision_ops, text_ops) {
+        report["vision"]["profile"] = vision_ops?;
+        report["text"]["profile"] = text_ops?;
+    }
+    Ok(report)
+}
+
+/// One pass with [`cpu::profile`] recording: `{total_ms, ops: [{op, ms, share, calls}]}`, slowest op first; `share`
+/// is of the pass's wall-clock time (what the ops leave is the model's own code: reshapes, allocation).
+fn profiled(pass: impl FnOnce() -> Result<()>) -> Result<Value> {
+    cpu::profile::start();
+    let t0 = Instant::now();
+    let result = pass();
+    let total = t0.elapsed().as_secs_f64();
+    let mut ops = cpu::profile::take();
+    result?;
+    ops.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    let ops: Vec<Value> = ops
+        .iter()
+        .map(|o| json!({ "op": o.op, "ms": round(o.seconds * 1e3, 3), "share": round(o.seconds / total, 4), "calls": o.calls }))
+        .collect();
+    Ok(json!({ "total_ms": round(total * 1e3, 3), "ops": ops }))
 }
 
 /// (median, min) seconds of `runs` calls after one warm-up call.
