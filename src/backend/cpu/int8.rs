@@ -236,12 +236,10 @@ mod tests {
         (x, w)
     }
 
+    type Kernel = fn(&QuantizedRows, usize, usize, &[i8], &[f32], &mut [f32; ROW_TILE]);
+
     /// Every output of [`block`] for the given kernel.
-    fn run(
-        x: &QuantizedRows,
-        w: &CpuLinear,
-        kernel: fn(&QuantizedRows, usize, usize, &[i8], &[f32], &mut [f32; 4]),
-    ) -> Vec<f32> {
+    fn run(x: &QuantizedRows, w: &CpuLinear, kernel: Kernel) -> Vec<f32> {
         let row_bytes = x.blocks * BLOCK;
         let bytes: &[u8] = bytemuck::cast_slice(&w.weight.words);
         let mut y = Vec::new();
