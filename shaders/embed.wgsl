@@ -1,12 +1,13 @@
 // Embeddings and patchify: the first op of each tower, one invocation per output element (n of them).
 // Dispatch: ceil(n / 256) workgroups of 256, spread over (min(·, 65535), ceil(· / 65535), 1).
 //
-// embed_tokens_{f32,f16,q8,q4}:   y[t, d] = position[t mod seq, d] + token[ids[t], d]      (CLIPTextEmbeddings)
-//   0 p uniform TokenParams { n, seq, dim, row0, rows, first, wpr, bpr }   1 ids (batch·seq) u32
+// embed_tokens_{f32,f16,q8,q4}:   y[t, d] = position[position_ids[t], d] + token[ids[t], d]   (CLIPTextEmbeddings)
+//   0 p uniform TokenParams { n, dim, row0, rows, first, wpr, bpr }   1 ids (batch·seq) u32
 //   2 table (rows, wpr) u32: token rows [row0, row0 + rows), packed (packed.wgsl, prepended at load time; one entry
 //     point per kind; a gathered value is dequantized on the fly) — a table over the storage-binding limit is split in chunks,
 //     one dispatch each; the first (first = 1) writes position + its tokens, later ones add their tokens to y
 //   3 position (context, dim) f32   4 y rw (batch·seq, dim)   5 table_scales (rows·bpr) f16 pairs (q8/q4; else dummy)
+//   6 position_ids (batch·seq) u32, each < context (checked on the host, which writes HF's default 0 … seq − 1)
 //
 // patchify:       y[b, gy·gw + gx, (c·P + ky)·P + kx] = pixels[b, c, gy·P + ky, gx·P + kx]
 //   0 p uniform PatchParams { n, channels, height, width, patch_size }   1 pixels (batch, C, H, W)   4 y rw (batch, G, C·P·P)
@@ -18,7 +19,7 @@
 //   0 p uniform PositionParams { n, seq_out, dim, prefix }   1 x (batch, seq_out − prefix, dim)
 //   2 prefix row (dim; any buffer when prefix = 0)   3 position (seq_out, dim)   4 y rw (batch, seq_out, dim)
 
-struct TokenParams { n: u32, seq: u32, dim: u32, row0: u32, rows: u32, first: u32, wpr: u32, bpr: u32 }
+struct TokenParams { n: u32, dim: u32, row0: u32, rows: u32, first: u32, wpr: u32, bpr: u32 }
 struct PatchParams { n: u32, channels: u32, height: u32, width: u32, patch_size: u32 }
 struct PositionParams { n: u32, seq_out: u32, dim: u32, prefix: u32 }
 
@@ -28,6 +29,7 @@ struct PositionParams { n: u32, seq_out: u32, dim: u32, prefix: u32 }
 @group(0) @binding(3) var<storage, read> position: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> table_scales: array<u32>;
+@group(0) @binding(6) var<storage, read> position_ids: array<u32>;
 
 fn index(wg: vec3<u32>, nwg: vec3<u32>, t: u32) -> u32 {
     return (wg.y * nwg.x + wg.x) * 256u + t;
@@ -55,7 +57,7 @@ fn embed_tokens(kind: u32, e: u32) {
     let d = e % tp.dim;
     let id = ids[token];
     var v = 0.0;
-    if (tp.first != 0u) { v = position[(token % tp.seq) * tp.dim + d]; } else { v = y[e]; }
+    if (tp.first != 0u) { v = position[position_ids[token] * tp.dim + d]; } else { v = y[e]; }
     if (id >= tp.row0 && id - tp.row0 < tp.rows) { v += table_value(kind, id - tp.row0, d); }
     y[e] = v;
 }

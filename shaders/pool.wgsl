@@ -1,16 +1,15 @@
-// gather_rows: y[b, 0, :] = x[b, rows[b], :]      (pooling: the class token of each image, the end-of-text token
-//                                                   of each text)
+// gather_rows: y[r, 0, :] = x[rows[r], :]   rows indexed over all batch·seq rows of x (row s of sequence b is
+//              b·seq + s)                 (pooling: the class token of each image, the end-of-text token of each text)
 //
 // Bindings (group 0):
-//   0  p     uniform         Params { batch, seq, dim }
+//   0  p     uniform         Params { n, dim }
 //   1  x     storage, read   (batch, seq, dim)
-//   2  rows  storage, read   (batch) u32, each < seq (checked on the host)
-//   3  y     storage, rw     (batch, 1, dim)
-// Dispatch: ceil(batch · dim / 256) workgroups over (min(·, 65535), ceil(· / 65535), 1); workgroup 256.
+//   2  rows  storage, read   (n) u32, each < batch · seq (checked on the host)
+//   3  y     storage, rw     (n, 1, dim)
+// Dispatch: ceil(n · dim / 256) workgroups over (min(·, 65535), ceil(· / 65535), 1); workgroup 256.
 
 struct Params {
-    batch: u32,
-    seq: u32,
+    n: u32,
     dim: u32,
 }
 
@@ -23,8 +22,8 @@ struct Params {
 fn gather_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) t: u32) {
     let e = (wg.y * nwg.x + wg.x) * 256u + t;
-    if (e >= p.batch * p.dim) { return; }
-    let b = e / p.dim;
+    if (e >= p.n * p.dim) { return; }
+    let r = e / p.dim;
     let d = e % p.dim;
-    y[e] = x[(b * p.seq + rows[b]) * p.dim + d];
+    y[e] = x[rows[r] * p.dim + d];
 }

@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use webclip::backend::cpu::Cpu;
 use webclip::backend::gpu::{Gpu, GpuOptions};
 use webclip::backend::Activation;
-use webclip::backend::{Backend, Dims, Weights};
+use webclip::backend::{Backend, Dims, Mask, Weights};
 use webclip::quant::{Kind, PackedMatrix};
 use webclip::tensor::HostTensor;
 
@@ -255,25 +255,25 @@ fn attention_matches_cpu_causal_and_not() {
         let q = random(&mut rng, dims.len(), -2.0, 2.0);
         let [k, v] = [0, 1].map(|_| random(&mut rng, kv_dims.len(), -2.0, 2.0));
         let vmax = v.iter().fold(0f32, |m, a| m.max(a.abs()));
-        for causal in [false, true].into_iter().filter(|&c| !c || seq == kv_len) {
+        for mask in [Mask::None, Mask::Causal].into_iter().filter(|&m| m == Mask::None || seq == kv_len) {
             let (got, want) = both(
                 &g,
                 |g| {
                     let (q, k, v) =
                         (g.upload(&q, dims).unwrap(), g.upload(&k, kv_dims).unwrap(), g.upload(&v, kv_dims).unwrap());
-                    g.attention(&q, &k, &v, heads, causal).unwrap()
+                    g.attention(&q, &k, &v, heads, mask).unwrap()
                 },
                 |c| {
                     let (q, k, v) =
                         (c.upload(&q, dims).unwrap(), c.upload(&k, kv_dims).unwrap(), c.upload(&v, kv_dims).unwrap());
-                    c.attention(&q, &k, &v, heads, causal).unwrap()
+                    c.attention(&q, &k, &v, heads, mask).unwrap()
                 },
             );
             assert_eq!(got.len(), dims.len());
             let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(
                 err <= 1e-5 * vmax,
-                "attention {dims:?} over {kv_len} keys, heads {heads} causal {causal}: max |Δ| {err:e}"
+                "attention {dims:?} over {kv_len} keys, heads {heads} {mask:?}: max |Δ| {err:e}"
             );
         }
     }
@@ -285,7 +285,7 @@ fn attention_matches_cpu_causal_and_not() {
             &g.upload(&[0.0; 12], k).unwrap(),
             &g.upload(&[0.0; 12], k).unwrap(),
             1,
-            true
+            Mask::Causal
         )
         .is_err());
     let c = Cpu::REFERENCE;
@@ -295,9 +295,164 @@ fn attention_matches_cpu_causal_and_not() {
             &c.upload(&[0.0; 12], k).unwrap(),
             &c.upload(&[0.0; 12], k).unwrap(),
             1,
-            true
+            Mask::Causal
         )
         .is_err());
+}
+
+/// A tree of `n` rows, each parent before its child: mostly chains (`parents[i] = i − 1`, so that some chains
+/// run past one 64-key chunk) with branches back to a random earlier row or to a new root.
+fn random_tree(rng: &mut ChaCha8Rng, n: usize) -> Vec<i32> {
+    (0..n as i32).map(|i| if i > 0 && rng.random_bool(0.8) { i - 1 } else { rng.random_range(-1..i) }).collect()
+}
+
+/// Attention written from the definition in f64: the full `(q_len, kv_len)` mask (row `i` sees the set of its
+/// ancestors, built as `ancestors[i] = ancestors[parent] ∪ {i}`), masked scores at −∞, a plain softmax.
+fn masked_reference(q: &[f32], k: &[f32], v: &[f32], dims: Dims, heads: usize, parents: &[i32]) -> Vec<f32> {
+    let (seq, dim) = (dims.seq, dims.dim);
+    let hd = dim / heads;
+    let mut ancestors: Vec<Vec<bool>> = Vec::new();
+    for (i, &p) in parents.iter().enumerate() {
+        let mut row = if p < 0 { vec![false; seq] } else { ancestors[p as usize].clone() };
+        row[i] = true;
+        ancestors.push(row);
+    }
+    let mut out = vec![0f32; dims.len()];
+    for b in 0..dims.batch {
+        for h in 0..heads {
+            for i in 0..seq {
+                let at = |t: &[f32], s: usize, d: usize| t[(b * seq + s) * dim + h * hd + d] as f64;
+                let scores: Vec<f64> = (0..seq)
+                    .map(|j| match ancestors[i][j] {
+                        true => (0..hd).map(|d| at(q, i, d) * at(k, j, d)).sum::<f64>() / (hd as f64).sqrt(),
+                        false => f64::NEG_INFINITY,
+                    })
+                    .collect();
+                let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                for d in 0..hd {
+                    let o: f64 = (0..seq).map(|j| e[j] / sum * at(v, j, d)).sum();
+                    out[(b * seq + i) * dim + h * hd + d] = o as f32;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The tree mask (`Mask::Tree`, a causal mask over a prefix tree): the CPU against the masked f64 reference above,
+/// `Tree` of a chain against `Causal` (bit for bit: the CPU walks a tree's keys oldest first, as causal), and the
+/// GPU against the CPU. Tolerance |Δ| ≤ 1e-5 · max|v| both times, as for the other masks: each output is a convex
+/// combination of v rows and the weights differ by f32 rounding of the scores and exp (the GPU also sums the keys
+/// in the opposite order, newest first). Sizes: one row; a random tree in odd widths; 150 rows whose chains run past
+/// one and two 64-key chunks, with SigLIP So400m's head size 72.
+#[test]
+fn tree_attention_matches_the_masked_reference_and_the_gpu() {
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let gpu = gpu();
+    for (batch, seq, heads, hd) in [(2, 1, 1, 1), (2, 37, 3, 5), (1, 150, 2, 72)] {
+        let parents = random_tree(&mut rng, seq);
+        let depth = |mut i: i32| {
+            let mut n = 0;
+            while i >= 0 {
+                (n, i) = (n + 1, parents[i as usize]);
+            }
+            n
+        };
+        let deepest = (0..seq as i32).map(depth).max().unwrap_or(0);
+        let dims = Dims::new(batch, seq, heads * hd);
+        let [q, k, v] = [0, 1, 2].map(|_| random(&mut rng, dims.len(), -2.0, 2.0));
+        let vmax = v.iter().fold(0f32, |m, a| m.max(a.abs()));
+        let run = |b: &Cpu, mask: Mask| {
+            let [q, k, v] = [&q, &k, &v].map(|t| b.upload(t, dims).unwrap());
+            read(b, &b.attention(&q, &k, &v, heads, mask).unwrap())
+        };
+        let c = Cpu::REFERENCE;
+        let cpu = run(&c, Mask::Tree(&parents));
+        let want = masked_reference(&q, &k, &v, dims, heads, &parents);
+        let err = cpu.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(err <= 1e-5 * vmax, "cpu tree attention {dims:?} (depth {deepest}) vs reference: |Δ| {err:e}");
+        let chain: Vec<i32> = (-1..seq as i32 - 1).collect();
+        assert_exact(
+            &format!("tree of a chain vs causal {dims:?}"),
+            &run(&c, Mask::Tree(&chain)),
+            &run(&c, Mask::Causal),
+        );
+        let Some(g) = &gpu else { continue };
+        let [gq, gk, gv] = [&q, &k, &v].map(|t| g.upload(t, dims).unwrap());
+        let got = read(g, &g.attention(&gq, &gk, &gv, heads, Mask::Tree(&parents)).unwrap());
+        let err = got.iter().zip(&cpu).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(err <= 1e-5 * vmax, "gpu tree attention {dims:?} (depth {deepest}) vs cpu: |Δ| {err:e}");
+        eprintln!("tree attention {dims:?}, depth {deepest}: cpu vs reference ok, gpu |Δ| {err:e}");
+    }
+}
+
+/// A malformed tree mask is an `Error::Input` on both backends, with the row and what to do.
+#[test]
+fn bad_tree_masks_are_errors() {
+    fn errors<B: Backend>(b: &B) {
+        let x = b.upload(&[0.5; 12], Dims::new(1, 3, 4)).unwrap();
+        let long = b.upload(&[0.5; 16], Dims::new(1, 4, 4)).unwrap();
+        for (parents, want) in [
+            (&[-1, 0][..], "tree mask has 2 rows for 3 queries"),
+            (&[-1, 1, 0][..], "row 1 has parent 1"),
+            (&[-1, 0, 5][..], "row 2 has parent 5"),
+            (&[-1, -2, 0][..], "row 1 has parent -2"),
+        ] {
+            let err = b.attention(&x, &x, &x, 2, Mask::Tree(parents)).map(drop).unwrap_err();
+            assert!(matches!(err, webclip::Error::Input(_)) && err.to_string().contains(want), "{parents:?}: {err}");
+        }
+        let err = b.attention(&x, &long, &long, 2, Mask::Tree(&[-1, 0, 1])).map(drop).unwrap_err().to_string();
+        assert!(err.contains("needs as many queries as keys"), "{err}");
+        assert!(b.attention(&x, &x, &x, 2, Mask::Tree(&[-1, 0, 0])).is_ok());
+    }
+    errors(&Cpu::REFERENCE);
+    if let Some(g) = gpu() {
+        errors(&g);
+    }
+}
+
+/// Token embeddings at explicit position ids (a prefix tree's depths): `tokens[ids[t]] + positions[position_ids[t]]`
+/// on the CPU, and the GPU exactly equal (one f32 addition of the same two numbers), whole and chunked tables; bad
+/// position ids are errors on both.
+#[test]
+fn token_embedding_at_explicit_positions() {
+    let mut rng = ChaCha8Rng::seed_from_u64(32);
+    let (vocab, dim, ctx) = (300, 20, 9);
+    let tokens = random(&mut rng, vocab * dim, -1.0, 1.0);
+    let pos = random(&mut rng, ctx * dim, -1.0, 1.0);
+    let ids: Vec<u32> = (0..13).map(|_| rng.random_range(0..vocab as u32)).collect();
+    let pids: Vec<u32> = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 2];
+    let c = Cpu::REFERENCE;
+    let (t, p) = (c.table("tok", mat(vocab, dim, &tokens)).unwrap(), c.table("pos", mat(ctx, dim, &pos)).unwrap());
+    let cpu = read(&c, &c.embed_tokens(&ids, Some(&pids), 1, &t, &p).unwrap());
+    for (i, (&id, &pid)) in ids.iter().zip(&pids).enumerate() {
+        let (id, pid) = (id as usize, pid as usize);
+        let expected: Vec<f32> = (0..dim).map(|d| tokens[id * dim + d] + pos[pid * dim + d]).collect();
+        assert_exact(&format!("cpu token {i}"), &cpu[i * dim..(i + 1) * dim], &expected);
+    }
+    // HF's default position ids are what `None` means
+    let default: Vec<u32> = (0..13).map(|_| 0).collect();
+    let first = read(&c, &c.embed_tokens(&ids[..1], Some(&default[..1]), 1, &t, &p).unwrap());
+    assert_exact("None = 0, 1, …", &read(&c, &c.embed_tokens(&ids[..1], None, 1, &t, &p).unwrap()), &first);
+    let bad = |b: &dyn Fn(Option<&[u32]>) -> webclip::Result<()>| {
+        let err = b(Some(&[0, 9])).unwrap_err().to_string();
+        assert!(err.contains("position id 9 is past the model's 9 positions"), "{err}");
+        let err = b(Some(&[0])).unwrap_err().to_string();
+        assert!(err.contains("1 position ids for 2 token ids"), "{err}");
+    };
+    bad(&|pids| c.embed_tokens(&[1, 2], pids, 1, &t, &p).map(drop));
+    let err = c.embed_tokens(&[1, 2, 3], None, 2, &t, &p).unwrap_err().to_string();
+    assert!(err.contains("do not split into 2 sequences"), "{err}");
+    for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(2048), ..Default::default() }] {
+        let Some(g) = gpu_with(options) else { return };
+        let (gt, gp) =
+            (g.table("tok", mat(vocab, dim, &tokens)).unwrap(), g.table("pos", mat(ctx, dim, &pos)).unwrap());
+        let got = read(&g, &g.embed_tokens(&ids, Some(&pids), 1, &gt, &gp).unwrap());
+        assert_exact(&format!("embed_tokens at positions {options:?}"), &got, &cpu);
+        bad(&|pids| g.embed_tokens(&[1, 2], pids, 1, &gt, &gp).map(drop));
+    }
 }
 
 #[test]
@@ -374,12 +529,17 @@ fn copies_and_adds_are_exact() {
             assert_eq!(want[(b * rows + s) * 24 + d], token + pos[s * 24 + d], "({b}, {s}, {d}) prefix {prefixed}");
         }
     }
+    // gather_rows by flat row index over both sequences: the last row of the first, a row of the second, one
+    // twice, more rows than sequences
+    let rows = [29, 33, 0, 59, 33];
     let (got, want) = both(
         &g,
-        |g| g.gather_rows(&g.upload(&x, xd).unwrap(), &[29, 3]).unwrap(),
-        |c| c.gather_rows(&c.upload(&x, xd).unwrap(), &[29, 3]).unwrap(),
+        |g| g.gather_rows(&g.upload(&x, xd).unwrap(), &rows).unwrap(),
+        |c| c.gather_rows(&c.upload(&x, xd).unwrap(), &rows).unwrap(),
     );
     assert_exact("gather_rows", &got, &want);
+    let expected: Vec<f32> = rows.iter().flat_map(|&r| x[r * 24..(r + 1) * 24].to_vec()).collect();
+    assert_exact("gather_rows (cpu reference)", &want, &expected);
 }
 
 /// The token table is split in chunks when it exceeds the binding limit (a 49408 × 768 f32 table does, at WebGPU's
@@ -397,7 +557,7 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
             Cpu::REFERENCE.table("tok", mat(vocab, dim, &tokens)).unwrap(),
             Cpu::REFERENCE.table("pos", mat(ctx, dim, &pos)).unwrap(),
         );
-        read(&Cpu::REFERENCE, &Cpu::REFERENCE.embed_tokens(&ids, 3, &t, &p).unwrap())
+        read(&Cpu::REFERENCE, &Cpu::REFERENCE.embed_tokens(&ids, None, 3, &t, &p).unwrap())
     };
     for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(8192), ..Default::default() }] {
         let g = match options.max_binding_bytes {
@@ -406,7 +566,7 @@ fn token_embedding_matches_cpu_whole_and_chunked() {
         };
         let Some(g) = g else { return };
         let (t, p) = (g.table("tok", mat(vocab, dim, &tokens)).unwrap(), g.table("pos", mat(ctx, dim, &pos)).unwrap());
-        let got = read(&g, &g.embed_tokens(&ids, 3, &t, &p).unwrap());
+        let got = read(&g, &g.embed_tokens(&ids, None, 3, &t, &p).unwrap());
         assert_exact(&format!("embed_tokens {options:?}"), &got, &cpu);
     }
 }
@@ -418,9 +578,9 @@ fn bad_inputs_are_errors_not_panics() {
     let w = g.linear("w", mat(2, 5, &[0.0; 10]), None).unwrap();
     assert!(g.matmul(&x, &w).unwrap_err().to_string().contains("weight expects 5"));
     assert!(g.upload(&[0.0; 5], Dims::new(1, 3, 4)).is_err());
-    assert!(g.attention(&x, &x, &x, 3, false).is_err()); // 4 features in 3 heads
+    assert!(g.attention(&x, &x, &x, 3, Mask::None).is_err()); // 4 features in 3 heads
     let t = g.table("tok", mat(10, 4, &[0.0; 40])).unwrap();
-    let err = g.embed_tokens(&[3, 10], 1, &t, &t).unwrap_err().to_string();
+    let err = g.embed_tokens(&[3, 10], None, 1, &t, &t).unwrap_err().to_string();
     assert!(err.contains("token id 10"), "{err}");
     assert!(g.gather_rows(&x, &[3]).is_err());
 }
@@ -435,7 +595,7 @@ fn dispatches_past_the_workgroup_limit_are_dispatch_errors() {
     let x = g.upload(&vec![0.5; wide], Dims::new(1, 1, wide)).unwrap();
     let long = g.upload(&vec![0.5; wide], Dims::new(1, wide, 1)).unwrap();
     for (what, q, heads, axis) in [("heads", &x, wide, "head"), ("tokens", &long, 1, "token")] {
-        match g.attention(q, q, q, heads, false) {
+        match g.attention(q, q, q, heads, Mask::None) {
             Err(webclip::Error::GpuDispatchLimit { what: w, workgroups, limit }) => {
                 assert_eq!((workgroups, limit), (wide as u64, max as u64), "{what}");
                 assert!(w.contains(&format!("one workgroup per {axis}")), "{what}: {w}");
@@ -509,12 +669,12 @@ fn quantized_token_embedding_matches_cpu_whole_and_chunked() {
                 Cpu::REFERENCE.table("tok", table.clone()).unwrap(),
                 Cpu::REFERENCE.table("pos", mat(ctx, dim, &pos)).unwrap(),
             );
-            read(&Cpu::REFERENCE, &Cpu::REFERENCE.embed_tokens(&ids, 1, &t, &p).unwrap())
+            read(&Cpu::REFERENCE, &Cpu::REFERENCE.embed_tokens(&ids, None, 1, &t, &p).unwrap())
         };
         for options in [GpuOptions::default(), GpuOptions { max_binding_bytes: Some(1536), ..Default::default() }] {
             let Some(g) = gpu_with(options) else { return };
             let (t, p) = (g.table("tok", table.clone()).unwrap(), g.table("pos", mat(ctx, dim, &pos)).unwrap());
-            let got = read(&g, &g.embed_tokens(&ids, 1, &t, &p).unwrap());
+            let got = read(&g, &g.embed_tokens(&ids, None, 1, &t, &p).unwrap());
             assert_exact(&format!("{kind} embed_tokens {options:?}"), &got, &cpu);
         }
     }

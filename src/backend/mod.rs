@@ -68,6 +68,19 @@ impl Dims {
     }
 }
 
+/// Which keys each query of [`Backend::attention`] sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mask<'a> {
+    /// Every key (vision towers, SigLIP's text tower, cross-attention).
+    None,
+    /// Key `j` for query `i` when `j ≤ i` (needs `q_len == kv_len`).
+    Causal,
+    /// Query row `i` sees itself and its ancestors `parents[i]`, `parents[parents[i]]`, … up to a `-1`: a causal
+    /// mask over a prefix tree (sequences that share a prefix share its rows). Needs
+    /// `q_len == kv_len == parents.len()` and `-1 ≤ parents[i] < i`; `Tree` of `[-1, 0, 1, …]` is `Causal`.
+    Tree(&'a [i32]),
+}
+
 /// An op's precondition: `Error::Input(what())` when it does not hold (bad input is an error, never a panic).
 pub(crate) fn check(cond: bool, what: impl FnOnce() -> String) -> Result<()> {
     if cond {
@@ -77,12 +90,74 @@ pub(crate) fn check(cond: bool, what: impl FnOnce() -> String) -> Result<()> {
     }
 }
 
-/// `attention`'s shapes: q `(batch, q_len, D)`, k and v `(batch, kv_len, D)`, `D` a multiple of `heads`, and
-/// `q_len == kv_len` when causal.
-pub(crate) fn check_attention(q: Dims, k: Dims, v: Dims, heads: usize, causal: bool) -> Result<()> {
+/// `attention`'s shapes: q `(batch, q_len, D)`, k and v `(batch, kv_len, D)`, `D` a multiple of `heads`,
+/// `q_len == kv_len` under a causal or tree mask, and a tree of `q_len` rows, each parent before its child.
+pub(crate) fn check_attention(q: Dims, k: Dims, v: Dims, heads: usize, mask: Mask) -> Result<()> {
     let shapes = q.batch == k.batch && q.dim == k.dim && k == v && heads > 0 && q.dim.is_multiple_of(heads);
-    check(shapes && (!causal || q.seq == k.seq), || {
-        format!("attention: q {q:?}, k {k:?}, v {v:?}, {heads} heads{}", if causal { ", causal" } else { "" })
+    let square = matches!(mask, Mask::None) || q.seq == k.seq;
+    check(shapes && square, || {
+        let m = match mask {
+            Mask::None => String::new(),
+            Mask::Causal => ", causal mask (needs as many queries as keys)".into(),
+            Mask::Tree(p) => format!(", tree mask of {} rows (needs as many queries as keys)", p.len()),
+        };
+        format!("attention: q {q:?}, k {k:?}, v {v:?}, {heads} heads{m}")
+    })?;
+    if let Mask::Tree(parents) = mask {
+        check(parents.len() == q.seq, || {
+            format!("attention: tree mask has {} rows for {} queries; give one parent per row", parents.len(), q.seq)
+        })?;
+        if let Some((i, p)) = parents.iter().enumerate().find(|&(i, &p)| p < -1 || p as i64 >= i as i64) {
+            return Err(crate::error::Error::Input(format!(
+                "attention: tree mask row {i} has parent {p}; a parent must be -1 (a first token) or a row before it"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `embed_tokens`' inputs: `batch` sequences of equal length, each position id (given or implied) a row of the
+/// position table, each token id a row of the token table.
+pub(crate) fn check_embed(
+    ids: &[u32],
+    position_ids: Option<&[u32]>,
+    batch: usize,
+    tokens: usize,
+    positions: usize,
+) -> Result<()> {
+    check(batch > 0 && ids.len().is_multiple_of(batch), || {
+        format!("embed_tokens: {} token ids do not split into {batch} sequences of equal length", ids.len())
+    })?;
+    match position_ids {
+        None => {
+            let seq = ids.len() / batch;
+            check(seq <= positions, || {
+                format!("{seq} tokens but the model has {positions} positions (context length)")
+            })?
+        }
+        Some(p) => {
+            check(p.len() == ids.len(), || {
+                format!("embed_tokens: {} position ids for {} token ids; give one per token", p.len(), ids.len())
+            })?;
+            if let Some(&bad) = p.iter().find(|&&p| p as usize >= positions) {
+                return Err(crate::error::Error::Input(format!(
+                    "position id {bad} is past the model's {positions} positions (context length)"
+                )));
+            }
+        }
+    }
+    if let Some(&bad) = ids.iter().find(|&&id| id as usize >= tokens) {
+        return Err(crate::error::Error::Input(format!(
+            "token id {bad} is outside the vocabulary ({tokens} tokens): the tokenizer does not belong to this model"
+        )));
+    }
+    Ok(())
+}
+
+/// `gather_rows`' indices: at least one, each a row of `x`.
+pub(crate) fn check_gather(x: Dims, rows: &[usize]) -> Result<()> {
+    check(!rows.is_empty() && rows.iter().all(|&r| r < x.rows()), || {
+        format!("gather_rows: rows {rows:?} for dims {x:?} ({} rows, indexed over batch·seq)", x.rows())
     })
 }
 
@@ -131,10 +206,13 @@ pub trait Backend: Weights {
         usize::MAX
     }
 
-    /// `token_embedding[ids[b][s]] + position_embedding[s]` → `(batch, seq, dim)`; `ids` is `(batch, seq)`.
+    /// `token_embedding[ids[t]] + position_embedding[position_ids[t]]` for each token `t` → `(batch, seq, dim)`;
+    /// `ids` and `position_ids` are `(batch, seq)`, and without `position_ids` token `s` of each sequence is at
+    /// position `s` (HF's default `position_ids`).
     fn embed_tokens(
         &self,
         ids: &[u32],
+        position_ids: Option<&[u32]>,
         batch: usize,
         tokens: &Self::Table,
         positions: &Self::Table,
@@ -181,17 +259,18 @@ pub trait Backend: Weights {
     /// `a + b`, same dims (residual connections).
     fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
     /// Multi-head scaled dot-product attention: queries `q` `(batch, q_len, heads·head_dim)` over keys and values
-    /// `k, v` `(batch, kv_len, heads·head_dim)` → `(batch, q_len, heads·head_dim)`; `causal` (needs
-    /// `q_len == kv_len`) masks keys after the query position.
+    /// `k, v` `(batch, kv_len, heads·head_dim)` → `(batch, q_len, heads·head_dim)`; `mask` says which
+    /// keys each query sees ([`Mask`]).
     fn attention(
         &self,
         q: &Self::Tensor,
         k: &Self::Tensor,
         v: &Self::Tensor,
         heads: usize,
-        causal: bool,
+        mask: Mask,
     ) -> Result<Self::Tensor>;
-    /// Row `rows[b]` of each sequence → `(batch, 1, dim)` (pooling).
+    /// Rows of `x` by flat index over its `batch·seq` rows (row `s` of sequence `b` is `b·seq + s`) →
+    /// `(rows.len(), 1, dim)` (pooling).
     fn gather_rows(&self, x: &Self::Tensor, rows: &[usize]) -> Result<Self::Tensor>;
     /// Each row (over `dim`) to unit L2 length: `x / max(‖x‖₂, 1e-12)`.
     fn normalize(&self, x: &Self::Tensor) -> Result<Self::Tensor>;

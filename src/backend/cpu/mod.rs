@@ -10,8 +10,8 @@ mod matmul;
 mod ops;
 pub mod profile;
 
-use super::{check, check_bias, Activation, Backend, Dims, Weights};
-use crate::error::{Error, Result};
+use super::{check, check_bias, Activation, Backend, Dims, Mask, Weights};
+use crate::error::Result;
 use crate::quant::{Kind, PackedMatrix};
 use crate::tensor::HostTensor;
 use std::borrow::Cow;
@@ -110,19 +110,20 @@ impl Backend for Cpu {
         x.dims
     }
 
-    fn embed_tokens(&self, ids: &[u32], batch: usize, tokens: &CpuTable, positions: &CpuTable) -> Result<CpuTensor> {
+    fn embed_tokens(
+        &self,
+        ids: &[u32],
+        position_ids: Option<&[u32]>,
+        batch: usize,
+        tokens: &CpuTable,
+        positions: &CpuTable,
+    ) -> Result<CpuTensor> {
         let _span = profile::span("embed_tokens");
-        let seq = ids.len() / batch.max(1);
-        check(seq <= positions.rows, || {
-            format!("{seq} tokens but the model has {} positions (context length)", positions.rows)
+        super::check_embed(ids, position_ids, batch, tokens.rows, positions.rows)?;
+        check(tokens.dim == positions.dim, || {
+            format!("embed_tokens: token rows of {} but position rows of {}", tokens.dim, positions.dim)
         })?;
-        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= tokens.rows) {
-            return Err(Error::Input(format!(
-                "token id {bad} is outside the vocabulary ({} tokens): the tokenizer does not belong to this model",
-                tokens.rows
-            )));
-        }
-        Ok(ops::embed_tokens(ids, batch, tokens, positions))
+        Ok(ops::embed_tokens(ids, position_ids, batch, tokens, positions))
     }
 
     fn patchify(
@@ -188,10 +189,10 @@ impl Backend for Cpu {
         Ok(CpuTensor { dims: a.dims, data: a.data.iter().zip(&b.data).map(|(x, y)| x + y).collect() })
     }
 
-    fn attention(&self, q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, causal: bool) -> Result<CpuTensor> {
+    fn attention(&self, q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, mask: Mask) -> Result<CpuTensor> {
         let _span = profile::span("attention");
-        super::check_attention(q.dims, k.dims, v.dims, heads, causal)?;
-        Ok(ops::attention(q, k, v, heads, causal))
+        super::check_attention(q.dims, k.dims, v.dims, heads, mask)?;
+        Ok(ops::attention(q, k, v, heads, mask))
     }
 
     fn normalize(&self, x: &CpuTensor) -> Result<CpuTensor> {
@@ -226,15 +227,9 @@ impl Backend for Cpu {
 
     fn gather_rows(&self, x: &CpuTensor, rows: &[usize]) -> Result<CpuTensor> {
         let _span = profile::span("gather_rows");
-        check(rows.len() == x.dims.batch && rows.iter().all(|&r| r < x.dims.seq), || {
-            format!("gather_rows: rows {rows:?} for dims {:?}", x.dims)
-        })?;
+        super::check_gather(x.dims, rows)?;
         let d = x.dims.dim;
-        let mut data = Vec::with_capacity(rows.len() * d);
-        for (b, &r) in rows.iter().enumerate() {
-            let start = (b * x.dims.seq + r) * d;
-            data.extend_from_slice(&x.data[start..start + d]);
-        }
-        Ok(CpuTensor { dims: Dims::new(x.dims.batch, 1, d), data })
+        let data = rows.iter().flat_map(|&r| &x.data[r * d..(r + 1) * d]).copied().collect();
+        Ok(CpuTensor { dims: Dims::new(rows.len(), 1, d), data })
     }
 }

@@ -4,14 +4,22 @@
 use super::matmul::dot;
 use super::Activation;
 use super::{CpuTable, CpuTensor};
-use crate::backend::Dims;
+use crate::backend::{Dims, Mask};
 
-pub fn embed_tokens(ids: &[u32], batch: usize, tokens: &CpuTable, positions: &CpuTable) -> CpuTensor {
+/// `tokens[ids[t]] + positions[position_ids[t]]`, position `t mod seq` when not given.
+pub fn embed_tokens(
+    ids: &[u32],
+    position_ids: Option<&[u32]>,
+    batch: usize,
+    tokens: &CpuTable,
+    positions: &CpuTable,
+) -> CpuTensor {
     let seq = ids.len() / batch.max(1);
     let d = tokens.dim;
     let mut data = Vec::with_capacity(ids.len() * d);
     for (i, &id) in ids.iter().enumerate() {
-        let (t, p) = (tokens.row(id as usize), positions.row(i % seq));
+        let pos = position_ids.map_or(i % seq, |p| p[i] as usize);
+        let (t, p) = (tokens.row(id as usize), positions.row(pos));
         data.extend(t.iter().zip(p.iter()).map(|(a, b)| a + b));
     }
     CpuTensor { dims: Dims::new(batch, seq, d), data }
@@ -78,38 +86,59 @@ pub fn activation(x: f32, act: Activation) -> f32 {
     }
 }
 
-/// softmax(q·kᵀ / √head_dim [+ causal mask]) · v, per sequence and head.
 /// Head `h` of token `s` of sequence `b`.
 fn head(t: &CpuTensor, b: usize, s: usize, h: usize, hd: usize) -> &[f32] {
     &t.data[(b * t.dims.seq + s) * t.dims.dim + h * hd..][..hd]
 }
 
+/// The keys query `i` sees under `mask`, in ascending order, into `keys` (a tree's chain is walked from `i` up and
+/// reversed, so that `Tree` of a chain sums in exactly `Causal`'s order).
+fn visible_keys(mask: Mask, i: usize, kv_len: usize, keys: &mut Vec<usize>) {
+    keys.clear();
+    match mask {
+        Mask::None => keys.extend(0..kv_len),
+        Mask::Causal => keys.extend(0..=i),
+        Mask::Tree(parents) => {
+            let mut node = i as i32;
+            while node >= 0 {
+                keys.push(node as usize);
+                node = parents[node as usize];
+            }
+            keys.reverse();
+        }
+    }
+}
+
+/// softmax(q·kᵀ / √head_dim, over the keys `mask` lets each query see) · v, per sequence and head.
+///
 /// In f32: scores are 8-lane dot products ([`dot`]), `exp` of `score - max ≤ 0`, and the softmax sum has at most
 /// `kv_len` terms in (0, 1] (relative error ≤ kv_len · 2⁻²⁴).
-pub fn attention(q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, causal: bool) -> CpuTensor {
+pub fn attention(q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, mask: Mask) -> CpuTensor {
     let Dims { batch, seq, dim } = q.dims;
     let kv_len = k.dims.seq;
     let hd = dim / heads;
     let scale = 1.0 / (hd as f32).sqrt();
     let mut out = vec![0f32; q.data.len()];
     let mut scores = vec![0f32; kv_len];
+    let mut keys = Vec::with_capacity(kv_len);
     for b in 0..batch {
-        for h in 0..heads {
-            for i in 0..seq {
-                let keys = if causal { i + 1 } else { kv_len };
+        for i in 0..seq {
+            visible_keys(mask, i, kv_len, &mut keys);
+            let scores = &mut scores[..keys.len()];
+            for h in 0..heads {
                 let qi = head(q, b, i, h, hd);
-                for (j, score) in scores[..keys].iter_mut().enumerate() {
+                for (score, &j) in scores.iter_mut().zip(&keys) {
                     *score = dot(qi, head(k, b, j, h, hd)) * scale;
                 }
-                let max = scores[..keys].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 let mut sum = 0.0;
-                for s in &mut scores[..keys] {
+                for s in scores.iter_mut() {
                     *s = (*s - max).exp();
                     sum += *s;
                 }
                 let inv = 1.0 / sum;
                 let o = &mut out[(b * seq + i) * dim + h * hd..][..hd];
-                for (j, &p) in scores[..keys].iter().enumerate() {
+                for (&p, &j) in scores.iter().zip(&keys) {
                     let p = p * inv;
                     for (oo, &vv) in o.iter_mut().zip(head(v, b, j, h, hd)) {
                         *oo += p * vv;

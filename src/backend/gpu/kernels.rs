@@ -154,12 +154,15 @@ impl Kernel {
         use Slot::*;
         match self {
             Kernel::Linear(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, Read), (5, ReadWrite), (6, Read)],
-            Kernel::LayerNorm | Kernel::Attention => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
+            Kernel::LayerNorm => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
+            Kernel::Attention => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite), (5, Read)],
             Kernel::Add | Kernel::GatherRows | Kernel::Logits => &[(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)],
             Kernel::Activation | Kernel::Normalize | Kernel::Softmax | Kernel::Sigmoid => {
                 &[(0, Uniform), (1, Read), (3, ReadWrite)]
             }
-            Kernel::EmbedTokens(_) => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite), (5, Read)],
+            Kernel::EmbedTokens(_) => {
+                &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite), (5, Read), (6, Read)]
+            }
             Kernel::AddPositions => &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, ReadWrite)],
             Kernel::Patchify => &[(0, Uniform), (1, Read), (4, ReadWrite)],
         }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{act_kind, checked_grid, Gpu, GpuLinear, GpuTable, GpuTensor, GpuVector, Kernel, MAX_HEAD_DIM};
-use crate::backend::{check, check_bias, Activation, Backend, Dims, Weights};
-use crate::error::{Error, Result};
+use crate::backend::{check, check_bias, Activation, Backend, Dims, Mask, Weights};
+use crate::error::Result;
 use crate::quant::{Kind, PackedMatrix};
 use crate::tensor::HostTensor;
 
@@ -74,26 +74,36 @@ impl Backend for Gpu {
         self.inner.max_binding.try_into().unwrap_or(usize::MAX)
     }
 
-    fn embed_tokens(&self, ids: &[u32], batch: usize, tokens: &GpuTable, positions: &GpuTable) -> Result<GpuTensor> {
-        let seq = ids.len() / batch.max(1);
-        check(seq <= positions.rows, || {
-            format!("{seq} tokens but the model has {} positions (context length)", positions.rows)
-        })?;
+    fn embed_tokens(
+        &self,
+        ids: &[u32],
+        position_ids: Option<&[u32]>,
+        batch: usize,
+        tokens: &GpuTable,
+        positions: &GpuTable,
+    ) -> Result<GpuTensor> {
+        crate::backend::check_embed(ids, position_ids, batch, tokens.rows, positions.rows)?;
         check(positions.chunks.len() == 1 && positions.kind == Kind::F32 && tokens.dim == positions.dim, || {
             format!(
                 "position table ({} x {}, {}) must be f32, fit one binding and match the token width {}",
                 positions.rows, positions.dim, positions.kind, tokens.dim
             )
         })?;
-        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= tokens.rows) {
-            return Err(Error::Input(format!(
-                "token id {bad} is outside the vocabulary ({} tokens): the tokenizer does not belong to this model",
-                tokens.rows
-            )));
-        }
+        let seq = ids.len() / batch;
+        // the kernel reads explicit position ids: HF's default (0, 1, …, seq − 1 in each sequence) is written here
+        let default_ids: Vec<u32>;
+        let position_ids = match position_ids {
+            Some(p) => p,
+            None => {
+                default_ids = (0..ids.len()).map(|t| (t % seq.max(1)) as u32).collect();
+                &default_ids
+            }
+        };
         let dims = Dims::new(batch, seq, tokens.dim);
         let y = self.alloc(dims)?;
         let ids_buf = self.inner.rec.upload(&self.inner.ctx, "webclip token ids", bytemuck::cast_slice(ids))?;
+        let pos_buf =
+            self.inner.rec.upload(&self.inner.ctx, "webclip position ids", bytemuck::cast_slice(position_ids))?;
         let groups = self.elementwise_grid(dims.len())?;
         for (c, (row0, rows, table)) in tokens.chunks.iter().enumerate() {
             let (wpr, bpr) = (table.words_per_row as u32, table.blocks_per_row as u32);
@@ -101,21 +111,12 @@ impl Backend for Gpu {
             if c > 0 && !ids.iter().any(|&id| (*row0..row0 + rows).contains(&(id as usize))) {
                 continue;
             }
-            let params = [
-                dims.len() as u32,
-                seq as u32,
-                tokens.dim as u32,
-                *row0 as u32,
-                *rows as u32,
-                (c == 0) as u32,
-                wpr,
-                bpr,
-            ];
+            let params = [dims.len() as u32, tokens.dim as u32, *row0 as u32, *rows as u32, (c == 0) as u32, wpr, bpr];
             let scales = table.scales.as_ref().unwrap_or(&self.inner.unused);
             self.dispatch(
                 Kernel::EmbedTokens(tokens.kind),
                 &params,
-                &[ids_buf.buffer(), &table.words, &positions.chunks[0].2.words, y.buffer(), scales],
+                &[ids_buf.buffer(), &table.words, &positions.chunks[0].2.words, y.buffer(), scales, pos_buf.buffer()],
                 groups,
             )?;
         }
@@ -203,9 +204,9 @@ impl Backend for Gpu {
         Ok(y)
     }
 
-    fn attention(&self, q: &GpuTensor, k: &GpuTensor, v: &GpuTensor, heads: usize, causal: bool) -> Result<GpuTensor> {
+    fn attention(&self, q: &GpuTensor, k: &GpuTensor, v: &GpuTensor, heads: usize, mask: Mask) -> Result<GpuTensor> {
         let d = q.dims;
-        crate::backend::check_attention(q.dims, k.dims, v.dims, heads, causal)?;
+        crate::backend::check_attention(q.dims, k.dims, v.dims, heads, mask)?;
         let hd = d.dim / heads;
         check(hd <= MAX_HEAD_DIM, || {
             format!("attention: head size {hd} > {MAX_HEAD_DIM}, the most attention.wgsl holds")
@@ -215,22 +216,30 @@ impl Backend for Gpu {
         })?;
         let y = self.alloc(d)?;
         let scale = (1.0 / (hd as f64).sqrt()) as f32;
+        let (mask_kind, parents) = match mask {
+            Mask::None => (0, None),
+            Mask::Causal => (1, None),
+            Mask::Tree(p) => {
+                let upload = || self.inner.rec.upload(&self.inner.ctx, "webclip tree parents", bytemuck::cast_slice(p));
+                (2, (!p.is_empty()).then(upload).transpose()?)
+            }
+        };
         let params =
-            [d.seq as u32, k.dims.seq as u32, d.dim as u32, heads as u32, hd as u32, causal as u32, scale.to_bits()];
-        let bufs = [q.buffer(), k.buffer(), v.buffer(), y.buffer()];
+            [d.seq as u32, k.dims.seq as u32, d.dim as u32, heads as u32, hd as u32, mask_kind, scale.to_bits()];
+        // without a tree, binding 5 is never read: the unused buffer stands in for it
+        let parents = parents.as_ref().map_or(&self.inner.unused, |p| p.buffer());
+        let bufs = [q.buffer(), k.buffer(), v.buffer(), y.buffer(), parents];
         self.dispatch(Kernel::Attention, &params, &bufs, groups)?;
         Ok(y)
     }
 
     fn gather_rows(&self, x: &GpuTensor, rows: &[usize]) -> Result<GpuTensor> {
-        check(rows.len() == x.dims.batch && rows.iter().all(|&r| r < x.dims.seq), || {
-            format!("gather_rows: rows {rows:?} for dims {:?}", x.dims)
-        })?;
-        let y = self.alloc(Dims::new(x.dims.batch, 1, x.dims.dim))?;
+        crate::backend::check_gather(x.dims, rows)?;
+        let y = self.alloc(Dims::new(rows.len(), 1, x.dims.dim))?;
         let rows32: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
         let rows_buf = self.inner.rec.upload(&self.inner.ctx, "webclip pooled rows", bytemuck::cast_slice(&rows32))?;
-        let params = [x.dims.batch as u32, x.dims.seq as u32, x.dims.dim as u32];
         let n = y.dims.len();
+        let params = [rows.len() as u32, x.dims.dim as u32];
         self.dispatch(
             Kernel::GatherRows,
             &params,

@@ -1,9 +1,12 @@
 //! `CLIPTextTransformer`: token + position embeddings → causal encoder → final layer norm → pool one token.
+//!
+//! The texts of one call run as a single prefix tree ([`PrefixTree`]): the mask is causal, so a shared prefix
+//! ("a photo of a …") has the same hidden states in every text and is computed once.
 
 use super::TextConfig;
-use crate::backend::{Backend, Weights};
+use crate::backend::{Backend, Mask, Weights};
 use crate::error::{Error, Result};
-use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader};
+use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader, PrefixTree};
 
 pub struct TextTransformer<W: Weights> {
     pub token_embedding: W::Table,    // (vocab, D)
@@ -49,11 +52,9 @@ impl<B: Backend> TextTransformer<B> {
         }
     }
 
-    /// Token ids of each text (bos … eos, at most the context length) → pooled `(batch, 1, D)`.
-    ///
-    /// The causal mask means the pooled token never sees later tokens, so each sequence is cut right after
-    /// its pooled token and the batch is padded only to the longest such prefix: no work on padding.
-    pub fn forward(&self, b: &B, ids: &[Vec<u32>]) -> Result<B::Tensor> {
+    /// The rows [`forward`](Self::forward) computes for `ids`: each text cut right after its pooled token (the
+    /// causal mask means the pooled token never sees later ones), then one row per distinct prefix.
+    pub fn prefix_tree(&self, ids: &[Vec<u32>]) -> Result<PrefixTree> {
         let ctx = self.config.max_position_embeddings;
         if let Some(long) = ids.iter().find(|s| s.len() > ctx) {
             return Err(Error::Input(format!(
@@ -64,15 +65,20 @@ impl<B: Backend> TextTransformer<B> {
         if ids.is_empty() || ids.iter().any(|s| s.is_empty()) {
             return Err(Error::Input("text tower needs at least one token per text".into()));
         }
-        let pooled: Vec<usize> = ids.iter().map(|s| self.pooled_position(s)).collect();
-        let seq = pooled.iter().max().map_or(1, |p| p + 1);
-        let mut flat = Vec::with_capacity(ids.len() * seq);
-        for s in ids {
-            flat.extend((0..seq).map(|i| s.get(i).copied().unwrap_or(0)));
-        }
-        let x = b.embed_tokens(&flat, ids.len(), &self.token_embedding, &self.position_embedding)?;
-        let x = self.encoder.forward(b, x, true)?;
-        let x = self.final_layer_norm.forward(b, &x)?;
-        b.gather_rows(&x, &pooled)
+        let cut: Vec<&[u32]> = ids.iter().map(|s| &s[..=self.pooled_position(s)]).collect();
+        PrefixTree::new(&cut)
+    }
+
+    /// Token ids of each text (bos … eos, at most the context length) → pooled `(batch, 1, D)`.
+    ///
+    /// One sequence of the prefix tree's nodes `(1, nodes, D)`: positions are the nodes' depths and each row
+    /// attends to itself and its ancestors ([`Mask::Tree`]), which is exactly what it saw in its own padded text.
+    /// No work on padding, none twice on a shared prefix.
+    pub fn forward(&self, b: &B, ids: &[Vec<u32>]) -> Result<B::Tensor> {
+        let tree = self.prefix_tree(ids)?;
+        let x = b.embed_tokens(&tree.tokens, Some(&tree.depths), 1, &self.token_embedding, &self.position_embedding)?;
+        let x = self.encoder.forward(b, x, Mask::Tree(&tree.parents))?; // (1, nodes, D)
+        let pooled = b.gather_rows(&x, &tree.ends)?; // (batch, 1, D), in input order
+        self.final_layer_norm.forward(b, &pooled) // per row: the same before or after the gather
     }
 }

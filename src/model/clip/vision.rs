@@ -2,7 +2,7 @@
 //! post-layernorm.
 
 use super::VisionConfig;
-use crate::backend::{Backend, Dims, Weights};
+use crate::backend::{Backend, Dims, Mask, Weights};
 use crate::error::{Error, Result};
 use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader};
 
@@ -63,8 +63,9 @@ impl<B: Backend> VisionTransformer<B> {
         let x = b.matmul(&patches, &self.patch_embedding)?; // (B, G², D)
         let x = b.add_positions(&x, Some(&self.class_embedding), &self.position_embedding)?; // (B, 1 + G², D)
         let x = self.pre_layrnorm.forward(b, &x)?;
-        let x = self.encoder.forward(b, x, false)?;
-        let pooled = b.gather_rows(&x, &vec![0; batch])?; // class token
+        let x = self.encoder.forward(b, x, Mask::None)?;
+        let seq = b.dims(&x).seq;
+        let pooled = b.gather_rows(&x, &(0..batch).map(|i| i * seq).collect::<Vec<_>>())?; // class tokens
         self.post_layernorm.forward(b, &pooled)
     }
 }

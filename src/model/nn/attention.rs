@@ -2,11 +2,11 @@
 //! `nn.MultiheadAttention` (one fused `in_proj`), as self-attention or with queries from elsewhere (a pooling probe).
 //!
 //! ```text
-//! out = out_proj(softmax(q_proj(x_q) · k_proj(x_kv)ᵀ / √head_dim [+ causal mask]) · v_proj(x_kv))
+//! out = out_proj(softmax(q_proj(x_q) · k_proj(x_kv)ᵀ / √head_dim [+ mask]) · v_proj(x_kv))
 //! ```
 
 use super::Loader;
-use crate::backend::{Backend, Weights};
+use crate::backend::{Backend, Mask, Weights};
 use crate::error::Result;
 
 pub struct Attention<W: Weights> {
@@ -43,19 +43,19 @@ impl<W: Weights> Attention<W> {
 impl<B: Backend> Attention<B> {
     /// Queries from `x_q` `(batch, q_len, D)` over keys and values from `x_kv` `(batch, kv_len, D)` →
     /// `(batch, q_len, D)`, before `out_proj`.
-    fn attend(&self, b: &B, x_q: &B::Tensor, x_kv: &B::Tensor, causal: bool) -> Result<B::Tensor> {
+    fn attend(&self, b: &B, x_q: &B::Tensor, x_kv: &B::Tensor, mask: Mask) -> Result<B::Tensor> {
         let q = b.matmul(x_q, &self.q_proj)?;
         let (k, v) = (b.matmul(x_kv, &self.k_proj)?, b.matmul(x_kv, &self.v_proj)?);
-        b.attention(&q, &k, &v, self.num_heads, causal)
+        b.attention(&q, &k, &v, self.num_heads, mask)
     }
 
     /// `out_proj(attention)` of `x_q` over `x_kv`.
-    pub fn forward(&self, b: &B, x_q: &B::Tensor, x_kv: &B::Tensor, causal: bool) -> Result<B::Tensor> {
-        b.matmul(&self.attend(b, x_q, x_kv, causal)?, &self.out_proj)
+    pub fn forward(&self, b: &B, x_q: &B::Tensor, x_kv: &B::Tensor, mask: Mask) -> Result<B::Tensor> {
+        b.matmul(&self.attend(b, x_q, x_kv, mask)?, &self.out_proj)
     }
 
     /// `residual + out_proj(self-attention of x)` (the residual add fused into the last matmul).
-    pub fn forward_residual(&self, b: &B, x: &B::Tensor, residual: &B::Tensor, causal: bool) -> Result<B::Tensor> {
-        b.matmul_add(&self.attend(b, x, x, causal)?, &self.out_proj, residual)
+    pub fn forward_residual(&self, b: &B, x: &B::Tensor, residual: &B::Tensor, mask: Mask) -> Result<B::Tensor> {
+        b.matmul_add(&self.attend(b, x, x, mask)?, &self.out_proj, residual)
     }
 }

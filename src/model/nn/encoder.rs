@@ -6,7 +6,7 @@
 //! ```
 
 use super::{Attention, LayerNorm, Loader, Mlp};
-use crate::backend::{Activation, Backend, Weights};
+use crate::backend::{Activation, Backend, Mask, Weights};
 use crate::error::Result;
 
 /// `CLIPEncoderLayer` / `SiglipEncoderLayer`.
@@ -53,16 +53,16 @@ impl<W: Weights> Encoder<W> {
 }
 
 impl<B: Backend> Encoder<B> {
-    /// `x` `(batch, seq, D)` → `(batch, seq, D)`; `causal` for CLIP's text tower.
-    pub fn forward(&self, b: &B, x: B::Tensor, causal: bool) -> Result<B::Tensor> {
-        self.layers.iter().try_fold(x, |x, layer| layer.forward(b, x, causal))
+    /// `x` `(batch, seq, D)` → `(batch, seq, D)`; `mask` in every layer's self-attention (CLIP's text tower is causal).
+    pub fn forward(&self, b: &B, x: B::Tensor, mask: Mask) -> Result<B::Tensor> {
+        self.layers.iter().try_fold(x, |x, layer| layer.forward(b, x, mask))
     }
 }
 
 impl<B: Backend> EncoderLayer<B> {
-    pub fn forward(&self, b: &B, x: B::Tensor, causal: bool) -> Result<B::Tensor> {
+    pub fn forward(&self, b: &B, x: B::Tensor, mask: Mask) -> Result<B::Tensor> {
         let h = self.layer_norm1.forward(b, &x)?;
-        let x = self.self_attn.forward_residual(b, &h, &x, causal)?; // x + out_proj(·)
+        let x = self.self_attn.forward_residual(b, &h, &x, mask)?; // x + out_proj(·)
         let h = self.layer_norm2.forward(b, &x)?;
         self.mlp.forward_residual(b, &h, &x) // x + fc2(act(fc1(·)))
     }

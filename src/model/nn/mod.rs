@@ -1,17 +1,20 @@
 //! Building blocks every family is made of, with upstream (HF) names: [`Loader`] reads parameters under a name
-//! prefix, [`LayerNorm`], [`Mlp`], [`Attention`] (self- or cross-attention, optional causal mask, separate or fused
-//! input projections) and the pre-norm [`Encoder`]. Written against [`Backend`](crate::backend::Backend) ops only.
+//! prefix, [`LayerNorm`], [`Mlp`], [`Attention`] (self- or cross-attention, any [`Mask`](crate::backend::Mask),
+//! separate or fused input projections), the pre-norm [`Encoder`] and the [`PrefixTree`] a causal tower shares
+//! prefixes with. Written against [`Backend`](crate::backend::Backend) ops only.
 
 mod attention;
 mod encoder;
 pub mod flops;
 mod loader;
 mod mlp;
+mod prefix_tree;
 
 pub use attention::Attention;
 pub use encoder::{Encoder, EncoderLayer, EncoderShape};
 pub use loader::{parameters_of, Loader, Param};
 pub use mlp::Mlp;
+pub use prefix_tree::PrefixTree;
 
 use crate::backend::{Activation, Backend, Weights};
 use crate::error::{Error, Result};

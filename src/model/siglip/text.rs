@@ -2,7 +2,7 @@
 //! padding included, as HF runs it) → final layer norm → the last position → `head` (Linear with bias).
 
 use super::TextConfig;
-use crate::backend::{Backend, Weights};
+use crate::backend::{Backend, Mask, Weights};
 use crate::error::{Error, Result};
 use crate::model::nn::{Encoder, EncoderShape, LayerNorm, Loader};
 
@@ -55,10 +55,11 @@ impl<B: Backend> TextTransformer<B> {
             )));
         }
         let flat: Vec<u32> = ids.iter().flatten().copied().collect();
-        let x = b.embed_tokens(&flat, ids.len(), &self.token_embedding, &self.position_embedding)?;
-        let x = self.encoder.forward(b, x, false)?;
+        let x = b.embed_tokens(&flat, None, ids.len(), &self.token_embedding, &self.position_embedding)?;
+        let x = self.encoder.forward(b, x, Mask::None)?;
         let x = self.final_layer_norm.forward(b, &x)?;
-        let pooled = b.gather_rows(&x, &vec![ctx - 1; ids.len()])?; // the last position, whatever token it holds
+        let last: Vec<usize> = (1..=ids.len()).map(|n| n * ctx - 1).collect();
+        let pooled = b.gather_rows(&x, &last)?; // the last position of each text, whatever token it holds
         b.matmul(&pooled, &self.head)
     }
 }

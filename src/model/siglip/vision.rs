@@ -2,7 +2,7 @@
 //! the attention-pooling head (MAP). No projection: the head's output is the image embedding.
 
 use super::VisionConfig;
-use crate::backend::{Backend, Dims, Weights};
+use crate::backend::{Backend, Dims, Mask, Weights};
 use crate::error::{Error, Result};
 use crate::model::nn::{Attention, Encoder, EncoderShape, LayerNorm, Loader, Mlp};
 
@@ -76,7 +76,7 @@ impl<B: Backend> VisionTransformer<B> {
         let patches = b.patchify(&x, c.num_channels, c.image_size, c.image_size, c.patch_size)?; // (B, G², C·p·p)
         let x = b.matmul(&patches, &self.patch_embedding)?; // (B, G², D)
         let x = b.add_positions(&x, None, &self.position_embedding)?;
-        let x = self.encoder.forward(b, x, false)?;
+        let x = self.encoder.forward(b, x, Mask::None)?;
         let x = self.post_layernorm.forward(b, &x)?;
         self.head.forward(b, &x)
     }
@@ -87,7 +87,7 @@ impl<B: Backend> MultiheadAttentionPoolingHead<B> {
     pub fn forward(&self, b: &B, x: &B::Tensor) -> Result<B::Tensor> {
         let batch = b.dims(x).batch;
         let probe = b.upload(&self.probe.repeat(batch), Dims::new(batch, 1, self.probe.len()))?;
-        let a = self.attention.forward(b, &probe, x, false)?;
+        let a = self.attention.forward(b, &probe, x, Mask::None)?;
         let h = self.layernorm.forward(b, &a)?;
         self.mlp.forward_residual(b, &h, &a)
     }
