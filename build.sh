@@ -90,48 +90,75 @@ install_wasm_opt() {  # sets WASM_OPT: wasm-opt from the npm package binaryen
 
 # ---- build ---------------------------------------------------------------------------------------------------------
 
+# Two builds of the same crate, one JS glue (www/lib/wasm-features.js picks the .wasm at run time):
+#   simd128       .cargo/config.toml's flags                         → www/pkg/webclip_bg.wasm
+#   relaxed-simd  the same + relaxed SIMD (Chrome/Edge ≥ 114)         → www/pkg/webclip_relaxed_bg.wasm
+# CARGO_TARGET_<triple>_RUSTFLAGS adds to config.toml's list (RUSTFLAGS would replace it); a target dir of its own,
+# so that the two builds do not rebuild each other.
+RELAXED_FLAGS=-Ctarget-feature=+relaxed-simd
+# Features rustc enables for wasm32 (+ our simd128); wasm-opt must not strip or reject them.
+WASM_OPT_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
+    --enable-reference-types --enable-multivalue --enable-simd)
+
 build_wasm() {
-    local t0=$SECONDS pkg=www/pkg
+    local t0=$SECONDS pkg=www/pkg relaxed_dir
     pick_wasm_std
+    relaxed_dir=$WASM_DIR/relaxed
     "${WASM_CARGO[@]}" build --lib --release --target "$TARGET" --target-dir "$WASM_DIR"
-    say "cargo build: $((SECONDS - t0)) s"
+    say "cargo build (simd128): $((SECONDS - t0)) s"
+    t0=$SECONDS
+    env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$RELAXED_FLAGS" \
+        "${WASM_CARGO[@]}" build --lib --release --target "$TARGET" --target-dir "$relaxed_dir"
+    say "cargo build (relaxed-simd, $RELAXED_FLAGS): $((SECONDS - t0)) s"
 
     t0=$SECONDS
     install_wasm_bindgen
-    rm -rf "$pkg"
+    rm -rf "$pkg" "$relaxed_dir/pkg"
     "$WASM_BINDGEN" --target web --out-dir "$pkg" --out-name webclip "$WASM_DIR/$TARGET/release/webclip.wasm"
+    "$WASM_BINDGEN" --target web --out-dir "$relaxed_dir/pkg" --out-name webclip \
+        "$relaxed_dir/$TARGET/release/webclip.wasm"
+    # one webclip.js loads either .wasm only if both builds import and export the same things in the same way
+    local f
+    for f in webclip.js webclip.d.ts webclip_bg.wasm.d.ts; do
+        cmp -s "$pkg/$f" "$relaxed_dir/pkg/$f" || die "the relaxed-simd build's $f differs from the simd128 build's" \
+            "(diff $pkg/$f $relaxed_dir/pkg/$f): one webclip.js cannot load both; do the two builds export the same?"
+    done
+    mv "$relaxed_dir/pkg/webclip_bg.wasm" "$pkg/webclip_relaxed_bg.wasm"
     # Tells Node (the smoke test) that webclip.js is an ES module; browsers ignore this file.
     echo '{ "type": "module" }' >"$pkg/package.json"
     # the page's label presets and prompt templates (one copy in git: src/assets/prompts)
     mkdir -p "$pkg/assets" && cp -r src/assets/prompts "$pkg/assets/"
-    say "wasm-bindgen $("$WASM_BINDGEN" --version | cut -d' ' -f2): $((SECONDS - t0)) s"
+    say "wasm-bindgen $("$WASM_BINDGEN" --version | cut -d' ' -f2), both builds, the same JS glue: $((SECONDS - t0)) s"
 
     if [ "${WEBCLIP_NO_WASM_OPT:-}" = 1 ]; then
         say "wasm-opt skipped (WEBCLIP_NO_WASM_OPT=1)"
     else
-        t0=$SECONDS
-        # wasm-opt takes ~2 min on 2 cores: its output is kept by the hash of its input, so a `serve` with
-        # nothing changed reuses it
-        local key cached
-        key=$(sha256sum "$pkg/webclip_bg.wasm" | cut -c1-16)
-        cached=$TARGET_DIR/wasm-opt/$key-O3.wasm
-        if [ -f "$cached" ]; then
-            cp "$cached" "$pkg/webclip_bg.wasm"
-            say "wasm-opt -O3: unchanged input, reused $cached"
-        else
-            install_wasm_opt
-            # Features rustc enables for wasm32 (+ our simd128); wasm-opt must not strip or reject them.
-            "$WASM_OPT" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-                --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd \
-                "$pkg/webclip_bg.wasm" -o "$pkg/webclip_bg.wasm"
-            mkdir -p "$(dirname "$cached")"
-            rm -f "$TARGET_DIR"/wasm-opt/*-O3.wasm # one kept: the newest
-            cp "$pkg/webclip_bg.wasm" "$cached"
-            say "wasm-opt -O3: $((SECONDS - t0)) s"
-        fi
+        wasm_opt "$pkg/webclip_bg.wasm" simd128
+        wasm_opt "$pkg/webclip_relaxed_bg.wasm" relaxed --enable-relaxed-simd
     fi
-    local wasm=$pkg/webclip_bg.wasm
-    say "built $wasm: $(($(stat -c %s "$wasm") / 1024)) KiB, $(($(gzip -9c "$wasm" | wc -c) / 1024)) KiB gzipped"
+    local wasm
+    for wasm in "$pkg/webclip_bg.wasm" "$pkg/webclip_relaxed_bg.wasm"; do
+        say "built $wasm: $(($(stat -c %s "$wasm") / 1024)) KiB, $(($(gzip -9c "$wasm" | wc -c) / 1024)) KiB gzipped"
+    done
+}
+
+wasm_opt() {  # wasm_opt FILE NAME [FLAG...]: wasm-opt -O3 FILE in place, through a cache kept per NAME
+    local file=$1 name=$2 t0=$SECONDS key cached; shift 2
+    # wasm-opt takes ~2 min on 2 cores: its output is kept by the hash of its input, so a `serve` with
+    # nothing changed reuses it
+    key=$(sha256sum "$file" | cut -c1-16)
+    cached=$TARGET_DIR/wasm-opt/$key-O3-$name.wasm
+    if [ -f "$cached" ]; then
+        cp "$cached" "$file"
+        say "wasm-opt -O3 ($name): unchanged input, reused $cached"
+        return
+    fi
+    install_wasm_opt
+    "$WASM_OPT" -O3 "${WASM_OPT_FEATURES[@]}" "$@" "$file" -o "$file"
+    mkdir -p "$(dirname "$cached")"
+    rm -f "$TARGET_DIR"/wasm-opt/*-O3-"$name".wasm # one kept per build: the newest
+    cp "$file" "$cached"
+    say "wasm-opt -O3 ($name): $((SECONDS - t0)) s"
 }
 
 # ---- test ----------------------------------------------------------------------------------------------------------

@@ -57,6 +57,14 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// Which of the two wasm builds runs (./build.sh makes both; the page picks one, www/lib/wasm-features.js):
+/// "relaxed-simd" (SIMD128 + relaxed SIMD's int8 dot products) or "simd128". Both compute the same results.
+#[wasm_bindgen(js_name = cpuFeatures)]
+pub fn cpu_features() -> String {
+    let build = if cfg!(target_feature = "relaxed-simd") { "relaxed-simd" } else { "simd128" };
+    build.to_string()
+}
+
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();
