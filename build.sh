@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build, serve and test webclip.
-#   ./build.sh [wasm]   build the browser package into www/pkg/ (cargo → wasm-bindgen → wasm-opt)
+#   ./build.sh [wasm]   build the browser package into www/pkg/ (cargo → wasm-bindgen → wasm-opt), twice: SIMD128
+#                       and relaxed SIMD, one webclip.js (www/lib/wasm-features.js picks the .wasm)
 #   ./build.sh serve    build, then serve www/ on http://127.0.0.1:${PORT:-8080}
 #   ./build.sh test     run every test (what CI runs, through .ci/run); a skipped test or stage fails it
 # Environment:
@@ -176,13 +177,16 @@ stage() {  # stage NAME COMMAND...: run one test stage in a subshell, record the
 skip() { SKIPPED+=("$1"); echo "== $1: SKIPPED ($2): counts as a failure"; }
 list() { local IFS=/; echo "$*"; }
 
-validate_wasm() {
-    local wasm=www/pkg/webclip_bg.wasm
+validate_wasm() {  # both builds; the SIMD128 one without relaxed SIMD, which it must not need
+    local simd=www/pkg/webclip_bg.wasm relaxed=www/pkg/webclip_relaxed_bg.wasm
     if command -v wasm-validate >/dev/null; then
-        wasm-validate "$wasm" && say "wasm-validate: ok"
+        wasm-validate "$simd" && wasm-validate --enable-relaxed-simd "$relaxed"
+        say "wasm-validate: ok ($simd without relaxed SIMD, $relaxed with it)"
     else
-        node -e 'process.exit(WebAssembly.validate(require("fs").readFileSync(process.argv[1])) ? 0 : 1)' "$wasm"
-        say "WebAssembly.validate (node): ok"
+        local check='process.exit(WebAssembly.validate(require("fs").readFileSync(process.argv[1])) ? 0 : 1)'
+        node -e "$check" "$simd"
+        node -e "$check" "$relaxed" || node --experimental-wasm-relaxed-simd -e "$check" "$relaxed"
+        say "WebAssembly.validate (node): ok (both builds)"
     fi
 }
 

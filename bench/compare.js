@@ -3,7 +3,7 @@
 // from the same origin: no CDN, no remote models). bench/compare.mjs serves this folder and opens it once per variant
 // in a fresh Chromium profile; the page leaves its result in window.compare ({state, result, error}).
 //
-//   compare.html?engine=webclip&model=webclip/q8.webclip&device=cpu|gpu&runs=5
+//   compare.html?engine=webclip&model=webclip/q8.webclip&device=cpu|gpu&runs=5[&wasm=simd128]
 //   compare.html?engine=transformers&model=vb32&dtype=fp32|q8&device=wasm|webgpu&threads=N&runs=5
 //
 // What is timed, for both engines alike (every pass starts from the encoded PNG's bytes and ends with a Float32Array
@@ -78,7 +78,8 @@ function cosine(a, b) {
 
 async function webclipEngine() {
   const wc = await import('./pkg/webclip.js');
-  await wc.default();
+  const { wasmUrl } = await import('./lib/wasm-features.js'); // www/lib: the build this browser runs, or ?wasm=
+  await wc.default({ module_or_path: wasmUrl() });
   const backend = opt.device === 'gpu' ? 'gpu' : 'cpu';
   let model;
   if (opt.model.endsWith('.webclip')) {
@@ -93,6 +94,7 @@ async function webclipEngine() {
     version: `webclip ${wc.version()}`,
     backend: model.backend,
     threads: 1, // the wasm build is single-threaded
+    cpu_features: wc.cpuFeatures(), // which of the two builds ran: relaxed-simd or simd128
     image: (png) => model.embedImage(png, 'photo.png'),
     texts: (prompts) => model.embedTexts(prompts),
     zeroshot: async (png) => Array.from(await model.classify(png, 'photo.png', LABELS, TEMPLATE)),
@@ -169,6 +171,7 @@ async function main() {
   say(`zero-shot (photo + 10 labels): ${zeroTimes.map((t) => t.toFixed(0)).join(', ') || 'skipped'} ms`);
   state.result = {
     engine: opt.engine, version: engine.version, backend: engine.backend, threads: engine.threads,
+    cpu_features: engine.cpu_features ?? null,
     cross_origin_isolated: crossOriginIsolated, user_agent: navigator.userAgent,
     load_ms, first_image_ms, image_ms: median(imageTimes), image_runs: imageTimes,
     texts_first_ms, texts_ms: median(textTimes), text_runs: textTimes,

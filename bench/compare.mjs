@@ -3,9 +3,10 @@
 //   npm --prefix tests/browser ci && npm --prefix bench ci --ignore-scripts     # playwright-core; transformers.js
 //   /tmp/onnx-venv/bin/python bench/export_onnx.py --hf HF_DIR --out bench/models/vb32   # ONNX files (docstring)
 //   node bench/compare.mjs --hf HF_DIR --bundle B.q8.webclip --onnx bench/models/vb32 [--threads 1,2] [--runs 5]
-//                          [--no-webgpu] [--json out.json]
+//                          [--no-webgpu] [--json out.json] [--wasm simd128]
 //
-// It serves one folder (a temp dir of links: this folder's compare.html/compare.js, www/pkg, transformers.js's dist
+// It serves one folder (a temp dir of links: this folder's compare.html/compare.js, www/pkg with www/lib/wasm-features.js
+// (which picks pkg/'s relaxed-SIMD build in Chromium; --wasm simd128 forces the other), transformers.js's dist
 // and onnxruntime-web's dist from bench/node_modules, the models, the photo) with the COOP/COEP headers of
 // tests/browser/serve.mjs, opens compare.html once per variant, each in a fresh Chromium profile, and prints, per
 // weight format and thread count, each metric for webclip, for transformers.js and their ratio (webclip/peer: < 1
@@ -40,6 +41,7 @@ const { values: opt } = parseArgs({ options: {
   timeout: { type: 'string', default: '240' },
   only: { type: 'string' }, // a comma list of variant ids, to rerun a few
   json: { type: 'string' },
+  wasm: { type: 'string' }, // webclip's engine build: relaxed-simd or simd128 (default: the best Chromium runs)
 } });
 
 for (const [what, path] of [['--hf', join(opt.hf, 'model.safetensors')], ['--bundle', opt.bundle],
@@ -59,6 +61,8 @@ const link = (target, name) => symlinkSync(resolve(target), join(root, name));
 link(join(HERE, 'compare.html'), 'compare.html');
 link(join(HERE, 'compare.js'), 'compare.js');
 link(join(REPO, 'www/pkg'), 'pkg');
+mkdirSync(join(root, 'lib'));
+link(join(REPO, 'www/lib/wasm-features.js'), 'lib/wasm-features.js'); // picks pkg/'s .wasm (../pkg/ from lib/)
 mkdirSync(join(root, 'vendor'));
 link(join(HERE, 'node_modules/@huggingface/transformers/dist'), 'vendor/transformers');
 link(join(HERE, 'node_modules/onnxruntime-web/dist'), 'vendor/ort');
@@ -94,6 +98,7 @@ if (!opt['no-webgpu']) {
     q: { model: onnxId, dtype: 'fp32', device: 'webgpu', threads: 1, ...short } });
 }
 const only = opt.only?.split(',');
+if (opt.wasm) for (const v of variants) if (v.engine === 'webclip') v.q.wasm = opt.wasm;
 
 async function runVariant(v) {
   const url = `${base}?engine=${v.engine}&${new URLSearchParams(v.q)}`;
@@ -192,7 +197,8 @@ function table(title, w, p) {
   console.log(`\n### ${title}`);
   if (!w || !p) return console.log(`(missing: ${!w ? 'webclip' : 'transformers.js'})`);
   for (const r of [w, p]) if (r.error) console.log(`${r.id}: ERROR ${r.error}`);
-  console.log(`webclip: ${w.version ?? '?'}, ${w.backend ?? '?'}, ${w.threads ?? '?'} thread(s)` +
+  console.log(`webclip: ${w.version ?? '?'} (${w.cpu_features ?? '?'} build), ${w.backend ?? '?'}, ` +
+    `${w.threads ?? '?'} thread(s)` +
     `${w.adapter ? `, adapter: ${w.adapter}` : ''}`);
   console.log(`peer: ${p.version ?? '?'}, ${p.backend ?? '?'}, ${p.threads ?? '?'} thread(s)` +
     `${p.adapter ? `, adapter: ${p.adapter}` : ''}, crossOriginIsolated=${p.cross_origin_isolated}`);

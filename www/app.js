@@ -6,6 +6,7 @@
 
 import { WebclipClient } from './lib/client.js';
 import { WebclipError } from './lib/errors.js';
+import { bestBuild } from './lib/wasm-features.js';
 import { $ } from './ui/dom.js';
 import { setUpInputs } from './ui/inputs.js';
 import { setUpLabels } from './ui/labels-panel.js';
@@ -339,7 +340,9 @@ let registered = false;
 function registerServiceWorker() {
   if (registered || !('serviceWorker' in navigator)) return;
   registered = true;
-  navigator.serviceWorker.register('sw.js').catch((e) => {
+  // it stores the engine build this browser runs without ?wasm= (lib/wasm-features.js); one URL whatever the page's
+  // query, so that an override does not replace the service worker
+  navigator.serviceWorker.register(`sw.js?wasm=${bestBuild()}`).catch((e) => {
     console.warn('webclip: service worker not registered', e);
     modelPanel.offline(`no: the service worker could not be registered (${e.message})`, false);
   });

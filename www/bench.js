@@ -1,10 +1,12 @@
 // webclip bench in the browser: per-tower latency and GFLOP/s of a model on WebGPU and/or the CPU (wasm), with the
 // fields of the native `webclip bench` JSON (src/bin/webclip/bench.rs) plus the user agent. Query parameters fill
 // the form: ?model=URL&backend=gpu|cpu|both&batch=N&runs=N, URL a Hugging Face folder (ending in /) or a webclip
-// bundle (.webclip: f32/f16/q8/q4 weights). window.webclipBench holds the state for tests.
+// bundle (.webclip: f32/f16/q8/q4 weights); &wasm=simd128 runs the SIMD128 engine build where relaxed SIMD would be
+// picked (lib/wasm-features.js). window.webclipBench holds the state for tests.
 // No inline scripts anywhere, so the page can run under a strict Content-Security-Policy.
 
 import { bundleMetadata, describeBundle } from './lib/bundle-header.js';
+import { wasmUrl } from './lib/wasm-features.js';
 
 const $ = (id) => document.getElementById(id);
 const MAKE_MODEL =
@@ -254,6 +256,7 @@ async function runBackend(backend, files, png, opts, adapter) {
       text: tower(text, textFlops(c, tokens), tokens),
       user_agent: navigator.userAgent,
       webclip: wc.version(),
+      cpu_features: wc.cpuFeatures(), // the wasm build: relaxed-simd or simd128 (?wasm=simd128 forces it)
       model: opts.model,
       weights: files.bundle ? files.weights : 'f32 (Hugging Face folder)',
       load_ms: round(loadMs, 1),
@@ -387,8 +390,8 @@ fillFromQuery();
 $('form').addEventListener('submit', run);
 try {
   wc = await import('./pkg/webclip.js');
-  await wc.default();
-  show('wasm', `version ${wc.version()}`, 'ok');
+  await wc.default({ module_or_path: wasmUrl() });
+  show('wasm', `version ${wc.version()}, ${wc.cpuFeatures()} build`, 'ok');
   $('run').disabled = false;
   setState('ready', 'ready: press Run', 'ok');
 } catch (e) {

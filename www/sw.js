@@ -2,23 +2,33 @@
 // the .wasm) in Cache Storage so that, after one visit, the page opens with the network off. Network first (so a
 // rebuilt page shows at once), the stored copy when the network fails or is slow. The model itself is stored by
 // the inference worker in "webclip-models-v1" (lib/model-store.js) and read from there directly; requests not
-// listed here pass through untouched.
+// listed here pass through untouched. The page registers it as sw.js?wasm=relaxed-simd or ?wasm=simd128, the engine
+// build the browser runs (lib/wasm-features.js bestBuild): only that .wasm is stored at install (Safari never
+// downloads the relaxed-SIMD build it cannot run); the other is stored when a page it serves fetches it
+// (?wasm=simd128).
 
 const SHELL_CACHE = 'webclip-shell-v1';
 const NETWORK_WAIT_MS = 4000; // then answer from the cache (a stalled connection is as bad as none)
+/** The .wasm of the engine build `name` (lib/wasm-features.js's BUILDS); both when it is not one's name. */
+function engine(name) {
+  const builds = { 'relaxed-simd': 'pkg/webclip_relaxed_bg.wasm', simd128: 'pkg/webclip_bg.wasm' };
+  return builds[name] ? [builds[name]] : Object.values(builds);
+}
+const BUILD = new URL(self.location.href).searchParams.get('wasm'); // sw.js?wasm=NAME, from the page
 const SHELL = [
   './', 'index.html', 'app.js', 'style.css', 'app.css',
   'lib/adapter.js', 'lib/bundle-header.js', 'lib/client.js', 'lib/drop-zone.js', 'lib/errors.js', 'lib/labels.js', 'lib/loader.js',
   'lib/model-store.js', 'lib/source.js', 'lib/embedding-store.js', 'lib/idb.js', 'lib/worker.js', 'lib/zero-shot.js',
+  'lib/wasm-features.js',
   'ui/dom.js', 'ui/export.js', 'ui/inputs.js', 'ui/labels-panel.js', 'ui/model-panel.js', 'ui/notice.js',
   'ui/results.js',
   'collection.html', 'collection.js', 'collection.css', // the collection view
   'ui/collection/export.js', 'ui/collection/folder.js', 'ui/collection/store.js', 'ui/collection/view.js',
   'presets/cifar100.json', 'presets/common-objects.json', 'presets/scenes.json',
-  'pkg/webclip.js', 'pkg/webclip_bg.wasm',
+  'pkg/webclip.js', ...engine(BUILD),
   'pkg/assets/prompts/imagenet_classnames.json', 'pkg/assets/prompts/imagenet_templates.json',
 ];
-const SHELL_URLS = new Set(SHELL.map((f) => new URL(f, self.registration.scope).href));
+const SHELL_URLS = new Set([...SHELL, ...engine(null)].map((f) => new URL(f, self.registration.scope).href));
 const INDEX = new URL('index.html', self.registration.scope).href;
 
 self.addEventListener('install', (ev) => {

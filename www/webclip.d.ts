@@ -72,6 +72,8 @@ export interface ModelInfo {
   /** exp(logit_scale). */
   logitScale: number;
   backend: string;
+  /** The engine build the worker runs (lib/wasm-features.js; `?wasm=simd128` in the page's URL forces it). */
+  cpuFeatures: 'relaxed-simd' | 'simd128';
   fallback: string | null;
   towers: string;
   captions: boolean;

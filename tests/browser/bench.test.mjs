@@ -107,6 +107,7 @@ test('bench.html times both backends on a tiny model', {
       `the WebGPU adapter info is empty: ${JSON.stringify(gpu.device)}`);
     assert.equal(cpu.backend, 'cpu');
     assert.equal(cpu.device.name, 'CPU (wasm SIMD)');
+    for (const r of printed) assert.equal(r.cpu_features, 'relaxed-simd', 'Chromium runs the relaxed-SIMD build');
     if (gpu.device.software) {
       const shown = await page.textContent('#results');
       assert.match(shown, /software \(CPU\) adapter — not GPU numbers/);
@@ -114,14 +115,16 @@ test('bench.html times both backends on a tiny model', {
     t.diagnostic(`bench.html done in ${secs} s (browser start to JSON)`);
     assert.equal(cpu.weights, 'f32 (Hugging Face folder)');
 
-    // the same tiny model as a q4 bundle (Model.fromBundle), both backends: q4 kernels timed, weights named
+    // the same tiny model as a q4 bundle (Model.fromBundle), both backends: q4 kernels timed, weights named; in the
+    // SIMD128 build (&wasm=simd128), which the report names
     const bundleUrl = `${base}/www/bench.html?model=${encodeURIComponent('/models/tiny.q4.webclip')}` +
-      '&backend=both&batch=1&runs=1';
+      '&backend=both&batch=1&runs=1&wasm=simd128';
     const q4 = await runBench(page, bundleUrl, why);
     assert.equal(q4.length, 2, `expected two reports, got ${JSON.stringify(q4)}`);
     for (const r of q4) {
       assert.ok(!r.error, `q4 ${r.backend}: ${r.error}${why()}`);
       assert.equal(r.weights, 'q4');
+      assert.equal(r.cpu_features, 'simd128', 'bench.html?wasm=simd128 runs the SIMD128 build');
       assert.ok(r.vision.median_ms > 0 && r.text.median_ms > 0, `q4 ${r.backend}: ${JSON.stringify(r)}`);
       t.diagnostic(`q4 bundle | ${r.backend} | image ${r.vision.median_ms} ms | text ${r.text.median_ms} ms`);
     }

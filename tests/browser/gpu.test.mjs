@@ -6,6 +6,9 @@
 // without a GPU) and on "cpu" (wasm). The page returns token ids, text and image embeddings and zero-shot
 // probabilities; this file compares them with the Hugging Face goldens (goldens.json, goldens.safetensors):
 // embeddings cosine >= 0.9999, probabilities max abs <= 1e-3, token ids equal.
+// The page runs the engine build www/lib/wasm-features.js picks: Chromium has relaxed SIMD, so
+// pkg/webclip_relaxed_bg.wasm; a second page, e2e.html?wasm=simd128, runs pkg/webclip_bg.wasm for the q8 bundle's
+// comparison with the CLI (the int8 CPU path, where the builds differ).
 //
 // Skips (loudly) only when Chromium is not installed. The photos are tests/assets/photos (in the repository: a missing
 // photo fails the tests; the wasm API embeds encoded image files only). A Chromium without a WebGPU adapter FAILS the
@@ -97,14 +100,15 @@ const suite = haveChromium ? describe : (name, options) => test(name, options);
 suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
   skip: !haveChromium && `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`,
 }, () => {
-  let context, page, server, root, profile, adapter, version;
+  let context, page, server, root, profile, adapter, version, url, simdPage;
   const pageLog = [];
+  const wasmFetched = []; // [page query, .wasm path] of every .wasm either page fetched
   const report = { chromium: null, webclip: null, adapter: null, runs: {} };
 
   // page.evaluate with the page's console in the error, so a failure inside wasm explains itself
-  async function evaluate(fn, arg) {
+  async function evaluate(fn, arg, on = page) {
     try {
-      return await page.evaluate(fn, arg);
+      return await on.evaluate(fn, arg);
     } catch (e) {
       const tail = pageLog.slice(-15).join('\n  ');
       e.message += tail ? `\n page console (last lines):\n  ${tail}` : '';
@@ -137,13 +141,17 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
       }
     }
     server = await serve({ root, port: 0 });
-    const url = `http://127.0.0.1:${server.address().port}/tests/browser/pages/e2e.html`;
+    url = `http://127.0.0.1:${server.address().port}/tests/browser/pages/e2e.html`;
 
     const t0 = performance.now();
     ({ context, page, profile } = await launch());
     report.chromium = context.browser()?.version() ?? null;
     page.on('console', (m) => pageLog.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => pageLog.push(`[pageerror] ${e.message}`));
+    context.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.endsWith('.wasm')) wasmFetched.push([new URL(r.frame().url()).search, u.pathname]);
+    });
     await page.goto(url);
     await page.waitForFunction(() => window.webclipE2E, null, { timeout: 30_000 }).catch((e) => {
       throw new Error(`${url} did not set window.webclipE2E (${e.message.split('\n')[0]}); page console:\n  ` +
@@ -187,6 +195,31 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
     assert.ok(adapter.limits.maxComputeInvocationsPerWorkgroup >= 256,
       `unexpected adapter limits ${JSON.stringify(adapter.limits)}`);
   });
+
+  test('Chromium runs the relaxed-SIMD build; e2e.html?wasm=simd128 the SIMD128 build', { timeout: TIMEOUT },
+    async (t) => {
+      const probe = await evaluate(async () => {
+        const { RELAXED_PROBE } = await import('/www/lib/wasm-features.js');
+        const bogus = RELAXED_PROBE.slice();
+        bogus.set([0xff, 0x03], bogus.length - 3); // opcode 0xfd 0x1ff: no such SIMD instruction
+        return { relaxed: WebAssembly.validate(RELAXED_PROBE), bogus: WebAssembly.validate(bogus) };
+      });
+      assert.deepEqual(probe, { relaxed: true, bogus: false }, 'the relaxed-SIMD probe module');
+      assert.deepEqual(await evaluate(() => window.webclipE2E.wasm),
+        { build: 'relaxed-simd', file: '/www/pkg/webclip_relaxed_bg.wasm' }, 'the default page');
+      simdPage = await context.newPage();
+      simdPage.on('console', (m) => pageLog.push(`[simd128 page] [${m.type()}] ${m.text()}`));
+      simdPage.on('pageerror', (e) => pageLog.push(`[simd128 page] [pageerror] ${e.message}`));
+      await simdPage.goto(`${url}?wasm=simd128`);
+      await simdPage.waitForFunction(() => window.webclipE2E, null, { timeout: 30_000 });
+      await evaluate(() => window.webclipE2E.ready, undefined, simdPage);
+      assert.deepEqual(await evaluate(() => window.webclipE2E.wasm, undefined, simdPage),
+        { build: 'simd128', file: '/www/pkg/webclip_bg.wasm' }, 'the ?wasm=simd128 page');
+      // each page fetched its own build and no other
+      assert.deepEqual(wasmFetched.sort(),
+        [['', '/www/pkg/webclip_relaxed_bg.wasm'], ['?wasm=simd128', '/www/pkg/webclip_bg.wasm']]);
+      t.diagnostic(`fetched: ${JSON.stringify(wasmFetched)}`);
+    });
 
   for (const fixture of FIXTURES) {
     for (const backend of BACKENDS) {
@@ -282,52 +315,57 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
 
   // Quantized bundles through Model.fromBundle: WebGPU (linear_q8/q4 and the packed token gather in WGSL) and the
   // wasm CPU path give the native CLI's embeddings of the same bundle.
-  for (const quant of QUANTS) {
-    for (const backend of BACKENDS) {
-      test(`tiny-a ${quant} bundle on ${backend} equals the native CLI (cosine >= ${BUNDLE_MIN_COSINE}, ` +
-        `max abs <= ${BUNDLE_MAX_ABS})`, { timeout: TIMEOUT }, async (t) => {
-        assert.ok(existsSync(WEBCLIP), `${WEBCLIP} is missing: build it first (cargo build --bin webclip)`);
-        const key = `tiny-a.${quant}`;
-        const bundle = join(root, 'bundles', `${key}.webclip`);
-        const want = goldens('tiny-a');
-        const texts = want.meta.texts;
-        const photos = want.meta.photos;
-        // the page's CPU path quantizes activations to int8 as the CLI's `cpu` does (the same arithmetic); WebGPU keeps
-        // them f32, as `cpu-reference` does
-        const cli = backend === 'gpu' ? 'cpu-reference' : 'cpu';
-        const native = (args) => execFileSync(WEBCLIP, ['embed', '--model', bundle, '--backend', cli, ...args],
-          { encoding: 'utf8' })
-          .trim().split('\n').map((l) => JSON.parse(l).embedding);
-        const nativeTexts = native(['--text', ...texts]);
-        const nativeImages = native(['--image', ...photos.map((p) => join(PHOTOS, p))]);
-        const r = await evaluate(async (a) => {
-          const [key, url, backend, texts, photos] = a;
-          const loaded = await window.webclipE2E.loadBundle(key, url, backend);
-          const out = await window.webclipE2E.embedAll(key, backend, texts, photos, '/photos/');
-          window.webclipE2E.dispose(key, backend);
-          return { ...loaded, ...out };
-        }, [key, `/bundles/${key}.webclip`, backend, texts, photos]);
-        if (backend === 'gpu') assert.match(r.engine, /^gpu: .*\(webgpu, /, `runs on "${r.engine}", not on WebGPU`);
-        const bad = [];
-        let cosMin = Infinity, errMax = 0;
-        const compare = (what, got, expected) => got.forEach((g, i) => {
-          const c = cosine(g, expected[i]), e = maxAbs(g, expected[i]);
-          cosMin = Math.min(cosMin, c);
-          errMax = Math.max(errMax, e);
-          if (!(c >= BUNDLE_MIN_COSINE && e <= BUNDLE_MAX_ABS)) bad.push(`${what} ${i}: cosine ${c}, max abs ${e}`);
-        });
-        assert.equal(r.texts.length, texts.length);
-        assert.equal(r.images.length, photos.length);
-        compare('text', r.texts, nativeTexts);
-        compare('image', r.images, nativeImages);
-        const summary = `${texts.length} texts + ${photos.length} photos in ${r.ms.toFixed(0)} ms: ` +
-          `1 - cosine <= ${(1 - cosMin).toExponential(1)}, max abs ${errMax.toExponential(2)}`;
-        t.diagnostic(summary);
-        await evaluate((a) => window.webclipE2E.verdict(...a),
-          [key, backend, 'bundle', bad.length ? `${bad.length} bad` : summary, bad.length ? 'fail' : 'ok']);
-        assert.deepEqual(bad, [], `${key} on ${backend} vs the native CLI`);
+  // q8 on the CPU once more in the SIMD128 build (the ?wasm=simd128 page): int8 dot products without relaxed SIMD
+  const runs = QUANTS.flatMap((quant) => BACKENDS.map((backend) => ({ quant, backend, build: null })));
+  runs.push({ quant: 'q8', backend: 'cpu', build: 'simd128' });
+  for (const { quant, backend, build } of runs) {
+    test(`tiny-a ${quant} bundle on ${backend}${build ? ` (the ${build} build)` : ''} equals the native CLI ` +
+      `(cosine >= ${BUNDLE_MIN_COSINE}, max abs <= ${BUNDLE_MAX_ABS})`, { timeout: TIMEOUT }, async (t) => {
+      assert.ok(existsSync(WEBCLIP), `${WEBCLIP} is missing: build it first (cargo build --bin webclip)`);
+      const on = build ? simdPage : page;
+      assert.ok(on, 'the ?wasm=simd128 page did not open (see the build test)');
+      const key = `tiny-a.${quant}`;
+      const bundle = join(root, 'bundles', `${key}.webclip`);
+      const want = goldens('tiny-a');
+      const texts = want.meta.texts;
+      const photos = want.meta.photos;
+      // the page's CPU path quantizes activations to int8 as the CLI's `cpu` does (the same arithmetic); WebGPU keeps
+      // them f32, as `cpu-reference` does
+      const cli = backend === 'gpu' ? 'cpu-reference' : 'cpu';
+      const native = (args) => execFileSync(WEBCLIP, ['embed', '--model', bundle, '--backend', cli, ...args],
+        { encoding: 'utf8' })
+        .trim().split('\n').map((l) => JSON.parse(l).embedding);
+      const nativeTexts = native(['--text', ...texts]);
+      const nativeImages = native(['--image', ...photos.map((p) => join(PHOTOS, p))]);
+      const r = await evaluate(async (a) => {
+        const [key, url, backend, texts, photos] = a;
+        const loaded = await window.webclipE2E.loadBundle(key, url, backend);
+        const out = await window.webclipE2E.embedAll(key, backend, texts, photos, '/photos/');
+        window.webclipE2E.dispose(key, backend);
+        return { ...loaded, ...out, build: window.webclipE2E.wasm.build };
+      }, [key, `/bundles/${key}.webclip`, backend, texts, photos], on);
+      assert.equal(r.build, build ?? 'relaxed-simd');
+      if (backend === 'gpu') assert.match(r.engine, /^gpu: .*\(webgpu, /, `runs on "${r.engine}", not on WebGPU`);
+      const bad = [];
+      let cosMin = Infinity, errMax = 0;
+      const compare = (what, got, expected) => got.forEach((g, i) => {
+        const c = cosine(g, expected[i]), e = maxAbs(g, expected[i]);
+        cosMin = Math.min(cosMin, c);
+        errMax = Math.max(errMax, e);
+        if (!(c >= BUNDLE_MIN_COSINE && e <= BUNDLE_MAX_ABS)) bad.push(`${what} ${i}: cosine ${c}, max abs ${e}`);
       });
-    }
+      assert.equal(r.texts.length, texts.length);
+      assert.equal(r.images.length, photos.length);
+      compare('text', r.texts, nativeTexts);
+      compare('image', r.images, nativeImages);
+      const summary = `${texts.length} texts + ${photos.length} photos in ${r.ms.toFixed(0)} ms: ` +
+        `1 - cosine <= ${(1 - cosMin).toExponential(1)}, max abs ${errMax.toExponential(2)}`;
+      t.diagnostic(summary);
+      const where = build ? `${backend} (${build})` : backend;
+      await evaluate((a) => window.webclipE2E.verdict(...a),
+        [key, where, 'bundle', bad.length ? `${bad.length} bad` : summary, bad.length ? 'fail' : 'ok']);
+      assert.deepEqual(bad, [], `${key} on ${where} vs the native CLI`);
+    });
   }
 
   // Errors cross into JavaScript as codes (src/wasm/mod.rs): a lost WebGPU device is a GPU failure on the page,

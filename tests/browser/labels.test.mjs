@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseLabels } from '../../www/lib/labels.js';
+import { wasmUrl } from '../../www/lib/wasm-features.js';
 
 const PKG = fileURLToPath(new URL('../../www/pkg/', import.meta.url));
 const havePkg = existsSync(`${PKG}webclip_bg.wasm`);
@@ -13,7 +14,7 @@ const havePkg = existsSync(`${PKG}webclip_bg.wasm`);
 /** The wasm package's exports, instantiated once. */
 async function wasm() {
   const wc = await import(`${PKG}webclip.js`);
-  await wc.default({ module_or_path: readFileSync(`${PKG}webclip_bg.wasm`) });
+  await wc.default({ module_or_path: readFileSync(wasmUrl(new URL('../../www/pkg/', import.meta.url))) });
   assert.equal(typeof wc.parseLabels, 'function', 'www/pkg has no parseLabels: rebuild it with ./build.sh wasm');
   return wc;
 }

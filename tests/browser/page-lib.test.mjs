@@ -11,6 +11,7 @@ import { WebclipClient } from '../../www/lib/client.js';
 import { ENGINE_CODES, ERRORS, WebclipError, isGpuFailure, toWebclipError } from '../../www/lib/errors.js';
 import { PRESETS, checkTemplates, fillTemplate, parseLabels } from '../../www/lib/labels.js';
 import { DEFAULT_MODEL, PICKS, resolveSource } from '../../www/lib/source.js';
+import { BUILDS, forwardOverride, hasRelaxedSimd, pickBuild, wasmUrl } from '../../www/lib/wasm-features.js';
 import { ensemble, normalize, probabilities, ranked, softmax } from '../../www/lib/zero-shot.js';
 
 const WWW = fileURLToPath(new URL('../../www/', import.meta.url));
@@ -242,7 +243,10 @@ function pageFiles() {
     const text = readFileSync(join(WWW, file), 'utf8');
     const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
     const refs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'|new URL\('(\.{1,2}\/[^']+)', import\.meta\.url\)/g)];
-    for (const m of refs) visit(new URL(m[1] ?? m[2], `http://x/${dir}`).pathname.slice(1));
+    for (const m of refs) {
+      const path = new URL(m[1] ?? m[2], `http://x/${dir}`).pathname.slice(1);
+      if (!path.endsWith('/')) visit(path); // a folder (lib/wasm-features.js's pkg/) is no file to store
+    }
     for (const m of text.matchAll(/url: '([\w/.-]+\.json)'/g)) found.add(m[1]); // fetched relative to the page
   };
   visit('index.html');
@@ -251,14 +255,36 @@ function pageFiles() {
   return found;
 }
 
+test('engine build: relaxed SIMD where it validates, else SIMD128; ?wasm= forces one and reaches the worker', () => {
+  const best = hasRelaxedSimd() ? 'relaxed-simd' : 'simd128'; // Node 20: simd128 (Chromium: gpu.test.mjs)
+  assert.equal(pickBuild(''), best);
+  assert.equal(pickBuild('?wasm=bogus'), best, 'an unknown name is no override');
+  assert.equal(pickBuild('?model=x&wasm=simd128'), 'simd128');
+  const pkg = new URL('https://example.org/app/pkg/');
+  assert.equal(wasmUrl(pkg, '?wasm=simd128').href, 'https://example.org/app/pkg/webclip_bg.wasm');
+  assert.equal(wasmUrl(pkg, '').href, `https://example.org/app/pkg/${BUILDS[best]}`);
+  const worker = new URL('https://example.org/app/lib/worker.js');
+  assert.equal(forwardOverride(worker, '?model=m&wasm=simd128').href, `${worker.href}?wasm=simd128`);
+  assert.equal(forwardOverride(worker, '?model=m'), worker, 'no override: the same URL');
+});
+
 test('the service worker stores every file the page loads (else the page breaks offline)', () => {
   const sw = readFileSync(join(WWW, 'sw.js'), 'utf8');
   const listed = new Set([...sw.match(/const SHELL = \[([^\]]*)\]/)[1].matchAll(/'([^']+)'/g)].map((m) => m[1]));
+  // the engine builds (sw.js's engine()): the one the page registered it with is stored at install
+  const builds = Object.fromEntries([...sw.match(/const builds = \{([^}]*)\}/)[1].matchAll(/'?([\w-]+)'?: '([^']+)'/g)]
+    .map((m) => [m[1], m[2]]));
+  assert.deepEqual(builds, Object.fromEntries(Object.entries(BUILDS).map(([k, f]) => [k, `pkg/${f}`])),
+    'sw.js names the builds of lib/wasm-features.js');
+  for (const f of Object.values(builds)) listed.add(f);
   const needed = pageFiles();
-  for (const f of ['lib/worker.js', 'lib/loader.js', 'pkg/webclip.js', 'presets/cifar100.json', 'style.css']) {
+  for (const f of ['lib/worker.js', 'lib/loader.js', 'lib/wasm-features.js', 'pkg/webclip.js', 'presets/cifar100.json',
+    'style.css']) {
     assert.ok(needed.has(f), `the import walk missed ${f}: fix pageFiles()`);
   }
-  needed.add('pkg/webclip_bg.wasm'); // fetched by pkg/webclip.js through import.meta.url
+  // the worker passes one of them to pkg/webclip.js's init (lib/wasm-features.js)
+  needed.add('pkg/webclip_bg.wasm');
+  needed.add('pkg/webclip_relaxed_bg.wasm');
   for (const f of needed) assert.ok(listed.has(f), `sw.js does not store ${f}, which the page loads`);
   for (const f of listed) {
     if (f !== './') assert.ok(existsSync(join(WWW, f)) || f.startsWith('pkg/'), `sw.js lists ${f}, which does not exist`);

@@ -318,7 +318,9 @@ suite('the webclip page in headless Chromium', {
         assert.equal(state.model.backend, 'cpu', 'auto ran on the software adapter');
         assert.match(state.model.choice ?? '', /software renderer/i, `no reason for the choice: ${state.model.choice}`);
         assert.equal(state.model.fallback, null, 'a choice is not a failure');
-        assert.equal(await b.page.textContent('#fact-backend'), 'CPU — WebAssembly (SIMD)');
+        // Chromium has relaxed SIMD: the worker runs pkg/webclip_relaxed_bg.wasm (lib/wasm-features.js)
+        assert.equal(state.model.cpuFeatures, 'relaxed-simd');
+        assert.equal(await b.page.textContent('#fact-backend'), 'CPU — WebAssembly (relaxed SIMD)');
         assert.match(await b.page.textContent('#backend-why'), /^Chosen automatically: the WebGPU adapter \(.*\) is a software/);
         assert.deepEqual(await noticeIn(b, '#model-notices'), [], 'a choice raises no warning');
         assert.equal(state.model.fromCache, false);
@@ -413,6 +415,10 @@ suite('the webclip page in headless Chromium', {
       timeout: WAIT * 2,
     }, async (t) => {
       await b.page.waitForFunction(() => window.webclipPage.offline === true, null, { timeout: WAIT });
+      // the service worker stored the engine build this browser runs, and not the other (sw.js?wasm=relaxed-simd)
+      const engines = await b.page.evaluate(async () => (await (await caches.open('webclip-shell-v1')).keys())
+        .map((r) => new URL(r.url).pathname).filter((p) => p.endsWith('.wasm')));
+      assert.deepEqual(engines, ['/pkg/webclip_relaxed_bg.wasm'], 'the .wasm files the service worker stored');
       server.closeAllConnections();
       await new Promise((ok) => server.close(ok));
       const gone = await b.page.evaluate((u) => fetch(u, { cache: 'no-store' }).then(() => 'reachable', () => 'gone'),
@@ -436,20 +442,24 @@ suite('the webclip page in headless Chromium', {
     let b;
     const run = (report.runs.cpu = {});
 
-    test('falls back to the CPU by itself and says so', { timeout: WAIT * 2 }, async () => {
-      await startServer();
-      b = await launchBrowser({ webgpu: false });
-      browsers.push(b);
-      const state = await openPage(b, `${base}/?labels=${encodeURIComponent(LABELS.join(','))}`);
-      assert.equal(state.state, 'ready', `the page did not load the model: ${JSON.stringify(state.error)}${b.why()}`);
-      assert.equal(state.model.backend, 'cpu');
-      assert.ok(state.model.fallback, 'no fallback reason recorded');
-      const notices = await noticeIn(b, '#model-notices');
-      assert.ok(notices.some((n) => n.code === 'no-webgpu' && n.title === 'Running on the CPU (WebAssembly)'),
-        `no CPU-fallback notice: ${JSON.stringify(notices)}`);
-      assert.equal(await b.page.textContent('#fact-backend'), 'CPU — WebAssembly (SIMD)');
-      run.fallback = state.model.fallback;
-    });
+    // ?wasm=simd128: the page's worker runs the SIMD128 build (pkg/webclip_bg.wasm), so the labels and captions
+    // below check it against the CLI as the WebGPU browser's checked the relaxed-SIMD build
+    test('falls back to the CPU by itself and says so (the SIMD128 build, ?wasm=simd128)', { timeout: WAIT * 2 },
+      async () => {
+        await startServer();
+        b = await launchBrowser({ webgpu: false });
+        browsers.push(b);
+        const state = await openPage(b, `${base}/?labels=${encodeURIComponent(LABELS.join(','))}&wasm=simd128`);
+        assert.equal(state.state, 'ready', `the page did not load the model: ${JSON.stringify(state.error)}${b.why()}`);
+        assert.equal(state.model.backend, 'cpu');
+        assert.ok(state.model.fallback, 'no fallback reason recorded');
+        const notices = await noticeIn(b, '#model-notices');
+        assert.ok(notices.some((n) => n.code === 'no-webgpu' && n.title === 'Running on the CPU (WebAssembly)'),
+          `no CPU-fallback notice: ${JSON.stringify(notices)}`);
+        assert.equal(state.model.cpuFeatures, 'simd128', 'the worker did not take ?wasm=simd128');
+        assert.equal(await b.page.textContent('#fact-backend'), 'CPU — WebAssembly (SIMD)');
+        run.fallback = state.model.fallback;
+      });
 
     test('the same labels as `webclip classify`', { timeout: WAIT }, async (t) => {
       await b.page.setInputFiles('#files', [join(PHOTOS, 'chelsea.png'), join(PHOTOS, 'rocket.jpg')]);

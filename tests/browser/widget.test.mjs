@@ -362,8 +362,8 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       { cwd: WWW, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
     const files = packed.files.map((f) => f.path).sort();
     for (const f of ['package.json', 'webclip.js', 'webclip.d.ts', 'webclip-labeler.js', 'webclip-labeler.d.ts',
-      'lib/worker.js', 'lib/client.js', 'webclip-image.js', 'pkg/webclip.js', 'pkg/webclip_bg.wasm',
-      'pkg/assets/prompts/imagenet_templates.json']) {
+      'lib/worker.js', 'lib/client.js', 'lib/wasm-features.js', 'webclip-image.js', 'pkg/webclip.js',
+      'pkg/webclip_bg.wasm', 'pkg/webclip_relaxed_bg.wasm', 'pkg/assets/prompts/imagenet_templates.json']) {
       assert.ok(files.includes(f), `${f} is in the package: ${files.join(', ')}`);
     }
     for (const f of ['index.html', 'app.js', 'sw.js', 'screenshot.png']) assert.ok(!files.includes(f), `${f} is not`);

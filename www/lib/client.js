@@ -5,6 +5,7 @@
 // loads it again. After terminate() every request rejects at once.
 
 import { WebclipError } from './errors.js';
+import { forwardOverride } from './wasm-features.js';
 
 export class WebclipClient {
   #worker = null;
@@ -13,7 +14,7 @@ export class WebclipClient {
   #stopped = null; // the WebclipError of terminate(): no new worker
 
   constructor(url = new URL('./worker.js', import.meta.url)) {
-    this.url = url;
+    this.url = forwardOverride(url); // the page's ?wasm=simd128, if any: the worker picks the engine build
     this.restarts = 0;
     this.#start();
   }

@@ -36,13 +36,18 @@ export function wasmOverride(search = globalThis.location?.search ?? '') {
   return Object.hasOwn(BUILDS, want) ? want : null;
 }
 
-/** "relaxed-simd" or "simd128": the override when there is one, else the best this engine validates. */
+/** "relaxed-simd" where this engine validates relaxed SIMD, else "simd128" (no override). */
+export function bestBuild() {
+  return hasRelaxedSimd() ? 'relaxed-simd' : 'simd128';
+}
+
+/** The build to run: the override when there is one, else bestBuild(). */
 export function pickBuild(search) {
   const forced = wasmOverride(search);
   if (forced === 'relaxed-simd' && !hasRelaxedSimd()) {
     console.warn('webclip: wasm=relaxed-simd asked for, but this browser has no relaxed SIMD: it will not load');
   }
-  return forced ?? (hasRelaxedSimd() ? 'relaxed-simd' : 'simd128');
+  return forced ?? bestBuild();
 }
 
 /** The URL of the .wasm to hand to pkg/webclip.js's `init({ module_or_path })`. `pkg`: the folder of webclip.js. */

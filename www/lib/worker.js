@@ -15,7 +15,9 @@
  * |          | backend: "auto" / "gpu" / "cpu"                          | towers, dim, logitScale, backend, requested, |
  * |          |                                                          | choice (why "auto" took the CPU), fallback,  |
  * |          |                                                          | fromCache, stored, captions, captionCache,   |
- * |          |                                                          | bytes, ms, warnings: [{code, message}]}      |
+ * |          |                                                          | bytes, ms, warnings: [{code, message}],      |
+ * |          |                                                          | webclip (version), cpuFeatures (the wasm     |
+ * |          |                                                          | build: "relaxed-simd" or "simd128")}         |
  * | labels   | labels: string[], templates: {id, list: string[]}        | {count, cached, computed, ms}                |
  * | classify | image: {id, name, bytes: Uint8Array}, labels, templates  | {ranked: [{label, p}], timings: {image, text,|
  * |          |                                                          | textComputed}, backend, fallback}            |
@@ -62,12 +64,13 @@
  * `captions: false` and answers caption requests with an error.
  */
 
-import init, { quantizeEmbedding, searchIndex, version } from '../pkg/webclip.js';
+import init, { cpuFeatures, quantizeEmbedding, searchIndex, version } from '../pkg/webclip.js';
 import { WebclipError, isGpuFailure, toWebclipError } from './errors.js';
 import { bundleMetadata, describeBundle } from './bundle-header.js';
 import { build, buildCpu, fetchBundle, warmUp } from './loader.js';
 import { cachedModel, clearModels, formatBytes, listModels, storeModel } from './model-store.js';
 import { resolveSource } from './source.js';
+import { wasmUrl } from './wasm-features.js';
 import * as store from './embedding-store.js';
 import { ensemble, probabilities, ranked } from './zero-shot.js';
 import { fillTemplate, checkTemplates } from './labels.js';
@@ -82,9 +85,13 @@ const images = new Map(); // image id → {embedding: Float32Array, caption}
 const labelSets = new Map(); // JSON [templates.id, labels] → normalised Float32Array[]
 
 function wasm() {
-  ready ??= init().catch((e) => {
+  // the relaxed-SIMD build where this browser has relaxed SIMD, else the SIMD128 one; `?wasm=simd128` on this
+  // worker's URL (lib/client.js passes the page's on) forces one
+  if (ready) return ready;
+  const url = wasmUrl();
+  ready = init({ module_or_path: url }).catch((e) => {
     ready = null;
-    throw new WebclipError('no-wasm', `pkg/webclip.js or pkg/webclip_bg.wasm did not load: ${e.message ?? e}`);
+    throw new WebclipError('no-wasm', `pkg/webclip.js or ${url} did not load: ${e.message ?? e}`);
   });
   return ready;
 }
@@ -167,6 +174,7 @@ async function load({ model: input, base, backend = 'auto' }, progress) {
     captions,
     captionCache,
     webclip: version(),
+    cpuFeatures: cpuFeatures(),
     ms,
     warnings,
   };

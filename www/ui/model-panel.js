@@ -8,6 +8,8 @@ import { $, el, show } from './dom.js';
 import { addNotice, showNotice } from './notice.js';
 
 const BACKENDS = { auto: 'Automatic (the faster here)', gpu: 'WebGPU', cpu: 'CPU (WebAssembly)' };
+// the engine build the worker loaded (lib/wasm-features.js), as the "Runs on" line says it
+const SIMD = { 'relaxed-simd': 'relaxed SIMD', simd128: 'SIMD' };
 const STAGES = {
   compile: (p) => `Building the model on ${p.backend === 'gpu' ? 'WebGPU' : 'the CPU'}…`,
   convert: (p) => `Converting the Hugging Face checkpoint to ${p.quant} in this tab…`,
@@ -64,13 +66,14 @@ export const modelPanel = {
     const gpu = info.backend !== 'cpu';
     // "gpu: <adapter> (webgpu, <device type>)": a cpu device type is WebGPU emulated in software (SwiftShader)
     const software = gpu && (/, cpu\)$/.test(info.backend) || SOFTWARE_ADAPTER.test(info.backend));
+    const cpu = `CPU — WebAssembly (${SIMD[info.cpuFeatures] ?? 'SIMD'})`;
     show('fact-backend', gpu ? `WebGPU — ${info.backend.replace(/^gpu: /, '')}` +
-      (software ? ' — a software adapter: WebGPU emulated on the CPU, slow' : '') : 'CPU — WebAssembly (SIMD)',
+      (software ? ' — a software adapter: WebGPU emulated on the CPU, slow' : '') : cpu,
       (gpu && !software) || info.choice ? 'ok' : 'warn');
     // "auto" chose the CPU over a software WebGPU adapter: a decision, said next to the choice
     show('backend-why', info.choice ? `Chosen automatically: ${info.choice}.` : '');
     $('backend-choice').value = info.requested ?? 'auto';
-    $('fact-backend').title = `webclip ${info.webclip}; model id ${info.id}`;
+    $('fact-backend').title = `webclip ${info.webclip} (${info.cpuFeatures} build); model id ${info.id}`;
     $('fact-backend').dataset.backend = gpu ? 'gpu' : 'cpu';
     const t = info.ms;
     this.status(`Ready: ${info.name} loaded in ${((t.download + t.compile + t.warmup) / 1000).toFixed(1)} s ` +

@@ -1,7 +1,9 @@
 // The page side of tests/browser/gpu.test.mjs: loads the wasm package, builds models from the test fixtures and
 // returns raw results (token ids, embeddings, probabilities) to the test, which compares them with the Hugging Face
 // goldens. Served from a root that holds /www/pkg, /tests/fixtures, /src/assets and /photos (tests/assets/photos).
-import init, { Model, version } from '/www/pkg/webclip.js';
+// The engine build is the one the page would pick (www/lib/wasm-features.js): e2e.html?wasm=simd128 forces SIMD128.
+import init, { Model, cpuFeatures, version } from '/www/pkg/webclip.js';
+import { wasmUrl } from '/www/lib/wasm-features.js';
 
 const $ = (id) => document.getElementById(id);
 const models = new Map(); // "fixture/backend" -> { model, goldens }
@@ -241,9 +243,11 @@ const api = {
   },
 };
 
-api.ready = init().then(() => {
+const wasm = wasmUrl();
+api.ready = init({ module_or_path: wasm }).then(() => {
   const v = version();
-  $('status').textContent = `webclip ${v} (wasm) ready`;
+  api.wasm = { build: cpuFeatures(), file: wasm.pathname };
+  $('status').textContent = `webclip ${v} (wasm, ${api.wasm.build} build) ready`;
   return v;
 });
 api.ready.catch((e) => {
