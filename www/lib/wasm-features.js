@@ -1,7 +1,7 @@
 // Which of the two engine builds this browser runs (./build.sh writes both into pkg/, with one webclip.js):
 //   pkg/webclip_relaxed_bg.wasm  SIMD128 + relaxed SIMD (int8 dot products with i32x4.relaxed_dot_i8x16_i7x16_add_s;
 //                                Chrome/Edge ≥ 114)
-//   pkg/webclip_bg.wasm          SIMD128 only (Safari, Firefox, Node 20, …)
+//   pkg/webclip_bg.wasm          SIMD128 only (Safari, Node 20, any engine without relaxed SIMD)
 // Both compute the same results. `?wasm=simd128` (or `wasm=relaxed-simd`) in the page's URL forces one, e.g. to
 // compare them or to report a bug; forwardOverride() passes it on to the worker, whose own URL is what it sees.
 // No other import: the worker, the page, bench.js, bench/compare.js and Node tests all use it.
@@ -21,13 +21,18 @@ export const BUILDS = {
   simd128: 'webclip_bg.wasm',
 };
 
+let relaxed = null; // hasRelaxedSimd()'s answer, once known
+
 /** True where WebAssembly relaxed SIMD validates (checked once; false without WebAssembly at all). */
 export function hasRelaxedSimd() {
-  try {
-    return WebAssembly.validate(RELAXED_PROBE);
-  } catch {
-    return false;
+  if (relaxed === null) {
+    try {
+      relaxed = WebAssembly.validate(RELAXED_PROBE);
+    } catch {
+      relaxed = false;
+    }
   }
+  return relaxed;
 }
 
 /** The forced build named by `wasm=` in `search` (a URL's query), or null (none, or not a build's name). */
