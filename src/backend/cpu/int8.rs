@@ -1,218 +1,156 @@
-//! `y = x · Wᵀ + b` for q8 weights with int8 activations: the CPU's fast path for quantized models.
+//! `y = x · Wᵀ + b` for q8 weights with 7-bit activations: the CPU's fast path for quantized models.
 //!
-//! The activations are quantized the way the weights are (blocks of 32 along `in`, a scale each: `x ≈ q·d`, `q` in
-//! −127..=127), so each block's dot product is an exact integer sum and one f32 multiply-add per block remains:
+//! The activations are quantized per block of 32 along `in`, like the weights: `x ≈ v·d` with `v` in −63..=63 and
+//! `d = absmax / 63`, stored as `u = v + 64` (0..=127), the unsigned operand of WebAssembly relaxed SIMD's
+//! `i32x4.relaxed_dot_i8x16_i7x16_add_s` (sixteen multiply-adds per instruction; `vpdpbusd` on x86 with AVX-VNNI).
+//! Each block's dot product is an exact integer sum and one f32 multiply-add per block remains:
 //!
 //! ```text
-//! y[r, o] = Σ_b (dx[r, b] · dw[o, b]) · Σ_{j<32} qx[r, 32b + j] · qw[o, 32b + j]   + bias[o]
+//! y[r, o] = Σ_b (dx[r, b] · dw[o, b]) · (Σ_{j<32} u[r, 32b + j] · qw[o, 32b + j]  −  64 · Σ_{j<32} qw[o, 32b + j])  + bias[o]
 //! ```
 //!
-//! The weights stay as stored (row-major i8, [`PackedMatrix`] words; nothing is repacked or copied) and the
-//! activations are widened to i16 once per matmul, so the inner loop is WebAssembly SIMD's `i16x8.load8x8_s` (one
-//! weight load, widened, shared by four activation rows) and `i32x4.dot_i16x8_s` (eight multiply-adds).
+//! The weights stay as stored (row-major i8, [`PackedMatrix`](crate::quant::PackedMatrix) words; nothing is
+//! repacked or copied); per output row its block scales (f16 → f32) and zero-point corrections are computed once
+//! per matmul. The activations are packed four rows at a time so that one 16-byte vector holds four inputs of four
+//! rows (layout and the kernels: `int8/kernels.rs`). Every implementation (relaxed SIMD, SIMD128, SSSE3, portable)
+//! computes the same integer sums and the same f32 operations in the same order: the results agree bit for bit.
 //!
-//! Two implementations of one arithmetic: the wasm SIMD kernel and a portable one (native, and the reference the
-//! tests hold the wasm one to). Integer sums are exact and the f32 operations happen in the same order in both, so
-//! they agree bit for bit: per block, lane `l` of four sums the products at `j % 8 ∈ {2l, 2l+1}` (the lanes of
-//! `dot_i16x8`), each lane is converted to f32, times the block's scale, and added to its lane accumulator; the
-//! result is `(acc0 + acc1) + (acc2 + acc3) + bias`.
-//!
-//! Error: activation rounding adds at most `d/2` per value, i.e. a relative error up to 1/254 of each block's
-//! largest magnitude, on top of the weights' own (measured against the f32 activations in the tests below).
+//! Why 7 bits and not 8: the relaxed dot product is exact (the same on every engine) only when the unsigned operand
+//! has its top bit clear. Error: activation rounding adds at most `d/2` per value, i.e. a relative error up to 1/126
+//! of each block's largest magnitude, on top of the weights' own (measured against f32 activations in the tests
+//! below). Per-block scales keep CLIP's outlier features from costing the other features their precision, which a
+//! per-tensor 8-bit scale (onnxruntime's dynamic quantization) does not.
+
+pub mod kernels;
 
 use super::CpuLinear;
 use crate::quant::{Kind, BLOCK};
+use kernels::{Column, Rows, QUAD_BLOCK};
 
-/// Activations `(rows, k)` quantized per block of 32: `qs` `(rows, blocks·32)` widened to i16 (zero-padded past
-/// `k`), `d` `(rows, blocks)`.
+/// The largest |v| of a 7-bit activation, and the zero point that makes it unsigned.
+const LEVELS: f32 = 63.0;
+const ZERO: u8 = 64;
+
+/// Activations `(rows, k)` quantized per block of 32, in the kernels' layout ([`kernels::Rows`]): rows in quads of
+/// four (the last one padded with zero rows), `u` `(quads, blocks, 8, 4, 4)`, `d` `(quads, blocks, 4)`.
 pub struct QuantizedRows {
     pub rows: usize,
+    pub quads: usize,
     pub blocks: usize,
-    pub qs: Vec<i16>,
+    pub u: Vec<u8>,
     pub d: Vec<f32>,
 }
 
-/// Quantizes `x` `(rows, k)`: per block `d = absmax / 127` and `q = round(x / d)` (a zero block has `d = 0`, `q = 0`).
+impl QuantizedRows {
+    pub fn kernel_rows(&self) -> Rows<'_> {
+        Rows { blocks: self.blocks, quads: self.quads, u: &self.u, d: &self.d }
+    }
+
+    /// The 7-bit value `v` (−63..=63) of row `r`, input `j`.
+    pub fn value(&self, r: usize, j: usize) -> i32 {
+        let (q, lane, b, s, t) = (r / 4, r % 4, j / BLOCK, (j % BLOCK) / 4, j % 4);
+        self.u[((q * self.blocks + b) * 8 + s) * 16 + lane * 4 + t] as i32 - ZERO as i32
+    }
+
+    /// The scale of row `r`, block `b`.
+    pub fn scale(&self, r: usize, b: usize) -> f32 {
+        self.d[((r / 4) * self.blocks + b) * 4 + r % 4]
+    }
+}
+
+/// Quantizes `x` `(rows, k)`: per block `d = absmax / 63` and `v = round(x / d)` (a zero block has `d = 0`, `v = 0`).
 pub fn quantize_rows(x: &[f32], rows: usize, k: usize) -> QuantizedRows {
     let blocks = k.div_ceil(BLOCK);
-    let mut qs = vec![0i16; rows * blocks * BLOCK];
-    let mut d = vec![0f32; rows * blocks];
+    let quads = rows.div_ceil(4);
+    let mut u = vec![ZERO; quads * blocks * QUAD_BLOCK];
+    let mut d = vec![0f32; quads * blocks * 4];
     for r in 0..rows {
-        let row = &x[r * k..][..k];
-        for (b, xs) in row.chunks(BLOCK).enumerate() {
+        let (q, lane) = (r / 4, r % 4);
+        for (b, xs) in x[r * k..][..k].chunks(BLOCK).enumerate() {
             let absmax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
             if absmax == 0.0 {
                 continue;
             }
-            let scale = absmax / 127.0;
-            let inverse = 127.0 / absmax;
-            let out = &mut qs[(r * blocks + b) * BLOCK..][..xs.len()];
-            for (q, &v) in out.iter_mut().zip(xs) {
-                *q = (v * inverse).round_ties_even().clamp(-127.0, 127.0) as i16;
+            let inverse = LEVELS / absmax;
+            let base = (q * blocks + b) * QUAD_BLOCK + lane * 4;
+            for (j, &v) in xs.iter().enumerate() {
+                let v = (v * inverse).round_ties_even().clamp(-LEVELS, LEVELS) as i32;
+                u[base + (j / 4) * 16 + j % 4] = (v + ZERO as i32) as u8;
             }
-            d[r * blocks + b] = scale;
+            d[(q * blocks + b) * 4 + lane] = absmax / LEVELS;
         }
     }
-    QuantizedRows { rows, blocks, qs, d }
+    QuantizedRows { rows, quads, blocks, u, d }
 }
 
-/// Rows up to this many share one widened weight block.
-const ROW_TILE: usize = 4;
+/// Column tile of the kernels: output rows computed together.
+const CT: usize = 2;
+/// Quad tile: activation quads computed together (`QT · 4` rows).
+const QT: usize = 2;
+
+/// A weight row's per-block values for the kernels: scales in f32 and `64 · Σ w` per block.
+fn column_values(w: &CpuLinear, o: usize, blocks: usize, dw: &mut [f32], corr: &mut [i32]) {
+    let wq = weight_row(w, o, blocks);
+    for (b, (s, c)) in dw.iter_mut().zip(corr.iter_mut()).enumerate() {
+        *s = w.weight.scales[o * blocks + b].to_f32();
+        *c = ZERO as i32 * wq[b * BLOCK..][..BLOCK].iter().map(|&v| v as i32).sum::<i32>();
+    }
+}
+
+fn weight_row(w: &CpuLinear, o: usize, blocks: usize) -> &[i8] {
+    let bytes: &[u8] = bytemuck::cast_slice(&w.weight.words);
+    bytemuck::cast_slice(&bytes[o * blocks * BLOCK..][..blocks * BLOCK])
+}
 
 /// Outputs `[o0, o1)` of every row, written transposed (`out[(o - o0)·rows + r]`), like the f32 `block`.
 pub fn block(x: &QuantizedRows, w: &CpuLinear, o0: usize, o1: usize, out: &mut [f32]) {
     debug_assert_eq!(w.weight.kind, Kind::Q8);
     debug_assert_eq!(w.weight.blocks_per_row(), x.blocks);
-    let bytes: &[u8] = bytemuck::cast_slice(&w.weight.words);
-    let row_bytes = x.blocks * BLOCK;
-    let rows = x.rows;
-    let mut scales = vec![0f32; x.blocks];
-    for o in o0..o1 {
-        let wq: &[i8] = bytemuck::cast_slice(&bytes[o * row_bytes..][..row_bytes]);
-        for (s, h) in scales.iter_mut().zip(&w.weight.scales[o * x.blocks..][..x.blocks]) {
-            *s = h.to_f32();
+    let (blocks, rows) = (x.blocks, x.rows);
+    let xr = x.kernel_rows();
+    let mut dw = vec![0f32; CT * blocks];
+    let mut corr = vec![0i32; CT * blocks];
+    let mut o = o0;
+    while o < o1 {
+        let n = (o1 - o).min(CT);
+        for c in 0..n {
+            column_values(w, o + c, blocks, &mut dw[c * blocks..][..blocks], &mut corr[c * blocks..][..blocks]);
         }
-        let bias = w.bias.as_ref().map_or(0.0, |b| b[o]);
-        let column = &mut out[(o - o0) * rows..][..rows];
-        let mut r = 0;
-        while r < rows {
-            let n = (rows - r).min(ROW_TILE);
-            let mut sums = [0f32; ROW_TILE];
-            tile(x, r, n, wq, &scales, &mut sums);
-            for (y, s) in column[r..r + n].iter_mut().zip(sums) {
-                *y = s + bias;
+        let column = |c: usize| Column {
+            w: weight_row(w, o + c, blocks),
+            dw: &dw[c * blocks..][..blocks],
+            corr: &corr[c * blocks..][..blocks],
+        };
+        let mut put = |c: usize, q: usize, lanes: [f32; 4]| {
+            let bias = w.bias.as_ref().map_or(0.0, |b| b[o + c]);
+            let col = &mut out[(o + c - o0) * rows..][..rows];
+            for (r, v) in lanes.iter().enumerate().take(rows.saturating_sub(q * 4)) {
+                col[q * 4 + r] = v + bias;
             }
-            r += n;
-        }
-    }
-}
-
-/// `sums[i] = Σ_b …` for rows `r0 .. r0 + n` (`n ≤ ROW_TILE`) against one weight row.
-#[inline]
-fn tile(x: &QuantizedRows, r0: usize, n: usize, wq: &[i8], dw: &[f32], sums: &mut [f32; ROW_TILE]) {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    {
-        simd::tile(x, r0, n, wq, dw, sums)
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        sse2::tile(x, r0, n, wq, dw, sums)
-    }
-    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
-    {
-        portable::tile(x, r0, n, wq, dw, sums)
-    }
-}
-
-/// The portable kernel (and the specification of the SIMD ones).
-pub mod portable {
-    use super::{QuantizedRows, BLOCK, ROW_TILE};
-
-    pub fn tile(x: &QuantizedRows, r0: usize, n: usize, wq: &[i8], dw: &[f32], sums: &mut [f32; ROW_TILE]) {
-        for (i, sum) in sums.iter_mut().enumerate().take(n) {
-            let r = r0 + i;
-            let xq = &x.qs[r * x.blocks * BLOCK..][..x.blocks * BLOCK];
-            let dx = &x.d[r * x.blocks..][..x.blocks];
-            let mut acc = [0f32; 4];
-            for b in 0..x.blocks {
-                let (xs, ws) = (&xq[b * BLOCK..][..BLOCK], &wq[b * BLOCK..][..BLOCK]);
-                let mut lanes = [0i32; 4];
-                for (x8, w8) in xs.chunks_exact(8).zip(ws.chunks_exact(8)) {
-                    for (l, lane) in lanes.iter_mut().enumerate() {
-                        let (a, b) = (2 * l, 2 * l + 1);
-                        *lane += x8[a] as i32 * w8[a] as i32 + x8[b] as i32 * w8[b] as i32;
+        };
+        let mut q = 0;
+        while q < x.quads {
+            let full = q + QT <= x.quads;
+            match (n == CT, full) {
+                (true, true) => {
+                    let t = kernels::tile::<QT, CT>(&xr, q, &[column(0), column(1)]);
+                    for (c, quads) in t.iter().enumerate() {
+                        for (i, &lanes) in quads.iter().enumerate() {
+                            put(c, q + i, lanes);
+                        }
                     }
+                    q += QT;
                 }
-                let scale = dx[b] * dw[b];
-                for l in 0..4 {
-                    acc[l] += lanes[l] as f32 * scale;
-                }
-            }
-            *sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-        }
-    }
-}
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod simd {
-    use super::{QuantizedRows, BLOCK, ROW_TILE};
-    use core::arch::wasm32::*;
-
-    pub fn tile(x: &QuantizedRows, r0: usize, n: usize, wq: &[i8], dw: &[f32], sums: &mut [f32; ROW_TILE]) {
-        let stride = x.blocks * BLOCK;
-        assert!(wq.len() >= stride && dw.len() >= x.blocks && (r0 + n) * stride <= x.qs.len());
-        assert!((r0 + n) * x.blocks <= x.d.len());
-        let mut acc = [f32x4_splat(0.0); ROW_TILE];
-        for b in 0..x.blocks {
-            // SAFETY: block b of the weight row (32 bytes) and of each activation row (32 i16) are in bounds
-            // (asserted above); v128 loads have no alignment requirement.
-            unsafe {
-                let wp = wq.as_ptr().add(b * BLOCK);
-                let w0 = i16x8_load_extend_i8x8(wp as *const i8);
-                let w1 = i16x8_load_extend_i8x8(wp.add(8) as *const i8);
-                let w2 = i16x8_load_extend_i8x8(wp.add(16) as *const i8);
-                let w3 = i16x8_load_extend_i8x8(wp.add(24) as *const i8);
-                let scale_w = *dw.get_unchecked(b);
-                for (i, a) in acc.iter_mut().enumerate().take(n) {
-                    let r = r0 + i;
-                    let xp = x.qs.as_ptr().add(r * stride + b * BLOCK) as *const v128;
-                    let d0 = i32x4_dot_i16x8(v128_load(xp), w0);
-                    let d1 = i32x4_dot_i16x8(v128_load(xp.add(1)), w1);
-                    let d2 = i32x4_dot_i16x8(v128_load(xp.add(2)), w2);
-                    let d3 = i32x4_dot_i16x8(v128_load(xp.add(3)), w3);
-                    let lanes = i32x4_add(i32x4_add(d0, d1), i32x4_add(d2, d3));
-                    let scale = *x.d.get_unchecked(r * x.blocks + b) * scale_w;
-                    *a = f32x4_add(*a, f32x4_mul(f32x4_convert_i32x4(lanes), f32x4_splat(scale)));
+                _ => {
+                    for c in 0..n {
+                        let [lanes] = kernels::tile::<1, 1>(&xr, q, &[column(c)])[0];
+                        put(c, q, lanes);
+                    }
+                    q += 1;
                 }
             }
         }
-        for (sum, a) in sums.iter_mut().zip(acc).take(n) {
-            *sum = (f32x4_extract_lane::<0>(a) + f32x4_extract_lane::<1>(a))
-                + (f32x4_extract_lane::<2>(a) + f32x4_extract_lane::<3>(a));
-        }
-    }
-}
-
-/// The wasm kernel in SSE2 (every x86_64 has it): `_mm_madd_epi16` is `i32x4.dot_i16x8_s`.
-#[cfg(target_arch = "x86_64")]
-pub mod sse2 {
-    use super::{QuantizedRows, BLOCK, ROW_TILE};
-    use core::arch::x86_64::*;
-
-    pub fn tile(x: &QuantizedRows, r0: usize, n: usize, wq: &[i8], dw: &[f32], sums: &mut [f32; ROW_TILE]) {
-        let stride = x.blocks * BLOCK;
-        assert!(wq.len() >= stride && dw.len() >= x.blocks && (r0 + n) * stride <= x.qs.len());
-        assert!((r0 + n) * x.blocks <= x.d.len());
-        // SAFETY: SSE2 is part of x86_64; every load is in bounds (asserted above) and unaligned (loadu/loadl).
-        unsafe {
-            // 8 bytes → 8 sign-extended i16 (SSE2 has no pmovsxbw: duplicate each byte, shift the copy down)
-            let widen = |p: *const i8| {
-                let v = _mm_loadl_epi64(p as *const __m128i);
-                _mm_srai_epi16::<8>(_mm_unpacklo_epi8(v, v))
-            };
-            let mut acc = [_mm_setzero_ps(); ROW_TILE];
-            for b in 0..x.blocks {
-                let wp = wq.as_ptr().add(b * BLOCK);
-                let (w0, w1, w2, w3) = (widen(wp), widen(wp.add(8)), widen(wp.add(16)), widen(wp.add(24)));
-                let scale_w = *dw.get_unchecked(b);
-                for (i, a) in acc.iter_mut().enumerate().take(n) {
-                    let r = r0 + i;
-                    let xp = x.qs.as_ptr().add(r * stride + b * BLOCK) as *const __m128i;
-                    let d0 = _mm_madd_epi16(_mm_loadu_si128(xp), w0);
-                    let d1 = _mm_madd_epi16(_mm_loadu_si128(xp.add(1)), w1);
-                    let d2 = _mm_madd_epi16(_mm_loadu_si128(xp.add(2)), w2);
-                    let d3 = _mm_madd_epi16(_mm_loadu_si128(xp.add(3)), w3);
-                    let lanes = _mm_add_epi32(_mm_add_epi32(d0, d1), _mm_add_epi32(d2, d3));
-                    let scale = *x.d.get_unchecked(r * x.blocks + b) * scale_w;
-                    *a = _mm_add_ps(*a, _mm_mul_ps(_mm_cvtepi32_ps(lanes), _mm_set1_ps(scale)));
-                }
-            }
-            for (sum, a) in sums.iter_mut().zip(acc).take(n) {
-                let mut l = [0f32; 4];
-                _mm_storeu_ps(l.as_mut_ptr(), a);
-                *sum = (l[0] + l[1]) + (l[2] + l[3]);
-            }
-        }
+        o += n;
     }
 }
 
@@ -236,36 +174,69 @@ mod tests {
         (x, w)
     }
 
-    type Kernel = fn(&QuantizedRows, usize, usize, &[i8], &[f32], &mut [f32; ROW_TILE]);
-
-    /// Every output of [`block`] for the given kernel.
-    fn run(x: &QuantizedRows, w: &CpuLinear, kernel: Kernel) -> Vec<f32> {
-        let row_bytes = x.blocks * BLOCK;
-        let bytes: &[u8] = bytemuck::cast_slice(&w.weight.words);
-        let mut y = Vec::new();
-        for o in 0..w.out_features {
-            let wq: &[i8] = bytemuck::cast_slice(&bytes[o * row_bytes..][..row_bytes]);
-            let dw: Vec<f32> = w.weight.scales[o * x.blocks..][..x.blocks].iter().map(|h| h.to_f32()).collect();
-            for r in (0..x.rows).step_by(ROW_TILE) {
-                let n = (x.rows - r).min(ROW_TILE);
-                let mut sums = [0f32; ROW_TILE];
-                kernel(x, r, n, wq, &dw, &mut sums);
-                y.extend_from_slice(&sums[..n]);
-            }
-        }
-        y
+    fn columns(w: &CpuLinear, blocks: usize) -> Vec<(Vec<f32>, Vec<i32>)> {
+        (0..w.out_features)
+            .map(|o| {
+                let (mut dw, mut corr) = (vec![0f32; blocks], vec![0i32; blocks]);
+                column_values(w, o, blocks, &mut dw, &mut corr);
+                (dw, corr)
+            })
+            .collect()
     }
 
-    /// The SIMD kernel this machine runs and the portable specification agree bit for bit (same integer sums, same
-    /// f32 operations in the same order); sizes cover a short last block and a short last row tile.
+    /// Every tile shape of the kernel this machine runs agrees with the portable specification bit for bit (same
+    /// integer sums, same f32 operations in the same order); sizes cover a short last block.
     #[test]
     fn simd_kernel_equals_the_portable_one_bit_for_bit() {
-        for (rows, k, n) in [(1, 32, 3), (7, 100, 5), (50, 768, 9), (6, 3072, 2)] {
+        fn shape<const QT: usize, const CT: usize>(x: &QuantizedRows, w: &CpuLinear, cols: &[(Vec<f32>, Vec<i32>)]) {
+            let xr = x.kernel_rows();
+            for q in 0..=x.quads - QT {
+                for o in 0..=w.out_features - CT {
+                    let c: [Column; CT] = std::array::from_fn(|i| Column {
+                        w: weight_row(w, o + i, x.blocks),
+                        dw: &cols[o + i].0,
+                        corr: &cols[o + i].1,
+                    });
+                    let fast = kernels::tile::<QT, CT>(&xr, q, &c);
+                    let spec = kernels::portable::tile::<QT, CT>(&xr, q, &c);
+                    let bits = |t: &kernels::Tile<QT, CT>| {
+                        t.as_flattened().as_flattened().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                    };
+                    assert_eq!(bits(&fast), bits(&spec), "tile {QT}x{CT} at quad {q}, column {o}");
+                }
+            }
+        }
+        for (rows, k, n) in [(4, 32, 3), (7, 100, 5), (50, 768, 4), (9, 3072, 2)] {
             let (x, w) = case(rows, k, n);
             let q = quantize_rows(&x, rows, k);
-            let fast = run(&q, &w, tile);
-            let spec = run(&q, &w, portable::tile);
-            assert!(fast.iter().zip(&spec).all(|(a, b)| a.to_bits() == b.to_bits()), "({rows}, {k}, {n})");
+            let cols = columns(&w, q.blocks);
+            shape::<1, 1>(&q, &w, &cols);
+            if q.quads >= 2 {
+                shape::<2, 2>(&q, &w, &cols);
+            }
+            if q.quads >= 3 {
+                shape::<3, 2>(&q, &w, &cols);
+            }
+        }
+    }
+
+    /// [`block`]'s tiling (full 2×2 tiles, single columns and quads at the edges, a partial last quad) gives each
+    /// output exactly what the portable kernel gives it alone.
+    #[test]
+    fn block_tiles_like_single_outputs() {
+        let (rows, k, n) = (13, 96, 7);
+        let (x, w) = case(rows, k, n);
+        let q = quantize_rows(&x, rows, k);
+        let cols = columns(&w, q.blocks);
+        let mut transposed = vec![0f32; rows * n];
+        block(&q, &w, 1, n, &mut transposed[..rows * (n - 1)]);
+        for o in 1..n {
+            let c = [Column { w: weight_row(&w, o, q.blocks), dw: &cols[o].0, corr: &cols[o].1 }];
+            for r in 0..rows {
+                let [lanes] = kernels::portable::tile::<1, 1>(&q.kernel_rows(), r / 4, &c)[0];
+                let want = lanes[r % 4] + w.bias.as_ref().unwrap()[o];
+                assert_eq!(transposed[(o - 1) * rows + r].to_bits(), want.to_bits(), "({r}, {o})");
+            }
         }
     }
 
@@ -287,7 +258,7 @@ mod tests {
                 let bound: f64 = (0..q.blocks)
                     .map(|b| {
                         let abs_w: f64 = wo.iter().skip(b * BLOCK).take(BLOCK).map(|v| v.abs() as f64).sum();
-                        q.d[r * q.blocks + b] as f64 / 2.0 * abs_w
+                        q.scale(r, b) as f64 / 2.0 * abs_w
                     })
                     .sum::<f64>()
                     + 1e-5 * xr.iter().zip(&wo).map(|(&a, &b)| (a * b).abs() as f64).sum::<f64>();
@@ -299,18 +270,21 @@ mod tests {
 
     #[test]
     fn quantize_rows_round_trips_within_half_a_step() {
-        let x = [0.0, 1.0, -2.54, 0.3, 0.0, 0.0];
+        let x = [0.0, 1.0, -2.52, 0.3, 0.0, 0.0];
         let q = quantize_rows(&x, 2, 3);
-        assert_eq!((q.blocks, q.qs.len(), q.d.len()), (1, 64, 2));
-        assert_eq!(&q.qs[..3], &[0, 50, -127]);
-        assert_eq!(q.d[1], 0.3 / 127.0);
-        assert_eq!(&q.qs[32..35], &[127, 0, 0], "the all-but-one-zero row");
+        assert_eq!((q.quads, q.blocks, q.u.len(), q.d.len()), (1, 1, 128, 4));
+        assert_eq!([q.value(0, 0), q.value(0, 1), q.value(0, 2)], [0, 25, -63]);
+        assert_eq!(q.scale(0, 0), 2.52 / 63.0);
+        assert_eq!(q.scale(1, 0), 0.3 / 63.0);
+        assert_eq!([q.value(1, 0), q.value(1, 1), q.value(1, 2)], [63, 0, 0], "the all-but-one-zero row");
+        assert!(q.u.iter().all(|&u| u <= 127), "the relaxed dot product's operand has its top bit clear");
         for (r, xs) in x.chunks(3).enumerate() {
             for (j, &v) in xs.iter().enumerate() {
-                let back = q.qs[r * 32 + j] as f32 * q.d[r];
-                assert!((back - v).abs() <= q.d[r] / 2.0 + 1e-7, "{v} → {back}");
+                let back = q.value(r, j) as f32 * q.scale(r, 0);
+                assert!((back - v).abs() <= q.scale(r, 0) / 2.0 + 1e-7, "{v} → {back}");
             }
         }
-        assert!(q.qs[3..32].iter().all(|&v| v == 0), "padding past k is zero");
+        assert!((3..32).all(|j| q.value(0, j) == 0), "padding past k is zero");
+        assert!((2..4).all(|r| (0..32).all(|j| q.value(r, j) == 0) && q.scale(r, 0) == 0.0), "padding rows are zero");
     }
 }
