@@ -3,7 +3,7 @@
 //   npm --prefix tests/browser ci && npm --prefix bench ci --ignore-scripts     # playwright-core; transformers.js
 //   /tmp/onnx-venv/bin/python bench/export_onnx.py --hf HF_DIR --out bench/models/vb32   # ONNX files (docstring)
 //   node bench/compare.mjs --hf HF_DIR --bundle B.q8.webclip --onnx bench/models/vb32 [--threads 1,2] [--runs 5]
-//                          [--no-webgpu] [--json out.json] [--wasm simd128]
+//                          [--no-webgpu] [--json out.json] [--wasm simd128] [--cpuprofile DIR]
 //
 // It serves one folder (a temp dir of links: this folder's compare.html/compare.js, www/pkg with www/lib/wasm-features.js
 // (which picks pkg/'s relaxed-SIMD build in Chromium; --wasm simd128 forces the other), transformers.js's dist
@@ -40,6 +40,7 @@ const { values: opt } = parseArgs({ options: {
   'no-webgpu': { type: 'boolean', default: false },
   timeout: { type: 'string', default: '240' },
   only: { type: 'string' }, // a comma list of variant ids, to rerun a few
+  cpuprofile: { type: 'string' }, // a folder: each variant's Chrome DevTools CPU profile (<id>.cpuprofile), wasm included
   json: { type: 'string' },
   wasm: { type: 'string' }, // webclip's engine build: relaxed-simd or simd128 (default: the best Chromium runs)
 } });
@@ -107,11 +108,22 @@ async function runVariant(v) {
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   const t0 = Date.now();
+  const cdp = opt.cpuprofile ? await context.newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 }); // µs
+    await cdp.send('Profiler.start');
+  }
   try {
     await page.goto(url);
     await page.waitForFunction(() => window.compare && window.compare.state !== 'running', null,
       { timeout: Number(opt.timeout) * 1000, polling: 250 });
     const s = await page.evaluate(() => window.compare);
+    if (cdp) {
+      const { profile: cpu } = await cdp.send('Profiler.stop');
+      mkdirSync(opt.cpuprofile, { recursive: true });
+      writeFileSync(join(opt.cpuprofile, `${v.id}.cpuprofile`), JSON.stringify(cpu));
+    }
     if (s.state === 'error') return { ...v, error: s.error.split('\n').slice(0, 4).join(' ← '), logs };
     let adapter = null;
     if (v.q.device === 'gpu' || v.q.device === 'webgpu') {

@@ -23,6 +23,7 @@
 
 pub mod kernels;
 
+use super::matmul::Layout;
 use super::CpuLinear;
 use crate::quant::{Kind, BLOCK};
 use kernels::{Column, Rows, QUAD_BLOCK};
@@ -67,20 +68,41 @@ pub fn quantize_rows(x: &[f32], rows: usize, k: usize) -> QuantizedRows {
     for r in 0..rows {
         let (q, lane) = (r / 4, r % 4);
         for (b, xs) in x[r * k..][..k].chunks(BLOCK).enumerate() {
-            let absmax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let mut block = [0f32; BLOCK]; // zero-padded past k
+            block[..xs.len()].copy_from_slice(xs);
+            let absmax = block.iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m }); // no fmaxf call
             if absmax == 0.0 {
                 continue;
             }
             let inverse = LEVELS / absmax;
+            let values: [u8; BLOCK] = std::array::from_fn(|j| (round(block[j] * inverse) as i32 + ZERO as i32) as u8);
             let base = (q * blocks + b) * QUAD_BLOCK + lane * 4;
-            for (j, &v) in xs.iter().enumerate() {
-                let v = (v * inverse).round_ties_even().clamp(-LEVELS, LEVELS) as i32;
-                u[base + (j / 4) * 16 + j % 4] = (v + ZERO as i32) as u8;
+            for (s, four) in values.chunks_exact(4).enumerate() {
+                u[base + s * 16..][..4].copy_from_slice(four);
             }
             d[(q * blocks + b) * 4 + lane] = absmax / LEVELS;
         }
     }
     QuantizedRows { rows, quads, blocks, u, d }
+}
+
+/// Round half to even and clamp to ±63, for `|v| ≤ 64` (`|x| · 63 / absmax` is at most 63 plus a rounding error):
+/// adding and subtracting 1.5 · 2²³ rounds exactly as `round_ties_even` does, in two vectorisable instructions
+/// where `round_ties_even` is a libm call on x86_64 without SSE4.1.
+#[inline(always)]
+fn round(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2²³
+    ((v + MAGIC) - MAGIC).clamp(-LEVELS, LEVELS)
+}
+
+/// A q8 block scale (a finite f16, checked when the weights were read) in f32, exactly: the f16's exponent and
+/// mantissa bits placed in an f32 and rescaled by 2¹¹² (subnormal f16 scales included), branch-free so that a
+/// weight row's scales convert in SIMD (the `half` crate's conversion is a software loop in WebAssembly).
+#[inline(always)]
+fn scale_f32(h: half::f16) -> f32 {
+    let bits = h.to_bits() as u32;
+    let magnitude = f32::from_bits((bits & 0x7fff) << 13) * f32::from_bits(0x7780_0000); // 2^112
+    f32::from_bits(magnitude.to_bits() | (bits & 0x8000) << 16)
 }
 
 /// Column tile of the kernels: output rows computed together.
@@ -91,9 +113,11 @@ const QT: usize = 2;
 /// A weight row's per-block values for the kernels: scales in f32 and `64 · Σ w` per block.
 fn column_values(w: &CpuLinear, o: usize, blocks: usize, dw: &mut [f32], corr: &mut [i32]) {
     let wq = weight_row(w, o, blocks);
-    for (b, (s, c)) in dw.iter_mut().zip(corr.iter_mut()).enumerate() {
-        *s = w.weight.scales[o * blocks + b].to_f32();
-        *c = ZERO as i32 * wq[b * BLOCK..][..BLOCK].iter().map(|&v| v as i32).sum::<i32>();
+    for (s, h) in dw.iter_mut().zip(&w.weight.scales[o * blocks..][..blocks]) {
+        *s = scale_f32(*h);
+    }
+    for (c, ws) in corr.iter_mut().zip(wq.chunks_exact(BLOCK)) {
+        *c = ZERO as i32 * ws.iter().map(|&v| v as i32).sum::<i32>();
     }
 }
 
@@ -102,8 +126,8 @@ fn weight_row(w: &CpuLinear, o: usize, blocks: usize) -> &[i8] {
     bytemuck::cast_slice(&bytes[o * blocks * BLOCK..][..blocks * BLOCK])
 }
 
-/// Outputs `[o0, o1)` of every row, written transposed (`out[(o - o0)·rows + r]`), like the f32 `block`.
-pub fn block(x: &QuantizedRows, w: &CpuLinear, o0: usize, o1: usize, out: &mut [f32]) {
+/// Outputs `[o0, o1)` of every row into `out` as `layout` says, like the f32 `block`.
+pub fn block(x: &QuantizedRows, w: &CpuLinear, o0: usize, o1: usize, out: &mut [f32], layout: Layout) {
     debug_assert_eq!(w.weight.kind, Kind::Q8);
     debug_assert_eq!(w.weight.blocks_per_row(), x.blocks);
     let (blocks, rows) = (x.blocks, x.rows);
@@ -123,9 +147,8 @@ pub fn block(x: &QuantizedRows, w: &CpuLinear, o0: usize, o1: usize, out: &mut [
         };
         let mut put = |c: usize, q: usize, lanes: [f32; 4]| {
             let bias = w.bias.as_ref().map_or(0.0, |b| b[o + c]);
-            let col = &mut out[(o + c - o0) * rows..][..rows];
             for (r, v) in lanes.iter().enumerate().take(rows.saturating_sub(q * 4)) {
-                col[q * 4 + r] = v + bias;
+                out[layout.index(q * 4 + r, o + c - o0, rows)] = v + bias;
             }
         };
         let mut q = 0;
@@ -133,7 +156,7 @@ pub fn block(x: &QuantizedRows, w: &CpuLinear, o0: usize, o1: usize, out: &mut [
             let full = q + QT <= x.quads;
             match (n == CT, full) {
                 (true, true) => {
-                    let t = kernels::tile::<QT, CT>(&xr, q, &[column(0), column(1)]);
+                    let t = kernels::tile::<QT, CT>(&xr, q, &std::array::from_fn(column));
                     for (c, quads) in t.iter().enumerate() {
                         for (i, &lanes) in quads.iter().enumerate() {
                             put(c, q + i, lanes);
@@ -229,7 +252,7 @@ mod tests {
         let q = quantize_rows(&x, rows, k);
         let cols = columns(&w, q.blocks);
         let mut transposed = vec![0f32; rows * n];
-        block(&q, &w, 1, n, &mut transposed[..rows * (n - 1)]);
+        block(&q, &w, 1, n, &mut transposed[..rows * (n - 1)], Layout::Transposed);
         for o in 1..n {
             let c = [Column { w: weight_row(&w, o, q.blocks), dw: &cols[o].0, corr: &cols[o].1 }];
             for r in 0..rows {
@@ -248,7 +271,7 @@ mod tests {
         let (x, w) = case(rows, k, n);
         let q = quantize_rows(&x, rows, k);
         let mut transposed = vec![0f32; rows * n];
-        block(&q, &w, 0, n, &mut transposed);
+        block(&q, &w, 0, n, &mut transposed, Layout::Transposed);
         for o in 0..n {
             let wo = w.weight.dequantize_row(o);
             for r in 0..rows {
@@ -264,6 +287,26 @@ mod tests {
                     + 1e-5 * xr.iter().zip(&wo).map(|(&a, &b)| (a * b).abs() as f64).sum::<f64>();
                 let got = transposed[o * rows + r] as f64;
                 assert!((got - exact).abs() <= bound, "({r}, {o}): {got} vs {exact}, bound {bound}");
+            }
+        }
+    }
+
+    #[test]
+    fn scale_f32_is_halfs_conversion_for_every_finite_f16() {
+        for bits in 0..=u16::MAX {
+            let h = half::f16::from_bits(bits);
+            if h.is_finite() {
+                assert_eq!(scale_f32(h).to_bits(), h.to_f32().to_bits(), "{bits:#06x}");
+            }
+        }
+    }
+
+    #[test]
+    fn round_is_round_ties_even_within_the_clamp() {
+        for i in -70_000..=70_000 {
+            let v = i as f32 / 1000.0;
+            for v in [v, v + 0.0005, f32::from_bits(v.to_bits() + 1)] {
+                assert_eq!(round(v), v.round_ties_even().clamp(-63.0, 63.0), "{v}");
             }
         }
     }

@@ -20,9 +20,28 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Outputs `[o0, o1)` for every row, written transposed: `out[(o - o0) * rows + r]`. A weight row stored as
-/// f16/q8/q4 is dequantized once into a row buffer (L1-resident) and used for all `rows` dot products.
-fn block(x: &[f32], rows: usize, w: &CpuLinear, o0: usize, o1: usize, out: &mut [f32]) {
+/// Where output `(r, o)` of a block of outputs `[o0, o1)` goes in its slice.
+#[derive(Clone, Copy, Debug)]
+pub enum Layout {
+    /// `out[(o - o0) · rows + r]`: a thread's block of outputs is one contiguous slice.
+    Transposed,
+    /// `out[r · n + o]` (with `o0 = 0`): the result itself, no transposition after (one thread).
+    RowMajor { n: usize },
+}
+
+impl Layout {
+    #[inline(always)]
+    pub fn index(self, r: usize, o_rel: usize, rows: usize) -> usize {
+        match self {
+            Layout::Transposed => o_rel * rows + r,
+            Layout::RowMajor { n } => r * n + o_rel,
+        }
+    }
+}
+
+/// Outputs `[o0, o1)` for every row into `out` as `layout` says. A weight row stored as f16/q8/q4 is dequantized
+/// once into a row buffer (L1-resident) and used for all `rows` dot products.
+fn block(x: &[f32], rows: usize, w: &CpuLinear, o0: usize, o1: usize, out: &mut [f32], layout: Layout) {
     let k = w.in_features;
     let f32_rows: Option<&[f32]> = (w.weight.kind == Kind::F32).then(|| bytemuck::cast_slice(&w.weight.words));
     let mut buffer = vec![0f32; if f32_rows.is_some() { 0 } else { w.weight.padded_cols() }];
@@ -36,7 +55,7 @@ fn block(x: &[f32], rows: usize, w: &CpuLinear, o0: usize, o1: usize, out: &mut 
         };
         let b = w.bias.as_ref().map_or(0.0, |b| b[o]);
         for r in 0..rows {
-            out[(o - o0) * rows + r] = dot(&x[r * k..][..k], wo) + b;
+            out[layout.index(r, o - o0, rows)] = dot(&x[r * k..][..k], wo) + b;
         }
     }
 }
@@ -45,31 +64,33 @@ fn block(x: &[f32], rows: usize, w: &CpuLinear, o0: usize, o1: usize, out: &mut 
 /// ([`int8`]); otherwise they stay f32 and the weights are dequantized.
 pub fn linear(x: &[f32], rows: usize, w: &CpuLinear, int8: bool) -> Vec<f32> {
     let n = w.out_features;
-    let mut transposed = vec![0f32; rows * n];
     let quantized = (int8 && w.weight.kind == Kind::Q8).then(|| int8::quantize_rows(x, rows, w.in_features));
-    let run = |o0: usize, o1: usize, out: &mut [f32]| match &quantized {
-        Some(q) => int8::block(q, w, o0, o1, out),
-        None => block(x, rows, w, o0, o1, out),
+    let run = |o0: usize, o1: usize, out: &mut [f32], layout: Layout| match &quantized {
+        Some(q) => int8::block(q, w, o0, o1, out, layout),
+        None => block(x, rows, w, o0, o1, out, layout),
     };
     let threads = thread_count(rows * n * w.in_features);
+    let mut y = vec![0f32; rows * n];
     if threads <= 1 {
-        run(0, n, &mut transposed);
-    } else {
-        #[cfg(not(target_arch = "wasm32"))]
+        run(0, n, &mut y, Layout::RowMajor { n });
+        return y;
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let mut transposed = vec![0f32; rows * n];
         std::thread::scope(|s| {
             let per = n.div_ceil(threads);
             for (t, chunk) in transposed.chunks_mut(per * rows).enumerate() {
                 let o0 = t * per;
                 let o1 = (o0 + per).min(n);
                 let run = &run;
-                s.spawn(move || run(o0, o1, chunk));
+                s.spawn(move || run(o0, o1, chunk, Layout::Transposed));
             }
         });
-    }
-    let mut y = vec![0f32; rows * n];
-    for o in 0..n {
-        for r in 0..rows {
-            y[r * n + o] = transposed[o * rows + r];
+        for o in 0..n {
+            for r in 0..rows {
+                y[r * n + o] = transposed[o * rows + r];
+            }
         }
     }
     y

@@ -4,7 +4,8 @@
 //! whole forward from host inputs to host embeddings (upload, every kernel, readback). Reported: the median and the
 //! minimum, and GFLOP/s = FLOPs from the config (`ModelConfig::image_flops`, per family) / median. Images are fixed pseudo-random pixels
 //! (preprocessing is not timed); texts are tokenized to the full context length (the text tower runs on the real
-//! token count, so this is its longest pass).
+//! token count, so this is its longest pass). `labels` times zero-shot's text side: ten labels in the template
+//! "a photo of a {}." embedded in one call (their shared prefix is computed once).
 
 use std::time::Instant;
 
@@ -43,6 +44,13 @@ pub fn run<B: Backend>(
     let text = time(runs, || model.encode_texts(&session.backend, &texts).map(drop))?;
     let text_ops = profile.then(|| profiled(|| model.encode_texts(&session.backend, &texts).map(drop)));
 
+    // zero-shot's text side: ten labels in one template (a shared prompt prefix, as classify embeds them)
+    let labels = ["cat", "dog", "car", "bird", "tree", "house", "person", "boat", "flower", "computer"];
+    let prompts: Vec<Vec<u32>> =
+        labels.iter().map(|l| session.tokenizer.encode(&format!("a photo of a {l}."))).collect::<Result<_>>()?;
+    let label_pass = time(runs, || model.encode_texts(&session.backend, &prompts).map(drop))?;
+    let label_ops = profile.then(|| profiled(|| model.encode_texts(&session.backend, &prompts).map(drop)));
+
     let tower = |(median, min): (f64, f64), flop_per_item: f64, tokens: usize| {
         let gflop = flop_per_item * batch as f64 / 1e9;
         json!({
@@ -61,7 +69,16 @@ pub fn run<B: Backend>(
         "runs": runs,
         "vision": tower(vision, c.image_flops(), c.vision_tokens()),
         "text": tower(text, c.text_flops(tokens), tokens),
+        "labels": {
+            "prompts": labels.len(),
+            "template": "a photo of a {}.",
+            "median_ms": round(label_pass.0 * 1e3, 3),
+            "min_ms": round(label_pass.1 * 1e3, 3),
+        },
     });
+    if let Some(ops) = label_ops {
+        report["labels"]["profile"] = ops?;
+    }
     if let (Some(vision_ops), Some(text_ops)) = (vision_ops, text_ops) {
         report["vision"]["profile"] = vision_ops?;
         report["text"]["profile"] = text_ops?;

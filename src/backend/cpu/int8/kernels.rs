@@ -122,22 +122,32 @@ mod relaxed {
     pub unsafe fn tile<const QT: usize, const CT: usize>(x: &Rows, q0: usize, cols: &[Column; CT]) -> Tile<QT, CT> {
         let mut facc = [[f32x4_splat(0.0); QT]; CT];
         for b in 0..x.blocks {
+            // two accumulators per output (even and odd steps): twice the independent dot-product chains
             let mut iacc = [[i32x4_splat(0); QT]; CT];
+            let mut jacc = [[i32x4_splat(0); QT]; CT];
             for c in 0..CT {
                 let z = i32x4_splat(-*cols[c].corr.get_unchecked(b));
                 iacc[c] = [z; QT];
             }
-            for s in 0..STEPS {
+            for s in (0..STEPS).step_by(2) {
                 let mut w = [i32x4_splat(0); CT];
+                let mut w1 = [i32x4_splat(0); CT];
                 for c in 0..CT {
-                    w[c] = v128_load32_splat(cols[c].w.as_ptr().add(b * 32 + s * 4) as *const u32);
+                    let p = cols[c].w.as_ptr().add(b * 32 + s * 4) as *const u32;
+                    (w[c], w1[c]) = (v128_load32_splat(p), v128_load32_splat(p.add(1)));
                 }
                 for q in 0..QT {
-                    let xv =
-                        v128_load(x.u.as_ptr().add(((q0 + q) * x.blocks + b) * QUAD_BLOCK + s * 16) as *const v128);
+                    let p = x.u.as_ptr().add(((q0 + q) * x.blocks + b) * QUAD_BLOCK + s * 16) as *const v128;
+                    let (xv, xv1) = (v128_load(p), v128_load(p.add(1)));
                     for c in 0..CT {
                         iacc[c][q] = i32x4_relaxed_dot_i8x16_i7x16_add(w[c], xv, iacc[c][q]);
+                        jacc[c][q] = i32x4_relaxed_dot_i8x16_i7x16_add(w1[c], xv1, jacc[c][q]);
                     }
+                }
+            }
+            for c in 0..CT {
+                for q in 0..QT {
+                    iacc[c][q] = i32x4_add(iacc[c][q], jacc[c][q]);
                 }
             }
             for q in 0..QT {
