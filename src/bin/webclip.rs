@@ -30,7 +30,7 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BackendChoice {
-    /// the CPU; q8 weights meet int8-quantized activations (integer dot products, the fast path)
+    /// the CPU; q8 weights meet activations quantized to 7 bits per block of 32 (integer dot products, the fast path)
     Cpu,
     /// the CPU with f32 activations throughout (q8 weights dequantized): the GPU's arithmetic, for comparisons
     CpuReference,

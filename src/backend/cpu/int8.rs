@@ -1,25 +1,28 @@
 //! `y = x · Wᵀ + b` for q8 weights with 7-bit activations: the CPU's fast path for quantized models.
 //!
-//! The activations are quantized per block of 32 along `in`, like the weights: `x ≈ v·d` with `v` in −63..=63 and
-//! `d = absmax / 63`, stored as `u = v + 64` (0..=127), the unsigned operand of WebAssembly relaxed SIMD's
-//! `i32x4.relaxed_dot_i8x16_i7x16_add_s` (sixteen multiply-adds per instruction; `vpdpbusd` on x86 with AVX-VNNI).
-//! Each block's dot product is an exact integer sum and one f32 multiply-add per block remains:
+//! The activations are quantized per block of 32 along `in`, like the weights, to 128 levels between the block's
+//! minimum and maximum: `x ≈ m + d·u` with `m = min`, `d = (max − min) / 127` and `u` in 0..=127 — the unsigned
+//! operand of WebAssembly relaxed SIMD's `i32x4.relaxed_dot_i8x16_i7x16_add_s` (sixteen multiply-adds per
+//! instruction; `vpdpbusd` on x86 with AVX-VNNI). Each block's dot product is an exact integer sum, and two f32
+//! products per block remain:
 //!
 //! ```text
-//! y[r, o] = Σ_b (dx[r, b] · dw[o, b]) · (Σ_{j<32} u[r, 32b + j] · qw[o, 32b + j]  −  64 · Σ_{j<32} qw[o, 32b + j])  + bias[o]
+//! y[r, o] = Σ_b  f32(Σ_{j<32} u[r, 32b + j] · qw[o, 32b + j]) · (d[r, b] · dw[o, b])  +  m[r, b] · (dw[o, b] · Σ_{j<32} qw[o, 32b + j])
+//!           + bias[o]
 //! ```
 //!
 //! The weights stay as stored (row-major i8, [`PackedMatrix`](crate::quant::PackedMatrix) words; nothing is
-//! repacked or copied); per output row its block scales (f16 → f32) and zero-point corrections are computed once
-//! per matmul. The activations are packed four rows at a time so that one 16-byte vector holds four inputs of four
-//! rows (layout and the kernels: `int8/kernels.rs`). Every implementation (relaxed SIMD, SIMD128, SSSE3, portable)
-//! computes the same integer sums and the same f32 operations in the same order: the results agree bit for bit.
+//! repacked or copied); per output row its block scales (f16 → f32) and weight sums are computed once per matmul.
+//! The activations are packed four rows at a time so that one 16-byte vector holds four inputs of four rows (layout
+//! and the kernels: `int8/kernels.rs`). Every implementation (relaxed SIMD, SIMD128, SSSE3, portable) computes the
+//! same integer sums and the same f32 operations in the same order: the results agree bit for bit.
 //!
 //! Why 7 bits and not 8: the relaxed dot product is exact (the same on every engine) only when the unsigned operand
-//! has its top bit clear. Error: activation rounding adds at most `d/2` per value, i.e. a relative error up to 1/126
-//! of each block's largest magnitude, on top of the weights' own (measured against f32 activations in the tests
-//! below). Per-block scales keep CLIP's outlier features from costing the other features their precision, which a
-//! per-tensor 8-bit scale (onnxruntime's dynamic quantization) does not.
+//! has its top bit clear. Why min/max and not ±absmax: the same 7 bits then cover only the range a block has — half
+//! the step for one-sided blocks such as the GELU outputs the MLP's second layer reads. Error: rounding adds at most
+//! `d/2` per value, on top of the weights' own (measured against f32 activations in the tests below). Per-block
+//! ranges keep CLIP's outlier features from costing the other features their precision, which a per-tensor 8-bit
+//! scale (onnxruntime's dynamic quantization) does not.
 
 pub mod kernels;
 
@@ -28,71 +31,84 @@ use super::CpuLinear;
 use crate::quant::{Kind, BLOCK};
 use kernels::{Column, Rows, QUAD_BLOCK};
 
-/// The largest |v| of a 7-bit activation, and the zero point that makes it unsigned.
-const LEVELS: f32 = 63.0;
-const ZERO: u8 = 64;
+/// The largest 7-bit level.
+const LEVELS: f32 = 127.0;
 
 /// Activations `(rows, k)` quantized per block of 32, in the kernels' layout ([`kernels::Rows`]): rows in quads of
-/// four (the last one padded with zero rows), `u` `(quads, blocks, 8, 4, 4)`, `d` `(quads, blocks, 4)`.
+/// four (the last one padded with zero rows), `u` `(quads, blocks, 8, 4, 4)`, `d` and `m` `(quads, blocks, 4)`.
 pub struct QuantizedRows {
     pub rows: usize,
     pub quads: usize,
     pub blocks: usize,
     pub u: Vec<u8>,
     pub d: Vec<f32>,
+    pub m: Vec<f32>,
 }
 
 impl QuantizedRows {
     pub fn kernel_rows(&self) -> Rows<'_> {
-        Rows { blocks: self.blocks, quads: self.quads, u: &self.u, d: &self.d }
+        Rows { blocks: self.blocks, quads: self.quads, u: &self.u, d: &self.d, m: &self.m }
     }
 
-    /// The 7-bit value `v` (−63..=63) of row `r`, input `j`.
-    pub fn value(&self, r: usize, j: usize) -> i32 {
+    /// The level `u` (0..=127) of row `r`, input `j`.
+    pub fn level(&self, r: usize, j: usize) -> u8 {
         let (q, lane, b, s, t) = (r / 4, r % 4, j / BLOCK, (j % BLOCK) / 4, j % 4);
-        self.u[((q * self.blocks + b) * 8 + s) * 16 + lane * 4 + t] as i32 - ZERO as i32
+        self.u[((q * self.blocks + b) * 8 + s) * 16 + lane * 4 + t]
     }
 
-    /// The scale of row `r`, block `b`.
-    pub fn scale(&self, r: usize, b: usize) -> f32 {
-        self.d[((r / 4) * self.blocks + b) * 4 + r % 4]
+    /// `(d, m)` of row `r`, block `b`: the step and the minimum.
+    pub fn range(&self, r: usize, b: usize) -> (f32, f32) {
+        let i = ((r / 4) * self.blocks + b) * 4 + r % 4;
+        (self.d[i], self.m[i])
+    }
+
+    /// What row `r`, input `j` stands for: `m + d·u`.
+    pub fn value(&self, r: usize, j: usize) -> f32 {
+        let (d, m) = self.range(r, j / BLOCK);
+        m + d * self.level(r, j) as f32
     }
 }
 
-/// Quantizes `x` `(rows, k)`: per block `d = absmax / 63` and `v = round(x / d)` (a zero block has `d = 0`, `v = 0`).
+/// Quantizes `x` `(rows, k)`: per block `m = min`, `d = (max − min) / 127`, `u = round((x − m) / d)` (a block of
+/// equal values has `d = 0`, `u = 0`; inputs past `k` count as zeros).
 pub fn quantize_rows(x: &[f32], rows: usize, k: usize) -> QuantizedRows {
     let blocks = k.div_ceil(BLOCK);
     let quads = rows.div_ceil(4);
-    let mut u = vec![ZERO; quads * blocks * QUAD_BLOCK];
+    let mut u = vec![0u8; quads * blocks * QUAD_BLOCK];
     let mut d = vec![0f32; quads * blocks * 4];
+    let mut m = vec![0f32; quads * blocks * 4];
     for r in 0..rows {
         let (q, lane) = (r / 4, r % 4);
         for (b, xs) in x[r * k..][..k].chunks(BLOCK).enumerate() {
             let mut block = [0f32; BLOCK]; // zero-padded past k
             block[..xs.len()].copy_from_slice(xs);
-            let absmax = block.iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m }); // no fmaxf call
-            if absmax == 0.0 {
-                continue;
+            // comparisons, not f32::min/max: those are libm calls (fminf/fmaxf) in WebAssembly
+            let lo = block.iter().fold(block[0], |a, &v| if v < a { v } else { a });
+            let hi = block.iter().fold(block[0], |a, &v| if v > a { v } else { a });
+            let i = (q * blocks + b) * 4 + lane;
+            m[i] = lo;
+            if hi > lo {
+                let inverse = LEVELS / (hi - lo);
+                let levels: [u8; BLOCK] = std::array::from_fn(|j| round((block[j] - lo) * inverse) as u8);
+                let base = (q * blocks + b) * QUAD_BLOCK + lane * 4;
+                for (s, four) in levels.chunks_exact(4).enumerate() {
+                    u[base + s * 16..][..4].copy_from_slice(four);
+                }
+                d[i] = (hi - lo) / LEVELS;
             }
-            let inverse = LEVELS / absmax;
-            let values: [u8; BLOCK] = std::array::from_fn(|j| (round(block[j] * inverse) as i32 + ZERO as i32) as u8);
-            let base = (q * blocks + b) * QUAD_BLOCK + lane * 4;
-            for (s, four) in values.chunks_exact(4).enumerate() {
-                u[base + s * 16..][..4].copy_from_slice(four);
-            }
-            d[(q * blocks + b) * 4 + lane] = absmax / LEVELS;
         }
     }
-    QuantizedRows { rows, quads, blocks, u, d }
+    QuantizedRows { rows, quads, blocks, u, d, m }
 }
 
-/// Round half to even and clamp to ±63, for `|v| ≤ 64` (`|x| · 63 / absmax` is at most 63 plus a rounding error):
+/// Round half to even and clamp to 0..=127, for `−1 ≤ v ≤ 128` (`(x − min) · 127 / (max − min)` is within rounding
+/// error of that range):
 /// adding and subtracting 1.5 · 2²³ rounds exactly as `round_ties_even` does, in two vectorisable instructions
 /// where `round_ties_even` is a libm call on x86_64 without SSE4.1.
 #[inline(always)]
 fn round(v: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 · 2²³
-    ((v + MAGIC) - MAGIC).clamp(-LEVELS, LEVELS)
+    ((v + MAGIC) - MAGIC).clamp(0.0, LEVELS)
 }
 
 /// A q8 block scale (a finite f16, checked when the weights were read) in f32, exactly: the f16's exponent and
@@ -110,14 +126,14 @@ const CT: usize = 2;
 /// Quad tile: activation quads computed together (`QT · 4` rows).
 const QT: usize = 2;
 
-/// A weight row's per-block values for the kernels: scales in f32 and `64 · Σ w` per block.
-fn column_values(w: &CpuLinear, o: usize, blocks: usize, dw: &mut [f32], corr: &mut [i32]) {
+/// A weight row's per-block values for the kernels: scales in f32 and `dw · Σ w` per block.
+fn column_values(w: &CpuLinear, o: usize, blocks: usize, dw: &mut [f32], wsum: &mut [f32]) {
     let wq = weight_row(w, o, blocks);
     for (s, h) in dw.iter_mut().zip(&w.weight.scales[o * blocks..][..blocks]) {
         *s = scale_f32(*h);
     }
-    for (c, ws) in corr.iter_mut().zip(wq.chunks_exact(BLOCK)) {
-        *c = ZERO as i32 * ws.iter().map(|&v| v as i32).sum::<i32>();
+    for ((ws, qs), s) in wsum.iter_mut().zip(wq.chunks_exact(BLOCK)).zip(dw.iter()) {
+        *ws = s * qs.iter().map(|&v| v as i32).sum::<i32>() as f32;
     }
 }
 
@@ -133,17 +149,17 @@ pub fn block(x: &QuantizedRows, w: &CpuLinear, o0: usize, o1: usize, out: &mut [
     let (blocks, rows) = (x.blocks, x.rows);
     let xr = x.kernel_rows();
     let mut dw = vec![0f32; CT * blocks];
-    let mut corr = vec![0i32; CT * blocks];
+    let mut wsum = vec![0f32; CT * blocks];
     let mut o = o0;
     while o < o1 {
         let n = (o1 - o).min(CT);
         for c in 0..n {
-            column_values(w, o + c, blocks, &mut dw[c * blocks..][..blocks], &mut corr[c * blocks..][..blocks]);
+            column_values(w, o + c, blocks, &mut dw[c * blocks..][..blocks], &mut wsum[c * blocks..][..blocks]);
         }
         let column = |c: usize| Column {
             w: weight_row(w, o + c, blocks),
             dw: &dw[c * blocks..][..blocks],
-            corr: &corr[c * blocks..][..blocks],
+            wsum: &wsum[c * blocks..][..blocks],
         };
         let mut put = |c: usize, q: usize, lanes: [f32; 4]| {
             let bias = w.bias.as_ref().map_or(0.0, |b| b[o + c]);
@@ -197,12 +213,12 @@ mod tests {
         (x, w)
     }
 
-    fn columns(w: &CpuLinear, blocks: usize) -> Vec<(Vec<f32>, Vec<i32>)> {
+    fn columns(w: &CpuLinear, blocks: usize) -> Vec<(Vec<f32>, Vec<f32>)> {
         (0..w.out_features)
             .map(|o| {
-                let (mut dw, mut corr) = (vec![0f32; blocks], vec![0i32; blocks]);
-                column_values(w, o, blocks, &mut dw, &mut corr);
-                (dw, corr)
+                let (mut dw, mut wsum) = (vec![0f32; blocks], vec![0f32; blocks]);
+                column_values(w, o, blocks, &mut dw, &mut wsum);
+                (dw, wsum)
             })
             .collect()
     }
@@ -211,14 +227,14 @@ mod tests {
     /// integer sums, same f32 operations in the same order); sizes cover a short last block.
     #[test]
     fn simd_kernel_equals_the_portable_one_bit_for_bit() {
-        fn shape<const QT: usize, const CT: usize>(x: &QuantizedRows, w: &CpuLinear, cols: &[(Vec<f32>, Vec<i32>)]) {
+        fn shape<const QT: usize, const CT: usize>(x: &QuantizedRows, w: &CpuLinear, cols: &[(Vec<f32>, Vec<f32>)]) {
             let xr = x.kernel_rows();
             for q in 0..=x.quads - QT {
                 for o in 0..=w.out_features - CT {
                     let c: [Column; CT] = std::array::from_fn(|i| Column {
                         w: weight_row(w, o + i, x.blocks),
                         dw: &cols[o + i].0,
-                        corr: &cols[o + i].1,
+                        wsum: &cols[o + i].1,
                     });
                     let fast = kernels::tile::<QT, CT>(&xr, q, &c);
                     let spec = kernels::portable::tile::<QT, CT>(&xr, q, &c);
@@ -254,7 +270,7 @@ mod tests {
         let mut transposed = vec![0f32; rows * n];
         block(&q, &w, 1, n, &mut transposed[..rows * (n - 1)], Layout::Transposed);
         for o in 1..n {
-            let c = [Column { w: weight_row(&w, o, q.blocks), dw: &cols[o].0, corr: &cols[o].1 }];
+            let c = [Column { w: weight_row(&w, o, q.blocks), dw: &cols[o].0, wsum: &cols[o].1 }];
             for r in 0..rows {
                 let [lanes] = kernels::portable::tile::<1, 1>(&q.kernel_rows(), r / 4, &c)[0];
                 let want = lanes[r % 4] + w.bias.as_ref().unwrap()[o];
@@ -281,7 +297,7 @@ mod tests {
                 let bound: f64 = (0..q.blocks)
                     .map(|b| {
                         let abs_w: f64 = wo.iter().skip(b * BLOCK).take(BLOCK).map(|v| v.abs() as f64).sum();
-                        q.scale(r, b) as f64 / 2.0 * abs_w
+                        q.range(r, b).0 as f64 / 2.0 * abs_w
                     })
                     .sum::<f64>()
                     + 1e-5 * xr.iter().zip(&wo).map(|(&a, &b)| (a * b).abs() as f64).sum::<f64>();
@@ -303,31 +319,34 @@ mod tests {
 
     #[test]
     fn round_is_round_ties_even_within_the_clamp() {
-        for i in -70_000..=70_000 {
+        for i in -2_000..=130_000 {
             let v = i as f32 / 1000.0;
             for v in [v, v + 0.0005, f32::from_bits(v.to_bits() + 1)] {
-                assert_eq!(round(v), v.round_ties_even().clamp(-63.0, 63.0), "{v}");
+                assert_eq!(round(v), v.round_ties_even().clamp(0.0, 127.0), "{v}");
             }
         }
     }
 
     #[test]
     fn quantize_rows_round_trips_within_half_a_step() {
-        let x = [0.0, 1.0, -2.52, 0.3, 0.0, 0.0];
+        let x = [0.0, 1.0, -2.54, 0.3, 0.3, 0.3];
         let q = quantize_rows(&x, 2, 3);
-        assert_eq!((q.quads, q.blocks, q.u.len(), q.d.len()), (1, 1, 128, 4));
-        assert_eq!([q.value(0, 0), q.value(0, 1), q.value(0, 2)], [0, 25, -63]);
-        assert_eq!(q.scale(0, 0), 2.52 / 63.0);
-        assert_eq!(q.scale(1, 0), 0.3 / 63.0);
-        assert_eq!([q.value(1, 0), q.value(1, 1), q.value(1, 2)], [63, 0, 0], "the all-but-one-zero row");
+        assert_eq!((q.quads, q.blocks, q.u.len(), q.d.len(), q.m.len()), (1, 1, 128, 4, 4));
+        // row 0: min −2.54, max 1 (also the zeros padding the block past k)
+        assert_eq!(q.range(0, 0), ((1.0 + 2.54) / 127.0, -2.54));
+        assert_eq!([q.level(0, 0), q.level(0, 1), q.level(0, 2)], [91, 127, 0]);
+        assert_eq!(q.range(1, 0), (0.3 / 127.0, 0.0), "the padding zeros are in the range");
         assert!(q.u.iter().all(|&u| u <= 127), "the relaxed dot product's operand has its top bit clear");
         for (r, xs) in x.chunks(3).enumerate() {
             for (j, &v) in xs.iter().enumerate() {
-                let back = q.value(r, j) as f32 * q.scale(r, 0);
-                assert!((back - v).abs() <= q.scale(r, 0) / 2.0 + 1e-7, "{v} → {back}");
+                let (d, _) = q.range(r, 0);
+                assert!((q.value(r, j) - v).abs() <= d / 2.0 + 1e-6, "{v} → {}", q.value(r, j));
             }
+            assert!((3..32).all(|j| q.value(r, j).abs() <= q.range(r, 0).0 / 2.0 + 1e-6), "padding past k is ~0");
         }
-        assert!((3..32).all(|j| q.value(0, j) == 0), "padding past k is zero");
-        assert!((2..4).all(|r| (0..32).all(|j| q.value(r, j) == 0) && q.scale(r, 0) == 0.0), "padding rows are zero");
+        assert!((2..4).all(|r| (0..32).all(|j| q.value(r, j) == 0.0)), "padding rows are zero");
+        let flat = quantize_rows(&[0.5; 40], 1, 40);
+        assert_eq!(flat.range(0, 0), (0.0, 0.5), "a block of equal values is exact");
+        assert!((0..32).all(|j| flat.value(0, j) == 0.5));
     }
 }

@@ -1,8 +1,9 @@
 //! The CPU backend: plain, readable f32 — the oracle every faster path is tested against.
 //! Only the matmul is written for speed (it is > 95% of the FLOPs); see `matmul.rs`. Weights stay in their stored
 //! kind (f32/f16/q8/q4, [`PackedMatrix`]): the matmul dequantizes one weight row at a time into a small buffer and
-//! the token table dequantizes the rows it gathers. For q8 weights it quantizes the activations to int8 as well
-//! ([`QuantMatmul::Int8`], `int8.rs`: integer dot products, about twice as fast) unless told to keep them f32
+//! the token table dequantizes the rows it gathers. For q8 weights it quantizes the activations to 7 bits per block as well
+//! ([`QuantMatmul::Int8`], `int8.rs`: integer dot products, WebAssembly relaxed SIMD's `relaxed_dot_i8x16_i7x16`)
+//! unless told to keep them f32
 //! ([`Cpu::REFERENCE`]).
 
 pub mod int8;

@@ -5,18 +5,20 @@
 //! column `c`, row lane `r` of the quad and block `b` of 32 inputs:
 //!
 //! ```text
-//! isum  = Σ_{j<32} w[c, 32b+j] · u[q, r, 32b+j]  −  corr[c, b]        exact in i32 (|isum| < 2²⁰)
-//! acc   = acc + f32(isum) · (d[q, b, r] · dw[c, b])                    f32, blocks in order, no fused multiply-add
+//! isum  = Σ_{j<32} w[c, 32b+j] · u[q, r, 32b+j]                        exact in i32 (|isum| < 2²⁰)
+//! acc   = (acc + f32(isum) · (d[q, b, r] · dw[c, b])) + m[q, b, r] · wsum[c, b]
+//!                                                                      f32, blocks in order, no fused multiply-add
 //! ```
 //!
 //! `u` is the unsigned operand of `i32x4.relaxed_dot_i8x16_i7x16_add_s` (`0..=127`, top bit clear, so every
-//! engine computes the same exact sums: no saturation, no sign ambiguity) and `corr = 64 · Σ_j w[c, 32b+j]` removes
-//! its zero point 64. Integer sums are exact and the f32 operations are the same in the same order everywhere, so
+//! engine computes the same exact sums: no saturation, no sign ambiguity), `x ≈ m + d·u`, and
+//! `wsum = dw · Σ_j w[c, 32b+j]` carries the blocks' minimum `m` through. Integer sums are exact and the f32 operations are the same in the same order everywhere, so
 //! all implementations agree bit for bit (the tests hold the native ones to [`portable`]; the browser tests hold
 //! the wasm ones to the native CLI).
 //!
 //! Activation layout ([`Rows`]): quad `q`, block `b`, step `s` (inputs `32b + 4s .. 32b + 4s + 4`) is one 16-byte
-//! vector `[r0 ×4, r1 ×4, r2 ×4, r3 ×4]` at `u[((q·blocks + b)·8 + s)·16 ..]`; its scales `d[(q·blocks + b)·4 + r]`.
+//! vector `[r0 ×4, r1 ×4, r2 ×4, r3 ×4]` at `u[((q·blocks + b)·8 + s)·16 ..]`; its steps and minima
+//! `d[(q·blocks + b)·4 + r]`, `m[..]`.
 //! A weight row is used as stored (q8: 32 int8 per block, row-major): four consecutive weights are one `i32`,
 //! splatted against the four rows of a step.
 
@@ -32,8 +34,10 @@ pub struct Rows<'a> {
     pub quads: usize,
     /// `(quads, blocks, 8, 4 rows, 4)` in `0..=127`
     pub u: &'a [u8],
-    /// `(quads, blocks, 4 rows)`
+    /// `(quads, blocks, 4 rows)` steps
     pub d: &'a [f32],
+    /// `(quads, blocks, 4 rows)` minima
+    pub m: &'a [f32],
 }
 
 /// One output column: its weight row and per-block values.
@@ -43,8 +47,8 @@ pub struct Column<'a> {
     pub w: &'a [i8],
     /// `(blocks)` the weight scales in f32
     pub dw: &'a [f32],
-    /// `(blocks)` `64 · Σ w` over each block
-    pub corr: &'a [i32],
+    /// `(blocks)` `dw · Σ w` over each block
+    pub wsum: &'a [f32],
 }
 
 /// `out[c][q]` = the four rows of quad `q0 + q` for column `c`, accumulated over all blocks (no bias).
@@ -53,7 +57,8 @@ pub type Tile<const QT: usize, const CT: usize> = [[[f32; 4]; QT]; CT];
 fn check<const QT: usize, const CT: usize>(x: &Rows, q0: usize, cols: &[Column; CT]) {
     let n = x.blocks;
     assert!(q0 + QT <= x.quads && x.u.len() >= x.quads * n * QUAD_BLOCK && x.d.len() >= x.quads * n * 4);
-    assert!(cols.iter().all(|c| c.w.len() >= n * 32 && c.dw.len() >= n && c.corr.len() >= n));
+    assert!(x.m.len() >= x.quads * n * 4);
+    assert!(cols.iter().all(|c| c.w.len() >= n * 32 && c.dw.len() >= n && c.wsum.len() >= n));
 }
 
 /// The tile, computed by the fastest implementation this build and machine have.
@@ -96,13 +101,13 @@ pub mod portable {
                 for b in 0..x.blocks {
                     let base = ((q0 + q) * x.blocks + b) * QUAD_BLOCK;
                     for (r, a) in acc.iter_mut().enumerate() {
-                        let mut isum = -col.corr[b];
+                        let mut isum = 0i32;
                         for j in 0..32 {
                             let u = x.u[base + (j / 4) * 16 + r * 4 + j % 4];
                             isum += col.w[b * 32 + j] as i32 * u as i32;
                         }
-                        let scale = x.d[((q0 + q) * x.blocks + b) * 4 + r] * col.dw[b];
-                        *a += isum as f32 * scale;
+                        let i = ((q0 + q) * x.blocks + b) * 4 + r;
+                        *a = (*a + isum as f32 * (x.d[i] * col.dw[b])) + x.m[i] * col.wsum[b];
                     }
                 }
             }
@@ -125,10 +130,6 @@ mod relaxed {
             // two accumulators per output (even and odd steps): twice the independent dot-product chains
             let mut iacc = [[i32x4_splat(0); QT]; CT];
             let mut jacc = [[i32x4_splat(0); QT]; CT];
-            for c in 0..CT {
-                let z = i32x4_splat(-*cols[c].corr.get_unchecked(b));
-                iacc[c] = [z; QT];
-            }
             for s in (0..STEPS).step_by(2) {
                 let mut w = [i32x4_splat(0); CT];
                 let mut w1 = [i32x4_splat(0); CT];
@@ -151,10 +152,13 @@ mod relaxed {
                 }
             }
             for q in 0..QT {
-                let d = v128_load(x.d.as_ptr().add(((q0 + q) * x.blocks + b) * 4) as *const v128);
+                let i = ((q0 + q) * x.blocks + b) * 4;
+                let d = v128_load(x.d.as_ptr().add(i) as *const v128);
+                let m = v128_load(x.m.as_ptr().add(i) as *const v128);
                 for c in 0..CT {
                     let scale = f32x4_mul(d, f32x4_splat(*cols[c].dw.get_unchecked(b)));
-                    facc[c][q] = f32x4_add(facc[c][q], f32x4_mul(f32x4_convert_i32x4(iacc[c][q]), scale));
+                    let sum = f32x4_add(facc[c][q], f32x4_mul(f32x4_convert_i32x4(iacc[c][q]), scale));
+                    facc[c][q] = f32x4_add(sum, f32x4_mul(m, f32x4_splat(*cols[c].wsum.get_unchecked(b))));
                 }
             }
         }
@@ -200,13 +204,15 @@ mod simd128 {
                 }
             }
             for q in 0..QT {
-                let d = v128_load(x.d.as_ptr().add(((q0 + q) * x.blocks + b) * 4) as *const v128);
+                let i = ((q0 + q) * x.blocks + b) * 4;
+                let d = v128_load(x.d.as_ptr().add(i) as *const v128);
+                let m = v128_load(x.m.as_ptr().add(i) as *const v128);
                 for c in 0..CT {
                     let (l, h) = (lo[c][q], hi[c][q]);
-                    let sums = i32x4_add(i32x4_shuffle::<0, 2, 4, 6>(l, h), i32x4_shuffle::<1, 3, 5, 7>(l, h));
-                    let isum = i32x4_sub(sums, i32x4_splat(*cols[c].corr.get_unchecked(b)));
+                    let isum = i32x4_add(i32x4_shuffle::<0, 2, 4, 6>(l, h), i32x4_shuffle::<1, 3, 5, 7>(l, h));
                     let scale = f32x4_mul(d, f32x4_splat(*cols[c].dw.get_unchecked(b)));
-                    facc[c][q] = f32x4_add(facc[c][q], f32x4_mul(f32x4_convert_i32x4(isum), scale));
+                    let sum = f32x4_add(facc[c][q], f32x4_mul(f32x4_convert_i32x4(isum), scale));
+                    facc[c][q] = f32x4_add(sum, f32x4_mul(m, f32x4_splat(*cols[c].wsum.get_unchecked(b))));
                 }
             }
         }
@@ -233,9 +239,6 @@ pub mod ssse3 {
         let mut facc = [[_mm_setzero_ps(); QT]; CT];
         for b in 0..x.blocks {
             let mut iacc = [[_mm_setzero_si128(); QT]; CT];
-            for c in 0..CT {
-                iacc[c] = [_mm_set1_epi32(-*cols[c].corr.get_unchecked(b)); QT];
-            }
             for s in 0..STEPS {
                 let mut w = [_mm_setzero_si128(); CT];
                 for c in 0..CT {
@@ -252,10 +255,12 @@ pub mod ssse3 {
                 }
             }
             for q in 0..QT {
-                let d = _mm_loadu_ps(x.d.as_ptr().add(((q0 + q) * x.blocks + b) * 4));
+                let i = ((q0 + q) * x.blocks + b) * 4;
+                let (d, m) = (_mm_loadu_ps(x.d.as_ptr().add(i)), _mm_loadu_ps(x.m.as_ptr().add(i)));
                 for c in 0..CT {
                     let scale = _mm_mul_ps(d, _mm_set1_ps(*cols[c].dw.get_unchecked(b)));
-                    facc[c][q] = _mm_add_ps(facc[c][q], _mm_mul_ps(_mm_cvtepi32_ps(iacc[c][q]), scale));
+                    let sum = _mm_add_ps(facc[c][q], _mm_mul_ps(_mm_cvtepi32_ps(iacc[c][q]), scale));
+                    facc[c][q] = _mm_add_ps(sum, _mm_mul_ps(m, _mm_set1_ps(*cols[c].wsum.get_unchecked(b))));
                 }
             }
         }
