@@ -22,6 +22,9 @@
 //! A weight row is used as stored (q8: 32 int8 per block, row-major): four consecutive weights are one `i32`,
 //! splatted against the four rows of a step.
 
+// Tiles are indexed [column][quad] in every implementation alike: index loops read as the arithmetic does.
+#![allow(clippy::needless_range_loop)]
+
 /// Steps of four inputs in a block of 32.
 pub const STEPS: usize = 8;
 /// Bytes of one quad's block: 8 steps × 16.
@@ -233,6 +236,8 @@ pub mod ssse3 {
     use super::{Column, Rows, Tile, QUAD_BLOCK, STEPS};
     use core::arch::x86_64::*;
 
+    /// # Safety
+    /// SSSE3 must be available, and the slices as long as [`super::tile`] checks.
     #[target_feature(enable = "ssse3")]
     pub unsafe fn tile<const QT: usize, const CT: usize>(x: &Rows, q0: usize, cols: &[Column; CT]) -> Tile<QT, CT> {
         let ones = _mm_set1_epi16(1);
