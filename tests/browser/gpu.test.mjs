@@ -202,9 +202,10 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
         const { RELAXED_PROBE } = await import('/www/lib/wasm-features.js');
         const bogus = RELAXED_PROBE.slice();
         bogus.set([0xff, 0x03], bogus.length - 3); // opcode 0xfd 0x1ff: no such SIMD instruction
-        return { relaxed: WebAssembly.validate(RELAXED_PROBE), bogus: WebAssembly.validate(bogus) };
+        const sum = new WebAssembly.Instance(new WebAssembly.Module(RELAXED_PROBE)).exports.f();
+        return { relaxed: WebAssembly.validate(RELAXED_PROBE), bogus: WebAssembly.validate(bogus), sum };
       });
-      assert.deepEqual(probe, { relaxed: true, bogus: false }, 'the relaxed-SIMD probe module');
+      assert.deepEqual(probe, { relaxed: true, bogus: false, sum: 18 }, 'the relaxed-SIMD probe module');
       assert.deepEqual(await evaluate(() => window.webclipE2E.wasm),
         { build: 'relaxed-simd', file: '/www/pkg/webclip_relaxed_bg.wasm' }, 'the default page');
       simdPage = await context.newPage();
@@ -318,6 +319,7 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
   // q8 on the CPU once more in the SIMD128 build (the ?wasm=simd128 page): int8 dot products without relaxed SIMD
   const runs = QUANTS.flatMap((quant) => BACKENDS.map((backend) => ({ quant, backend, build: null })));
   runs.push({ quant: 'q8', backend: 'cpu', build: 'simd128' });
+  const cpuQ8 = {}; // build → the q8 bundle's CPU embeddings: the two builds must agree bit for bit
   for (const { quant, backend, build } of runs) {
     test(`tiny-a ${quant} bundle on ${backend}${build ? ` (the ${build} build)` : ''} equals the native CLI ` +
       `(cosine >= ${BUNDLE_MIN_COSINE}, max abs <= ${BUNDLE_MAX_ABS})`, { timeout: TIMEOUT }, async (t) => {
@@ -345,6 +347,14 @@ suite('webclip (wasm) in headless Chromium vs Hugging Face goldens', {
         return { ...loaded, ...out, build: window.webclipE2E.wasm.build };
       }, [key, `/bundles/${key}.webclip`, backend, texts, photos], on);
       assert.equal(r.build, build ?? 'relaxed-simd');
+      if (quant === 'q8' && backend === 'cpu') {
+        cpuQ8[r.build] = { texts: r.texts, images: r.images };
+        if (build === 'simd128') {
+          assert.ok(cpuQ8['relaxed-simd'], 'the relaxed-SIMD build\'s q8 run did not finish');
+          assert.deepEqual(cpuQ8.simd128, cpuQ8['relaxed-simd'], 'the SIMD128 and relaxed-SIMD builds differ');
+          t.diagnostic('the SIMD128 and relaxed-SIMD builds gave the same q8 embeddings, bit for bit');
+        }
+      }
       if (backend === 'gpu') assert.match(r.engine, /^gpu: .*\(webgpu, /, `runs on "${r.engine}", not on WebGPU`);
       const bad = [];
       let cosMin = Infinity, errMax = 0;

@@ -1,20 +1,30 @@
 // Which of the two engine builds this browser runs (./build.sh writes both into pkg/, with one webclip.js):
 //   pkg/webclip_relaxed_bg.wasm  SIMD128 + relaxed SIMD (int8 dot products with i32x4.relaxed_dot_i8x16_i7x16_add_s;
 //                                Chrome/Edge ≥ 114)
-//   pkg/webclip_bg.wasm          SIMD128 only (Safari, Node 20, any engine without relaxed SIMD)
+//   pkg/webclip_bg.wasm          SIMD128 only (Safari, Node 20, any engine without a conforming relaxed SIMD)
 // Both compute the same results. `?wasm=simd128` (or `wasm=relaxed-simd`) in the page's URL forces one, e.g. to
 // compare them or to report a bug; forwardOverride() passes it on to the worker, whose own URL is what it sees.
 // No other import: the worker, the page, bench.js, bench/compare.js and Node tests all use it.
 
-/** `(func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2
- *  i32x4.relaxed_dot_i8x16_i7x16_add_s)`: valid only where relaxed SIMD is (opcode 0xfd 0x113, LEB128 93 02). */
+/** `(func (export "f") (result i32) (i32x4.extract_lane 0 (i32x4.relaxed_dot_i8x16_i7x16_add_s
+ *    (v128.const i8x16 -1 2 -3 4 …) (v128.const i8x16 5 6 7 8 …) (v128.const i32x4 0 0 0 0))))`: valid only where
+ *  relaxed SIMD is (opcode 0xfd 0x113, LEB128 93 02), and returns −1·5 + 2·6 − 3·7 + 4·8 = 18 where the first operand
+ *  is signed and the second's values (below 128) multiply as they are — what webclip's int8 kernel relies on. Node
+ *  20's experimental relaxed SIMD (--experimental-wasm-relaxed-simd) validates it but computes another sum. */
 export const RELAXED_PROBE = Uint8Array.of(
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type section: (v128 v128 v128) → v128
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type section: () → i32
   0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
-  0x0a, 0x0d, 0x01, 0x0b, 0x00, // code section: one body of 11 bytes, no locals
-  0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x93, 0x02, 0x0b, // local.get 0 1 2, relaxed dot-add, end
+  0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, // export section: "f" = function 0
+  0x0a, 0x40, 0x01, 0x3e, 0x00, // code section: one body of 62 bytes, no locals
+  0xfd, 0x0c, ...[0, 1, 2, 3].flatMap(() => [0xff, 0x02, 0xfd, 0x04]), // v128.const i8x16 -1 2 -3 4 (×4)
+  0xfd, 0x0c, ...[0, 1, 2, 3].flatMap(() => [0x05, 0x06, 0x07, 0x08]), // v128.const i8x16 5 6 7 8 (×4)
+  0xfd, 0x0c, ...new Array(16).fill(0), // v128.const i32x4 0 0 0 0
+  0xfd, 0x93, 0x02, // i32x4.relaxed_dot_i8x16_i7x16_add_s
+  0xfd, 0x1b, 0x00, // i32x4.extract_lane 0
+  0x0b, // end
 );
+export const RELAXED_PROBE_RESULT = 18;
 
 export const BUILDS = {
   'relaxed-simd': 'webclip_relaxed_bg.wasm',
@@ -23,11 +33,13 @@ export const BUILDS = {
 
 let relaxed = null; // hasRelaxedSimd()'s answer, once known
 
-/** True where WebAssembly relaxed SIMD validates (checked once; false without WebAssembly at all). */
+/** True where WebAssembly relaxed SIMD validates and its dot product computes what webclip's kernel expects
+ *  (checked once, by running RELAXED_PROBE: 80 bytes, compiled synchronously; false without WebAssembly at all). */
 export function hasRelaxedSimd() {
   if (relaxed === null) {
     try {
-      relaxed = WebAssembly.validate(RELAXED_PROBE);
+      relaxed = WebAssembly.validate(RELAXED_PROBE) &&
+        new WebAssembly.Instance(new WebAssembly.Module(RELAXED_PROBE)).exports.f() === RELAXED_PROBE_RESULT;
     } catch {
       relaxed = false;
     }
