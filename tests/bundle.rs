@@ -211,7 +211,7 @@ fn sessions_from_bundles_embed_like_the_f32_model() {
         ("q8", Policy::preset("q8").unwrap(), 0.999),
         // measured 0.9899: its q8 layers meet 7-bit activations on the CPU (0.9906 when they were 8-bit)
         ("q4+", Policy::preset("q4+").unwrap(), 0.985),
-        ("q4", Policy::preset("q4").unwrap(), 0.98),   // measured 0.9816: every layer q4, and random weights
+        ("q4", Policy::preset("q4").unwrap(), 0.98), // measured 0.9816: every layer q4, and random weights
     ];
     for (label, policy, floor) in cases {
         let b = Bundle::parse(label, write(c, tensors, &policy, Towers::Both)).unwrap();

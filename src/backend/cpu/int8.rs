@@ -102,9 +102,8 @@ pub fn quantize_rows(x: &[f32], rows: usize, k: usize) -> QuantizedRows {
 }
 
 /// Round half to even and clamp to 0..=127, for `−1 ≤ v ≤ 128` (`(x − min) · 127 / (max − min)` is within rounding
-/// error of that range):
-/// adding and subtracting 1.5 · 2²³ rounds exactly as `round_ties_even` does, in two vectorisable instructions
-/// where `round_ties_even` is a libm call on x86_64 without SSE4.1.
+/// error of that range). Adding and subtracting 1.5 · 2²³ rounds exactly as `round_ties_even` does, in two
+/// vectorisable instructions, where `round_ties_even` is a libm call on x86_64 without SSE4.1.
 #[inline(always)]
 fn round(v: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 · 2²³

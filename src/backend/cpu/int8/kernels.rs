@@ -12,9 +12,10 @@
 //!
 //! `u` is the unsigned operand of `i32x4.relaxed_dot_i8x16_i7x16_add_s` (`0..=127`, top bit clear, so every
 //! engine computes the same exact sums: no saturation, no sign ambiguity), `x ≈ m + d·u`, and
-//! `wsum = dw · Σ_j w[c, 32b+j]` carries the blocks' minimum `m` through. Integer sums are exact and the f32 operations are the same in the same order everywhere, so
-//! all implementations agree bit for bit (the tests hold the native ones to [`portable`]; the browser tests hold
-//! the wasm ones to the native CLI).
+//! `wsum = dw · Σ_j w[c, 32b+j]` carries the blocks' minimum `m` through. Integer sums are exact and the f32
+//! operations are the same in the same order everywhere, so all implementations agree bit for bit (the unit tests
+//! hold the native ones to [`portable`]; in Chromium, gpu.test.mjs holds the two wasm builds to each other and to the
+//! native CLI).
 //!
 //! Activation layout ([`Rows`]): quad `q`, block `b`, step `s` (inputs `32b + 4s .. 32b + 4s + 4`) is one 16-byte
 //! vector `[r0 ×4, r1 ×4, r2 ×4, r3 ×4]` at `u[((q·blocks + b)·8 + s)·16 ..]`; its steps and minima
@@ -130,28 +131,18 @@ mod relaxed {
     pub unsafe fn tile<const QT: usize, const CT: usize>(x: &Rows, q0: usize, cols: &[Column; CT]) -> Tile<QT, CT> {
         let mut facc = [[f32x4_splat(0.0); QT]; CT];
         for b in 0..x.blocks {
-            // two accumulators per output (even and odd steps): twice the independent dot-product chains
             let mut iacc = [[i32x4_splat(0); QT]; CT];
-            let mut jacc = [[i32x4_splat(0); QT]; CT];
-            for s in (0..STEPS).step_by(2) {
+            for s in 0..STEPS {
                 let mut w = [i32x4_splat(0); CT];
-                let mut w1 = [i32x4_splat(0); CT];
                 for c in 0..CT {
-                    let p = cols[c].w.as_ptr().add(b * 32 + s * 4) as *const u32;
-                    (w[c], w1[c]) = (v128_load32_splat(p), v128_load32_splat(p.add(1)));
+                    w[c] = v128_load32_splat(cols[c].w.as_ptr().add(b * 32 + s * 4) as *const u32);
                 }
                 for q in 0..QT {
                     let p = x.u.as_ptr().add(((q0 + q) * x.blocks + b) * QUAD_BLOCK + s * 16) as *const v128;
-                    let (xv, xv1) = (v128_load(p), v128_load(p.add(1)));
+                    let xv = v128_load(p);
                     for c in 0..CT {
                         iacc[c][q] = i32x4_relaxed_dot_i8x16_i7x16_add(w[c], xv, iacc[c][q]);
-                        jacc[c][q] = i32x4_relaxed_dot_i8x16_i7x16_add(w1[c], xv1, jacc[c][q]);
                     }
-                }
-            }
-            for c in 0..CT {
-                for q in 0..QT {
-                    iacc[c][q] = i32x4_add(iacc[c][q], jacc[c][q]);
                 }
             }
             for q in 0..QT {
