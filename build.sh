@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build, serve and test webclip.
-#   ./build.sh [wasm]   build the browser package into www/pkg/ (cargo → wasm-bindgen → wasm-opt), twice: SIMD128
-#                       and relaxed SIMD, one webclip.js (www/lib/wasm-features.js picks the .wasm)
+#   ./build.sh [wasm]   build the browser package into www/pkg/ (cargo → wasm-bindgen → wasm-opt), three times:
+#                       SIMD128 and relaxed SIMD with one webclip.js, and relaxed SIMD + threads in www/pkg/threads/
+#                       (www/lib/wasm-features.js picks one)
 #   ./build.sh serve    build, then serve www/ on http://127.0.0.1:${PORT:-8080}
 #   ./build.sh test     run every test (what CI runs, through .ci/run); a skipped test or stage fails it
 # Environment:
@@ -51,15 +52,19 @@ pick_wasm_std() {  # sets WASM_CARGO (command) and WASM_DIR (its target dir); sa
         [ "$how" = auto ] || die "rustup could not add $TARGET (WEBCLIP_WASM_STD=$how)"
         say "rustup could not add $TARGET: falling back to Debian's rustc-web"
     fi
+    use_debian_rustc
+    WASM_CARGO=("${DEBIAN_CARGO[@]}") WASM_DIR=$TARGET_DIR/debian-rustc
+    say "wasm32 std: Debian $(/usr/bin/rustc -V | cut -d' ' -f1-2), rebuilt with -Zbuild-std"
+}
+
+use_debian_rustc() {  # sets DEBIAN_CARGO: Debian's rustc-web, which rebuilds std for wasm32 (-Zbuild-std)
     apt_install rustc-web cargo-web rust-web-src lld-22
     # rustc-web has no rust-lld and no prebuilt wasm32 std: rebuild std from rust-web-src with the matching rustc.
     # Absolute paths, because rustup's proxies come first in PATH; a separate target dir avoids rebuild churn.
     # shellcheck disable=SC2054 # the comma belongs to -Zbuild-std=std,panic_abort
-    WASM_CARGO=(env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+    DEBIAN_CARGO=(env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
         CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld
         /usr/bin/cargo -Zbuild-std=std,panic_abort)
-    WASM_DIR=$TARGET_DIR/debian-rustc
-    say "wasm32 std: Debian $(/usr/bin/rustc -V | cut -d' ' -f1-2), rebuilt with -Zbuild-std"
 }
 
 locked_version() {  # locked_version CRATE: its version in Cargo.lock
@@ -91,12 +96,23 @@ install_wasm_opt() {  # sets WASM_OPT: wasm-opt from the npm package binaryen
 
 # ---- build ---------------------------------------------------------------------------------------------------------
 
-# Two builds of the same crate, one JS glue (www/lib/wasm-features.js picks the .wasm at run time):
+# Three builds of the same crate (www/lib/wasm-features.js picks one at run time):
 #   simd128       .cargo/config.toml's flags                         → www/pkg/webclip_bg.wasm
 #   relaxed-simd  the same + relaxed SIMD (Chrome/Edge ≥ 114)         → www/pkg/webclip_relaxed_bg.wasm
-# CARGO_TARGET_<triple>_RUSTFLAGS adds to config.toml's list (RUSTFLAGS would replace it); a target dir of its own,
-# so that the two builds do not rebuild each other.
+#   threads       relaxed SIMD + atomics and shared memory, feature    → www/pkg/threads/ (its own webclip.js and the
+#                 `threads` (rayon on Web Workers, wasm-bindgen-rayon)    worker script in snippets/)
+# The first two share one webclip.js. CARGO_TARGET_<triple>_RUSTFLAGS adds to config.toml's list (RUSTFLAGS would
+# replace it); each build has a target dir of its own, so that they do not rebuild each other.
 RELAXED_FLAGS=-Ctarget-feature=+relaxed-simd
+# Shared memory needs a std built with atomics (-Zbuild-std: always Debian's rustc-web here, whose std sources are a
+# Debian package) and these linker flags: the memory is imported (every worker instantiates the module on the same
+# one) and may grow to 4 GiB (wasm-ld's default maximum for shared memory is 1 GiB; f32 weights need more); the TLS
+# symbols let wasm-bindgen give each thread its own thread-locals.
+THREADS_FLAGS="-Ctarget-feature=+relaxed-simd,+atomics,+bulk-memory,+mutable-globals
+    -Clink-arg=--shared-memory -Clink-arg=--import-memory -Clink-arg=--max-memory=4294967296
+    -Clink-arg=--export=__wasm_init_tls -Clink-arg=--export=__tls_size -Clink-arg=--export=__tls_align
+    -Clink-arg=--export=__tls_base"
+THREADS_FLAGS=$(tr -s ' \n' ' ' <<<"$THREADS_FLAGS")
 # Features rustc enables for wasm32 (+ our simd128); wasm-opt must not strip or reject them.
 WASM_OPT_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
     --enable-reference-types --enable-multivalue --enable-simd)
@@ -111,6 +127,12 @@ build_wasm() {
     env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$RELAXED_FLAGS" \
         "${WASM_CARGO[@]}" build --lib --release --target "$TARGET" --target-dir "$relaxed_dir"
     say "cargo build (relaxed-simd, $RELAXED_FLAGS): $((SECONDS - t0)) s"
+    t0=$SECONDS
+    use_debian_rustc
+    local threads_dir=$TARGET_DIR/debian-rustc/threads
+    env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$THREADS_FLAGS" \
+        "${DEBIAN_CARGO[@]}" build --lib --release --target "$TARGET" --target-dir "$threads_dir" --features threads
+    say "cargo build (threads, Debian $(/usr/bin/rustc -V | cut -d' ' -f2) with -Zbuild-std): $((SECONDS - t0)) s"
 
     t0=$SECONDS
     install_wasm_bindgen
@@ -118,27 +140,32 @@ build_wasm() {
     "$WASM_BINDGEN" --target web --out-dir "$pkg" --out-name webclip "$WASM_DIR/$TARGET/release/webclip.wasm"
     "$WASM_BINDGEN" --target web --out-dir "$relaxed_dir/pkg" --out-name webclip \
         "$relaxed_dir/$TARGET/release/webclip.wasm"
-    # one webclip.js loads either .wasm only if both builds import and export the same things in the same way
-    local f
+    # one webclip.js loads either .wasm only if both builds import and export the same things in the same way (the
+    # comment lines may differ: wasm-bindgen notes table indices there, which the code does not use)
+    local f code='^[[:space:]]*//'
     for f in webclip.js webclip.d.ts webclip_bg.wasm.d.ts; do
-        cmp -s "$pkg/$f" "$relaxed_dir/pkg/$f" || die "the relaxed-simd build's $f differs from the simd128 build's" \
+        cmp -s <(grep -v "$code" "$pkg/$f") <(grep -v "$code" "$relaxed_dir/pkg/$f") || die "the relaxed-simd build's $f differs from the simd128 build's" \
             "(diff $pkg/$f $relaxed_dir/pkg/$f): one webclip.js cannot load both; do the two builds export the same?"
     done
     mv "$relaxed_dir/pkg/webclip_bg.wasm" "$pkg/webclip_relaxed_bg.wasm"
+    "$WASM_BINDGEN" --target web --out-dir "$pkg/threads" --out-name webclip "$threads_dir/$TARGET/release/webclip.wasm"
+    grep -q 'shared:true' "$pkg/threads/webclip.js" ||
+        die "$pkg/threads/webclip.js makes no shared memory: was the threads build linked with --shared-memory?"
     # Tells Node (the smoke test) that webclip.js is an ES module; browsers ignore this file.
     echo '{ "type": "module" }' >"$pkg/package.json"
     # the page's label presets and prompt templates (one copy in git: src/assets/prompts)
     mkdir -p "$pkg/assets" && cp -r src/assets/prompts "$pkg/assets/"
-    say "wasm-bindgen $("$WASM_BINDGEN" --version | cut -d' ' -f2), both builds, the same JS glue: $((SECONDS - t0)) s"
+    say "wasm-bindgen $("$WASM_BINDGEN" --version | cut -d' ' -f2), three builds (two share one JS glue): $((SECONDS - t0)) s"
 
     if [ "${WEBCLIP_NO_WASM_OPT:-}" = 1 ]; then
         say "wasm-opt skipped (WEBCLIP_NO_WASM_OPT=1)"
     else
         wasm_opt "$pkg/webclip_bg.wasm" simd128
         wasm_opt "$pkg/webclip_relaxed_bg.wasm" relaxed --enable-relaxed-simd
+        wasm_opt "$pkg/threads/webclip_bg.wasm" threads --enable-relaxed-simd --enable-threads
     fi
     local wasm
-    for wasm in "$pkg/webclip_bg.wasm" "$pkg/webclip_relaxed_bg.wasm"; do
+    for wasm in "$pkg/webclip_bg.wasm" "$pkg/webclip_relaxed_bg.wasm" "$pkg/threads/webclip_bg.wasm"; do
         say "built $wasm: $(($(stat -c %s "$wasm") / 1024)) KiB, $(($(gzip -9c "$wasm" | wc -c) / 1024)) KiB gzipped"
     done
 }
@@ -177,16 +204,18 @@ stage() {  # stage NAME COMMAND...: run one test stage in a subshell, record the
 skip() { SKIPPED+=("$1"); echo "== $1: SKIPPED ($2): counts as a failure"; }
 list() { local IFS=/; echo "$*"; }
 
-validate_wasm() {  # both builds; the SIMD128 one without relaxed SIMD, which it must not need
-    local simd=www/pkg/webclip_bg.wasm relaxed=www/pkg/webclip_relaxed_bg.wasm
+validate_wasm() {  # all builds; the SIMD128 one without relaxed SIMD, which it must not need
+    local simd=www/pkg/webclip_bg.wasm relaxed=www/pkg/webclip_relaxed_bg.wasm threads=www/pkg/threads/webclip_bg.wasm
     if command -v wasm-validate >/dev/null; then
-        wasm-validate "$simd" && wasm-validate --enable-relaxed-simd "$relaxed"
-        say "wasm-validate: ok ($simd without relaxed SIMD, $relaxed with it)"
+        wasm-validate "$simd" && wasm-validate --enable-relaxed-simd "$relaxed" &&
+            wasm-validate --enable-relaxed-simd --enable-threads "$threads"
+        say "wasm-validate: ok ($simd without relaxed SIMD, $relaxed with it, $threads with threads too)"
     else
         local check='process.exit(WebAssembly.validate(require("fs").readFileSync(process.argv[1])) ? 0 : 1)'
         node -e "$check" "$simd"
         node -e "$check" "$relaxed" || node --experimental-wasm-relaxed-simd -e "$check" "$relaxed"
-        say "WebAssembly.validate (node): ok (both builds)"
+        node -e "$check" "$threads" || node --experimental-wasm-relaxed-simd -e "$check" "$threads"
+        say "WebAssembly.validate (node): ok (all builds)"
     fi
 }
 

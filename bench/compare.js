@@ -1,9 +1,9 @@
-// One engine, timed on one photo and 10 prompts: webclip (www/pkg, the wasm module used directly, as www/bench.js
-// does) or transformers.js (@huggingface/transformers from bench/node_modules, onnxruntime-web's wasm files served
+// One engine, timed on one photo and 10 prompts: webclip (www/pkg in a module worker, compare-worker.js, as the page
+// runs it; threads=N picks its threads build) or transformers.js (@huggingface/transformers from bench/node_modules, onnxruntime-web's wasm files served
 // from the same origin: no CDN, no remote models). bench/compare.mjs serves this folder and opens it once per variant
 // in a fresh Chromium profile; the page leaves its result in window.compare ({state, result, error}).
 //
-//   compare.html?engine=webclip&model=webclip/q8.webclip&device=cpu|gpu&runs=5[&wasm=simd128]
+//   compare.html?engine=webclip&model=webclip/q8.webclip&device=cpu|gpu&threads=N&runs=5[&wasm=simd128]
 //   compare.html?engine=transformers&model=vb32&dtype=fp32|q8&device=wasm|webgpu&threads=N&runs=5
 //
 // What is timed, for both engines alike (every pass starts from the encoded PNG's bytes and ends with a Float32Array
@@ -77,27 +77,37 @@ function cosine(a, b) {
 // ---- webclip ----
 
 async function webclipEngine() {
-  const wc = await import('./pkg/webclip.js');
-  const { wasmUrl } = await import('./lib/wasm-features.js'); // www/lib: the build this browser runs, or ?wasm=
-  await wc.default({ module_or_path: wasmUrl() });
-  const backend = opt.device === 'gpu' ? 'gpu' : 'cpu';
-  let model;
-  if (opt.model.endsWith('.webclip')) {
-    model = await wc.Model.fromBundle(await bytes(opt.model), opt.model, backend);
-  } else {
-    const base = new URL(opt.model.endsWith('/') ? opt.model : opt.model + '/', location.href);
-    const [config, weights, tokenizer, preprocessor] = await Promise.all(
-      ['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json'].map((f) => bytes(new URL(f, base))));
-    model = await wc.Model.load(config, weights, tokenizer, preprocessor, backend);
-  }
+  // in a worker, as the page runs it (compare-worker.js); its URL carries threads= and wasm= to lib/engine.js
+  const url = new URL('compare-worker.js', location.href);
+  url.searchParams.set('threads', String(opt.threads));
+  if (q.get('wasm')) url.searchParams.set('wasm', q.get('wasm'));
+  const worker = new Worker(url, { type: 'module' });
+  const pending = new Map();
+  let next = 1;
+  worker.onmessage = ({ data: { id, ok, result, error } }) => {
+    const p = pending.get(id);
+    pending.delete(id);
+    if (ok) p.ok(result); else p.fail(new Error(error));
+  };
+  worker.onerror = (e) => {
+    for (const p of pending.values()) p.fail(new Error(`compare-worker.js: ${e.message ?? 'failed to load'}`));
+    pending.clear();
+  };
+  const call = (op, args = {}) => new Promise((ok, fail) => {
+    const id = next++;
+    pending.set(id, { ok, fail });
+    worker.postMessage({ id, op, ...args });
+  });
+  const info = await call('load', { model: opt.model, backend: opt.device === 'gpu' ? 'gpu' : 'cpu' });
+  if (info.threadsError) say(`webclip: ${info.threadsError}`);
   return {
-    version: `webclip ${wc.version()}`,
-    backend: model.backend,
-    threads: 1, // the wasm build is single-threaded
-    cpu_features: wc.cpuFeatures(), // which of the two builds ran: relaxed-simd or simd128
-    image: (png) => model.embedImage(png, 'photo.png'),
-    texts: (prompts) => model.embedTexts(prompts),
-    zeroshot: async (png) => Array.from(await model.classify(png, 'photo.png', LABELS, TEMPLATE)),
+    version: `webclip ${info.version}`,
+    backend: info.backend,
+    threads: info.threads, // the CPU backend's threads (1 unless the threads build runs)
+    cpu_features: info.build, // which build ran: relaxed-simd-threads, relaxed-simd or simd128
+    image: (png) => call('image', { png }),
+    texts: (prompts) => call('texts', { prompts }),
+    zeroshot: (png) => call('zeroshot', { png, labels: LABELS, template: TEMPLATE }),
   };
 }
 

@@ -5,16 +5,17 @@
 //   node bench/compare.mjs --hf HF_DIR --bundle B.q8.webclip --onnx bench/models/vb32 [--threads 1,2] [--runs 5]
 //                          [--no-webgpu] [--json out.json] [--wasm simd128] [--cpuprofile DIR]
 //
-// It serves one folder (a temp dir of links: this folder's compare.html/compare.js, www/pkg with www/lib/wasm-features.js
-// (which picks pkg/'s relaxed-SIMD build in Chromium; --wasm simd128 forces the other), transformers.js's dist
+// It serves one folder (a temp dir of links: this folder's compare.html/compare.js/compare-worker.js, www/pkg with
+// www/lib (engine.js and wasm-features.js pick pkg/'s build: in Chromium the threads build at 2 or more threads, the
+// relaxed-SIMD one at 1; --wasm simd128 forces the SIMD128 one, single-threaded), transformers.js's dist
 // and onnxruntime-web's dist from bench/node_modules, the models, the photo) with the COOP/COEP headers of
 // tests/browser/serve.mjs, opens compare.html once per variant, each in a fresh Chromium profile, and prints, per
 // weight format and thread count, each metric for webclip, for transformers.js and their ratio (webclip/peer: < 1
 // means webclip is faster), and the cosine of each engine's embeddings to the torch f32 reference
 // (bench/models/NAME/reference.json, written by export_onnx.py).
 //
-// Variants: the CPU path of both (webclip backend=cpu: its wasm build is single-threaded; transformers.js
-// device 'wasm' at each --threads), f32/fp32 (webclip reads the HF folder, transformers.js the fp32 ONNX files) and
+// Variants: the CPU path of both at each --threads (webclip backend=cpu in a worker; transformers.js device 'wasm'
+// with onnxruntime-web's numThreads), f32/fp32 (webclip reads the HF folder, transformers.js the fp32 ONNX files) and
 // q8 (webclip's q8 bundle vs transformers.js dtype 'q8', ONNX dynamic int8). Unless --no-webgpu: webclip
 // backend=gpu vs transformers.js device 'webgpu' (fp32) on whatever adapter Chromium gives; without a GPU that is
 // SwiftShader, software on the CPU, and the rows say so. A variant that passes --timeout seconds is reported as such.
@@ -61,9 +62,10 @@ const root = mkdtempSync(join(tmpdir(), 'webclip-compare-'));
 const link = (target, name) => symlinkSync(resolve(target), join(root, name));
 link(join(HERE, 'compare.html'), 'compare.html');
 link(join(HERE, 'compare.js'), 'compare.js');
+link(join(HERE, 'compare-worker.js'), 'compare-worker.js');
 link(join(REPO, 'www/pkg'), 'pkg');
 mkdirSync(join(root, 'lib'));
-link(join(REPO, 'www/lib/wasm-features.js'), 'lib/wasm-features.js'); // picks pkg/'s .wasm (../pkg/ from lib/)
+link(join(REPO, 'www/lib'), 'lib'); // engine.js and wasm-features.js pick pkg/'s build (../pkg/ from lib/)
 mkdirSync(join(root, 'vendor'));
 link(join(HERE, 'node_modules/@huggingface/transformers/dist'), 'vendor/transformers');
 link(join(HERE, 'node_modules/onnxruntime-web/dist'), 'vendor/ort');
@@ -80,11 +82,12 @@ const base = `http://127.0.0.1:${server.address().port}/compare.html`;
 // ---- the variants ----
 const threads = opt.threads.split(',').map(Number).filter((n) => n >= 1);
 const runs = Number(opt.runs);
-const variants = [
-  { id: 'webclip-f32-cpu', engine: 'webclip', q: { model: 'webclip/f32/', device: 'cpu', runs } },
-  { id: 'webclip-q8-cpu', engine: 'webclip', q: { model: 'webclip/q8.webclip', device: 'cpu', runs } },
-];
+const variants = [];
 for (const t of threads) {
+  variants.push({ id: `webclip-f32-cpu-t${t}`, engine: 'webclip',
+    q: { model: 'webclip/f32/', device: 'cpu', threads: t, runs } });
+  variants.push({ id: `webclip-q8-cpu-t${t}`, engine: 'webclip',
+    q: { model: 'webclip/q8.webclip', device: 'cpu', threads: t, runs } });
   for (const dtype of ['fp32', 'q8']) {
     variants.push({ id: `transformers-${dtype}-wasm-t${t}`, engine: 'transformers',
       q: { model: onnxId, dtype, device: 'wasm', threads: t, runs } });
@@ -94,7 +97,8 @@ if (!opt['no-webgpu']) {
   const r = Number(opt['gpu-runs']);
   // software WebGPU takes 30-50 s an image pass here: a short protocol (no zero-shot, one 10-prompt pass)
   const short = { runs: r, textRuns: 0, zeroshot: 0 };
-  variants.push({ id: 'webclip-f32-gpu', engine: 'webclip', q: { model: 'webclip/f32/', device: 'gpu', ...short } });
+  variants.push({ id: 'webclip-f32-gpu', engine: 'webclip',
+    q: { model: 'webclip/f32/', device: 'gpu', threads: 1, ...short } });
   variants.push({ id: 'transformers-fp32-webgpu', engine: 'transformers',
     q: { model: onnxId, dtype: 'fp32', device: 'webgpu', threads: 1, ...short } });
 }
@@ -223,10 +227,9 @@ function table(title, w, p) {
   console.log(`| text cos vs torch f32 (min of 10) | ${c(fw, 'text_cos_min')} | ${c(fp, 'text_cos_min')} | |`);
   console.log(`| zero-shot max abs prob diff vs torch | ${c(fw, 'probs_max_abs_diff', 4)} | ${c(fp, 'probs_max_abs_diff', 4)} | |`);
 }
-const note = (t) => (t === 1 ? '' : ` (webclip: its single-threaded wasm, the same run as at 1 thread)`);
 for (const t of threads) {
-  table(`CPU, f32 weights, ${t} thread(s)${note(t)}`, byId['webclip-f32-cpu'], byId[`transformers-fp32-wasm-t${t}`]);
-  table(`CPU, q8 weights, ${t} thread(s)${note(t)}`, byId['webclip-q8-cpu'], byId[`transformers-q8-wasm-t${t}`]);
+  table(`CPU, f32 weights, ${t} thread(s)`, byId[`webclip-f32-cpu-t${t}`], byId[`transformers-fp32-wasm-t${t}`]);
+  table(`CPU, q8 weights, ${t} thread(s)`, byId[`webclip-q8-cpu-t${t}`], byId[`transformers-q8-wasm-t${t}`]);
 }
 if (!opt['no-webgpu']) {
   const w = byId['webclip-f32-gpu'], p = byId['transformers-fp32-webgpu'];

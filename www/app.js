@@ -6,7 +6,7 @@
 
 import { WebclipClient } from './lib/client.js';
 import { WebclipError } from './lib/errors.js';
-import { bestBuild } from './lib/wasm-features.js';
+import { bestEngine } from './lib/wasm-features.js';
 import { $ } from './ui/dom.js';
 import { setUpInputs } from './ui/inputs.js';
 import { setUpLabels } from './ui/labels-panel.js';
@@ -342,7 +342,7 @@ function registerServiceWorker() {
   registered = true;
   // it stores the engine build this browser runs without ?wasm= (lib/wasm-features.js); one URL whatever the page's
   // query, so that an override does not replace the service worker
-  navigator.serviceWorker.register(`sw.js?wasm=${bestBuild()}`).catch((e) => {
+  navigator.serviceWorker.register(`sw.js?wasm=${bestEngine()}`).catch((e) => {
     console.warn('webclip: service worker not registered', e);
     modelPanel.offline(`no: the service worker could not be registered (${e.message})`, false);
   });

@@ -9,7 +9,7 @@ import { dropZone } from './lib/drop-zone.js';
 import { WebclipError } from './lib/errors.js';
 import { formatBytes } from './lib/model-store.js';
 import { parseLabels } from './lib/labels.js';
-import { bestBuild } from './lib/wasm-features.js';
+import { bestEngine } from './lib/wasm-features.js';
 import { $, show } from './ui/dom.js';
 import { showNotice, addNotice } from './ui/notice.js';
 import { entriesOf, fromEntries, fromInput } from './ui/collection/folder.js';
@@ -329,7 +329,7 @@ $('items-clear').addEventListener('click', async () => {
 });
 
 if ('serviceWorker' in navigator) {
-  navigator.serviceWorker.register(`sw.js?wasm=${bestBuild()}`) // it stores this engine build (as app.js does)
+  navigator.serviceWorker.register(`sw.js?wasm=${bestEngine()}`) // it stores this engine build (as app.js does)
     .catch((e) => console.warn('webclip: service worker not registered', e));
 }
 loadModel();

@@ -2,22 +2,26 @@
 // the .wasm) in Cache Storage so that, after one visit, the page opens with the network off. Network first (so a
 // rebuilt page shows at once), the stored copy when the network fails or is slow. The model itself is stored by
 // the inference worker in "webclip-models-v1" (lib/model-store.js) and read from there directly; requests not
-// listed here pass through untouched. The page registers it as sw.js?wasm=relaxed-simd or ?wasm=simd128, the engine
-// build the browser runs (lib/wasm-features.js bestBuild): only that .wasm is stored at install (Safari never
-// downloads the relaxed-SIMD build it cannot run); the other is stored when a page it serves fetches it
-// (?wasm=simd128).
+// listed here pass through untouched. The page registers it as sw.js?wasm=NAME, the engine build the browser runs
+// (lib/wasm-features.js bestBuild): only that build is stored at install (Safari never downloads the relaxed-SIMD
+// build it cannot run); the others are stored when a page it serves fetches them (?wasm=simd128, ?threads=1). The
+// threads build is its own folder, pkg/threads/ (glue, .wasm, and wasm-bindgen's snippets/ with the script of its
+// worker threads, whose path holds a hash): everything under it is stored when fetched.
 
 const SHELL_CACHE = 'webclip-shell-v1';
 const NETWORK_WAIT_MS = 4000; // then answer from the cache (a stalled connection is as bad as none)
 /** The .wasm of the engine build `name` (lib/wasm-features.js's BUILDS); both when it is not one's name. */
 function engine(name) {
   const builds = { 'relaxed-simd': 'pkg/webclip_relaxed_bg.wasm', simd128: 'pkg/webclip_bg.wasm' };
+  if (name === THREADS) return [...THREADS_FILES, builds['relaxed-simd']]; // and its one-thread fallback
   return builds[name] ? [builds[name]] : Object.values(builds);
 }
+const THREADS = 'relaxed-simd-threads'; // lib/wasm-features.js's THREADS_BUILD
+const THREADS_FILES = ['pkg/threads/webclip.js', 'pkg/threads/webclip_bg.wasm'];
 const BUILD = new URL(self.location.href).searchParams.get('wasm'); // sw.js?wasm=NAME, from the page
 const SHELL = [
   './', 'index.html', 'app.js', 'style.css', 'app.css',
-  'lib/adapter.js', 'lib/bundle-header.js', 'lib/client.js', 'lib/drop-zone.js', 'lib/errors.js', 'lib/labels.js', 'lib/loader.js',
+  'lib/adapter.js', 'lib/bundle-header.js', 'lib/client.js', 'lib/drop-zone.js', 'lib/engine.js', 'lib/errors.js', 'lib/labels.js', 'lib/loader.js',
   'lib/model-store.js', 'lib/source.js', 'lib/embedding-store.js', 'lib/idb.js', 'lib/worker.js', 'lib/zero-shot.js',
   'lib/wasm-features.js',
   'ui/dom.js', 'ui/export.js', 'ui/inputs.js', 'ui/labels-panel.js', 'ui/model-panel.js', 'ui/notice.js',
@@ -28,7 +32,9 @@ const SHELL = [
   'pkg/webclip.js', ...engine(BUILD),
   'pkg/assets/prompts/imagenet_classnames.json', 'pkg/assets/prompts/imagenet_templates.json',
 ];
-const SHELL_URLS = new Set([...SHELL, ...engine(null)].map((f) => new URL(f, self.registration.scope).href));
+const SHELL_URLS = new Set([...SHELL, ...engine(null), ...THREADS_FILES]
+  .map((f) => new URL(f, self.registration.scope).href));
+const THREADS_DIR = new URL('pkg/threads/', self.registration.scope).href;
 const INDEX = new URL('index.html', self.registration.scope).href;
 
 self.addEventListener('install', (ev) => {
@@ -59,7 +65,7 @@ self.addEventListener('fetch', (ev) => {
   // the page itself under any query (?model=…) is index.html
   const key = req.mode === 'navigate' && url.href.startsWith(self.registration.scope)
     && (url.href === self.registration.scope || url.href === INDEX) ? INDEX : url.href;
-  if (!SHELL_URLS.has(key)) return;
+  if (!SHELL_URLS.has(key) && !key.startsWith(THREADS_DIR)) return;
   ev.respondWith(networkFirst(req, key));
 });
 

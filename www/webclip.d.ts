@@ -72,8 +72,11 @@ export interface ModelInfo {
   /** exp(logit_scale). */
   logitScale: number;
   backend: string;
-  /** The engine build the worker runs (lib/wasm-features.js; `?wasm=simd128` in the page's URL forces it). */
-  cpuFeatures: 'relaxed-simd' | 'simd128';
+  /** The engine build the worker runs (lib/wasm-features.js; `?wasm=simd128` or `?threads=1` in the page's URL
+   *  forces a single-threaded one). */
+  cpuFeatures: 'relaxed-simd-threads' | 'relaxed-simd' | 'simd128';
+  /** Threads the CPU backend splits its matmuls across (`?threads=N` sets it; the threads build only). */
+  threads: number;
   fallback: string | null;
   towers: string;
   captions: boolean;
@@ -86,7 +89,7 @@ export interface ModelInfo {
 export type ErrorCode =
   | 'no-model' | 'not-found' | 'network' | 'corrupt-model' | 'model-version' | 'one-tower' | 'unsupported-image'
   | 'out-of-memory' | 'quota' | 'no-webgpu' | 'webgpu-failed' | 'labels' | 'template' | 'camera' | 'no-wasm'
-  | 'crashed' | 'internal';
+  | 'threads' | 'crashed' | 'internal';
 
 /** The engine's codes: `crate::Error::code` (the table in src/error.rs) and the wasm façade's own
  *  (src/wasm/mod.rs). lib/errors.js ENGINE_CODES maps each to an ErrorCode. */
@@ -96,7 +99,7 @@ export type EngineCode =
   | 'image' | 'input'
   | 'backend-unavailable' | 'gpu-device-lost' | 'gpu-out-of-memory' | 'gpu-limit' | 'gpu-dispatch-limit' | 'gpu'
   | 'backend-name' | 'no-labels' | 'template' | 'threshold' | 'caption-options' | 'embedding-length'
-  | 'embedding-values' | 'js-result';
+  | 'embedding-values' | 'js-result' | 'threads';
 
 /** What pkg/webclip.js (the wasm module, used directly) throws or rejects with: a plain `Error` whose `message`
  *  says what and where, with own properties `code` (decide on this, never on the message) and `hint` (what to do,

@@ -494,7 +494,7 @@ fn load_session(model: &Path, backend: BackendChoice) -> Result<AnySession> {
 fn device_json(session: &AnySession) -> serde_json::Value {
     match session {
         AnySession::Cpu(s) => {
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let threads = webclip::backend::cpu::threads::available();
             let q8 = format!("{:?}", s.backend.quant_matmul).to_lowercase();
             json!({ "name": format!("cpu ({threads} threads)"), "backend": "cpu", "device_type": "cpu", "q8_matmul": q8 })
         }

@@ -24,6 +24,7 @@
 //! | `embedding-length` | `captionEmbedding`, `quantizeEmbedding`, `searchIndex` | an embedding or index of the wrong length |
 //! | `embedding-values` | `quantizeEmbedding`, `searchIndex`                     | an embedding holds NaN or ±Inf, or is all zeros |
 //! | `js-result`        | any call returning an object                           | the result could not be built (a bug) |
+//! | `threads`          | `initThreads` (the multi-threaded build only)          | the worker threads did not start   |
 //!
 //! A trap (a Rust panic, an allocation failure) is not one of these: it throws a `WebAssembly.RuntimeError` and
 //! leaves the module unusable; load it again.
@@ -57,12 +58,55 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// Which of the two wasm builds runs (./build.sh makes both; the page picks one, www/lib/wasm-features.js):
-/// "relaxed-simd" (SIMD128 + relaxed SIMD's int8 dot products) or "simd128". Both compute the same results.
+/// Which of the wasm builds runs (./build.sh makes them; the page picks one, www/lib/wasm-features.js):
+/// "relaxed-simd" (SIMD128 + relaxed SIMD's int8 dot products), "simd128", or "relaxed-simd-threads" (relaxed SIMD
+/// and a pool of Web Workers, [`init_threads`]). All compute the same results.
 #[wasm_bindgen(js_name = cpuFeatures)]
 pub fn cpu_features() -> String {
-    let build = if cfg!(target_feature = "relaxed-simd") { "relaxed-simd" } else { "simd128" };
-    build.to_string()
+    let simd = if cfg!(target_feature = "relaxed-simd") { "relaxed-simd" } else { "simd128" };
+    if cfg!(feature = "threads") {
+        format!("{simd}-threads")
+    } else {
+        simd.to_string()
+    }
+}
+
+/// Threads the CPU backend splits its matmuls across: 1 until [`init_threads`] has started a pool.
+#[wasm_bindgen]
+pub fn threads() -> usize {
+    crate::backend::cpu::threads::available()
+}
+
+/// Multi-threaded build only: the CPU backend's matmuls are split across `n` threads from now on, the calling one
+/// and `n − 1` Web Workers that share this module's memory (rayon's pool). Call it once, from a worker (the caller
+/// waits for the pool with `Atomics.wait`, which a page's main thread may only imitate by spinning), in a
+/// cross-origin isolated context (COOP and COEP headers: shared memory). Resolves with `n`; rejects with code
+/// `threads` (`n` not 1 to 256, a second call, or the workers did not start: use a single-threaded build).
+#[cfg(feature = "threads")]
+#[wasm_bindgen(js_name = initThreads)]
+pub async fn init_threads(n: usize) -> Result<usize, JsValue> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if n == 0 || n > 256 {
+        return Err(js_error("threads", &format!("initThreads({n}): the thread count must be 1 to 256"), ""));
+    }
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return Err(js_error("threads", "initThreads was called twice: the pool is started once per module", ""));
+    }
+    if n > 1 {
+        let started = wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(n - 1)).await;
+        started.map_err(|e| {
+            let why = e.as_string().or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())));
+            let why = why.unwrap_or_else(|| format!("{e:?}"));
+            js_error(
+                "threads",
+                &format!("the {} worker threads did not start: {why}", n - 1),
+                "load a single-threaded build (?threads=1)",
+            )
+        })?;
+    }
+    crate::backend::cpu::threads::set_total(n);
+    Ok(n)
 }
 
 #[wasm_bindgen(start)]

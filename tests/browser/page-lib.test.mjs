@@ -11,7 +11,8 @@ import { WebclipClient } from '../../www/lib/client.js';
 import { ENGINE_CODES, ERRORS, WebclipError, isGpuFailure, toWebclipError } from '../../www/lib/errors.js';
 import { PRESETS, checkTemplates, fillTemplate, parseLabels } from '../../www/lib/labels.js';
 import { DEFAULT_MODEL, PICKS, resolveSource } from '../../www/lib/source.js';
-import { BUILDS, forwardOverride, hasRelaxedSimd, pickBuild, wasmUrl } from '../../www/lib/wasm-features.js';
+import { BUILDS, MAX_THREADS, bestBuild, bestEngine, engineFiles, forwardOverride, hasRelaxedSimd, pickBuild, threadCount,
+  threadsOverride, wasmUrl } from '../../www/lib/wasm-features.js';
 import { ensemble, normalize, probabilities, ranked, softmax } from '../../www/lib/zero-shot.js';
 
 const WWW = fileURLToPath(new URL('../../www/', import.meta.url));
@@ -266,6 +267,35 @@ test('engine build: relaxed SIMD where it validates, else SIMD128; ?wasm= forces
   const worker = new URL('https://example.org/app/lib/worker.js');
   assert.equal(forwardOverride(worker, '?model=m&wasm=simd128').href, `${worker.href}?wasm=simd128`);
   assert.equal(forwardOverride(worker, '?model=m'), worker, 'no override: the same URL');
+  assert.equal(forwardOverride(worker, '?threads=3&wasm=relaxed-simd').href, `${worker.href}?wasm=relaxed-simd&threads=3`);
+});
+
+test('engine build: the threads build only where shared memory, workers and relaxed SIMD are; ?threads=N', () => {
+  const pkg = new URL('https://example.org/app/pkg/');
+  const isolated = { crossOriginIsolated: true, SharedArrayBuffer, Worker: class {}, navigator: { hardwareConcurrency: 12 } };
+  const files = (search, g) => {
+    const f = engineFiles(pkg, search, g);
+    return { build: f.build, glue: f.glue.pathname, wasm: f.wasm.pathname, threads: f.threads };
+  };
+  if (hasRelaxedSimd()) {
+    assert.deepEqual(files('', isolated), { build: 'relaxed-simd-threads', glue: '/app/pkg/threads/webclip.js',
+      wasm: '/app/pkg/threads/webclip_bg.wasm', threads: MAX_THREADS }, 'hardwareConcurrency, capped');
+    assert.equal(files('?threads=3', isolated).threads, 3);
+    assert.equal(files('?threads=32', isolated).threads, 32, 'an explicit count is not capped');
+    assert.equal(bestEngine(isolated), 'relaxed-simd-threads');
+  } else {
+    assert.equal(files('', isolated).threads, 1, 'no relaxed SIMD (Node 20 here): the threads build has it');
+  }
+  const single = { build: bestBuild(), glue: '/app/pkg/webclip.js', wasm: `/app/pkg/${BUILDS[bestBuild()]}`, threads: 1 };
+  assert.deepEqual(files('?threads=1', isolated), single, '?threads=1: a single-threaded build');
+  assert.deepEqual(files('', { ...isolated, crossOriginIsolated: false }), single, 'not isolated: no shared memory');
+  assert.deepEqual(files('', { ...isolated, SharedArrayBuffer: undefined }), single);
+  assert.deepEqual(files('', { ...isolated, Worker: undefined }), single, 'no nested workers');
+  assert.equal(files('?wasm=simd128', isolated).build, 'simd128', 'wasm=simd128: there is no SIMD128 threads build');
+  for (const bad of ['0', '-2', '1.5', 'many', '257']) {
+    assert.equal(threadsOverride(`?threads=${bad}`), null, `threads=${bad} is no override`);
+  }
+  assert.equal(threadCount('?threads=4', { ...isolated, crossOriginIsolated: false }), 1, 'an override cannot make shared memory');
 });
 
 test('the service worker stores every file the page loads (else the page breaks offline)', () => {
@@ -278,11 +308,12 @@ test('the service worker stores every file the page loads (else the page breaks 
     'sw.js names the builds of lib/wasm-features.js');
   for (const f of Object.values(builds)) listed.add(f);
   const needed = pageFiles();
-  for (const f of ['lib/worker.js', 'lib/loader.js', 'lib/wasm-features.js', 'pkg/webclip.js', 'presets/cifar100.json',
+  for (const f of ['lib/worker.js', 'lib/loader.js', 'lib/engine.js', 'lib/wasm-features.js', 'presets/cifar100.json',
     'style.css']) {
     assert.ok(needed.has(f), `the import walk missed ${f}: fix pageFiles()`);
   }
-  // the worker passes one of them to pkg/webclip.js's init (lib/wasm-features.js)
+  // lib/engine.js imports the glue lib/wasm-features.js names and passes it one of the .wasm
+  needed.add('pkg/webclip.js');
   needed.add('pkg/webclip_bg.wasm');
   needed.add('pkg/webclip_relaxed_bg.wasm');
   for (const f of needed) assert.ok(listed.has(f), `sw.js does not store ${f}, which the page loads`);

@@ -319,9 +319,14 @@ suite('the webclip page in headless Chromium', {
         assert.equal(state.model.backend, 'cpu', 'auto ran on the software adapter');
         assert.match(state.model.choice ?? '', /software renderer/i, `no reason for the choice: ${state.model.choice}`);
         assert.equal(state.model.fallback, null, 'a choice is not a failure');
-        // Chromium has relaxed SIMD: the worker runs pkg/webclip_relaxed_bg.wasm (lib/wasm-features.js)
-        assert.equal(state.model.cpuFeatures, 'relaxed-simd');
-        assert.equal(await b.page.textContent('#fact-backend'), 'CPU — WebAssembly (relaxed SIMD)');
+        // Chromium has relaxed SIMD and serve.mjs sends COOP/COEP: the worker runs pkg/threads/ with a thread per core
+        // (lib/wasm-features.js), or pkg/webclip_relaxed_bg.wasm on a one-core machine
+        const cores = await b.page.evaluate(() => navigator.hardwareConcurrency);
+        const threads = Math.min(cores, 8);
+        assert.deepEqual([state.model.cpuFeatures, state.model.threads],
+          [threads > 1 ? 'relaxed-simd-threads' : 'relaxed-simd', threads]);
+        assert.equal(await b.page.textContent('#fact-backend'),
+          `CPU — WebAssembly (relaxed SIMD${threads > 1 ? `, ${threads} threads` : ''})`);
         assert.match(await b.page.textContent('#backend-why'), /^Chosen automatically: the WebGPU adapter \(.*\) is a software/);
         assert.deepEqual(await noticeIn(b, '#model-notices'), [], 'a choice raises no warning');
         assert.equal(state.model.fromCache, false);

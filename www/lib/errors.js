@@ -77,6 +77,12 @@ export const ERRORS = {
     title: 'The webclip engine is not built',
     hint: 'Run ./build.sh in the repository (it writes www/pkg/), then reload; ./build.sh serve builds and serves.',
   },
+  threads: {
+    title: 'Running on one CPU thread',
+    hint: 'Results are the same, only slower. The worker threads need shared memory: a page served with the headers ' +
+      'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp (./build.sh serve ' +
+      'sends them). ?threads=1 in the URL skips the attempt.',
+  },
   crashed: {
     title: 'The engine stopped',
     hint: 'It is restarted automatically; load the model again. If it keeps happening, please report it with ' +
@@ -125,6 +131,7 @@ export const ENGINE_CODES = {
   'embedding-length': 'internal',
   'embedding-values': 'internal',
   'js-result': 'internal',
+  threads: 'threads',
 };
 
 /** Engine codes of a failing WebGPU: with the "auto" backend the worker retries on the CPU. */

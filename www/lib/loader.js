@@ -2,7 +2,7 @@
 // and converted to q8 here), built on WebGPU or the CPU with the fallback reason, then warmed up so the first
 // photo does not pay for pipeline creation.
 
-import { Model, convertCheckpoint } from '../pkg/webclip.js';
+import { engine } from './engine.js';
 import { SOFTWARE_ADAPTER, adapterName } from './adapter.js';
 import { WebclipError, toWebclipError } from './errors.js';
 import { cachedModel, download, revalidate } from './model-store.js';
@@ -55,7 +55,7 @@ export async function fetchBundle(source, progress) {
   }
   progress({ stage: 'convert', quant: FOLDER_QUANT });
   try {
-    const bytes = convertCheckpoint(files['config.json'], files['model.safetensors'], files['tokenizer.json'],
+    const bytes = engine().convertCheckpoint(files['config.json'], files['model.safetensors'], files['tokenizer.json'],
       files['preprocessor_config.json'], FOLDER_QUANT, 'both');
     return { bytes, fromCache: false };
   } catch (e) {
@@ -94,7 +94,7 @@ export async function build(bytes, name, backend, progress) {
     if (!why) {
       progress({ stage: 'compile', backend: 'gpu' });
       try {
-        return { model: await Model.fromBundle(bytes, name, 'gpu'), fallback: null, choice: null };
+        return { model: await engine().Model.fromBundle(bytes, name, 'gpu'), fallback: null, choice: null };
       } catch (e) {
         if (backend === 'gpu') throw toWebclipError(e, 'model');
         const reason = String(e.message ?? e);
@@ -112,7 +112,7 @@ export async function build(bytes, name, backend, progress) {
 export async function buildCpu(bytes, name, progress) {
   progress({ stage: 'compile', backend: 'cpu' });
   try {
-    return await Model.fromBundle(bytes, name, 'cpu');
+    return await engine().Model.fromBundle(bytes, name, 'cpu');
   } catch (e) {
     throw toWebclipError(e, 'model');
   }

@@ -1,9 +1,14 @@
-// Which of the two engine builds this browser runs (./build.sh writes both into pkg/, with one webclip.js):
+// Which engine build this browser runs (./build.sh writes all three into pkg/):
+//   pkg/threads/webclip.js + webclip_bg.wasm   relaxed SIMD and threads: the CPU backend's matmuls split across a
+//                                pool of Web Workers sharing the module's memory. Only in a worker (it waits with
+//                                Atomics.wait) of a cross-origin isolated page (COOP + COEP: shared memory), with
+//                                relaxed SIMD; lib/engine.js loads it, the others load pkg/webclip.js and one of:
 //   pkg/webclip_relaxed_bg.wasm  SIMD128 + relaxed SIMD (int8 dot products with i32x4.relaxed_dot_i8x16_i7x16_add_s;
 //                                Chrome/Edge ≥ 114)
 //   pkg/webclip_bg.wasm          SIMD128 only (Safari, Node 20, any engine without a conforming relaxed SIMD)
-// Both compute the same results. `?wasm=simd128` (or `wasm=relaxed-simd`) in the page's URL forces one, e.g. to
-// compare them or to report a bug; forwardOverride() passes it on to the worker, whose own URL is what it sees.
+// All compute the same results. `?wasm=simd128` (or `wasm=relaxed-simd`) in the page's URL forces a SIMD flavour and
+// `?threads=N` a thread count (1: a single-threaded build), e.g. to compare them or to report a bug;
+// forwardOverride() passes both on to the worker, whose own URL is what it sees.
 // No other import: the worker, the page, bench.js, bench/compare.js and Node tests all use it.
 
 /** `(func (export "f") (result i32) (i32x4.extract_lane 0 (i32x4.relaxed_dot_i8x16_i7x16_add_s
@@ -30,6 +35,15 @@ export const BUILDS = {
   'relaxed-simd': 'webclip_relaxed_bg.wasm',
   simd128: 'webclip_bg.wasm',
 };
+
+/** The multi-threaded build: its own JS glue (shared memory, the worker script in snippets/) next to its .wasm. */
+export const THREADS_BUILD = {
+  name: 'relaxed-simd-threads',
+  glue: 'threads/webclip.js',
+  wasm: 'threads/webclip_bg.wasm',
+};
+/** The default thread count's ceiling: the matmuls of a 50-token image pass stop gaining well before this. */
+export const MAX_THREADS = 8;
 
 let relaxed = null; // hasRelaxedSimd()'s answer, once known
 
@@ -72,11 +86,50 @@ export function wasmUrl(pkg = new URL('../pkg/', import.meta.url), search) {
   return new URL(BUILDS[pickBuild(search)], pkg);
 }
 
-/** `url` (a worker script's) with the page's `wasm=` override added, so the worker picks the same build. */
+/** True where the multi-threaded build can run here: shared memory (a cross-origin isolated context), module Web
+ *  Workers inside this one, and relaxed SIMD (the build has it). */
+export function canUseThreads(g = globalThis) {
+  return g.crossOriginIsolated === true && typeof g.SharedArrayBuffer === 'function' && typeof g.Worker === 'function'
+    && hasRelaxedSimd();
+}
+
+/** The thread count asked for by `threads=N` in `search`, or null (none, or not a whole number from 1 to 256). */
+export function threadsOverride(search = globalThis.location?.search ?? '') {
+  const raw = new URLSearchParams(search).get('threads');
+  const n = raw === null ? NaN : Number(raw);
+  return Number.isInteger(n) && n >= 1 && n <= 256 ? n : null;
+}
+
+/** Threads for the CPU backend: 1 where the threads build cannot run or `wasm=simd128` is forced; else `threads=N`,
+ *  or navigator.hardwareConcurrency up to MAX_THREADS. */
+export function threadCount(search, g = globalThis) {
+  if (!canUseThreads(g) || wasmOverride(search) === 'simd128') return 1;
+  return threadsOverride(search) ?? Math.max(1, Math.min(g.navigator?.hardwareConcurrency || 1, MAX_THREADS));
+}
+
+/** The build a worker here runs without overrides: the threads build where it can run, else bestBuild(). */
+export function bestEngine(g = globalThis) {
+  return threadCount('', g) > 1 ? THREADS_BUILD.name : bestBuild();
+}
+
+/** The engine a worker loads: {build, glue, wasm (URLs), threads}. `pkg`: the folder of pkg/webclip.js. */
+export function engineFiles(pkg = new URL('../pkg/', import.meta.url), search, g = globalThis) {
+  const threads = threadCount(search, g);
+  if (threads > 1) {
+    const { name, glue, wasm } = THREADS_BUILD;
+    return { build: name, glue: new URL(glue, pkg), wasm: new URL(wasm, pkg), threads };
+  }
+  return { build: pickBuild(search), glue: new URL('webclip.js', pkg), wasm: wasmUrl(pkg, search), threads: 1 };
+}
+
+/** `url` (a worker script's) with the page's `wasm=` and `threads=` overrides added, so the worker picks the same
+ *  build. */
 export function forwardOverride(url, search) {
   const forced = wasmOverride(search);
-  if (!forced) return url;
+  const threads = threadsOverride(search);
+  if (!forced && !threads) return url;
   const u = new URL(url);
-  u.searchParams.set('wasm', forced);
+  if (forced) u.searchParams.set('wasm', forced);
+  if (threads) u.searchParams.set('threads', String(threads));
   return u;
 }

@@ -17,7 +17,8 @@
  * |          |                                                          | fromCache, stored, captions, captionCache,   |
  * |          |                                                          | bytes, ms, warnings: [{code, message}],      |
  * |          |                                                          | webclip (version), cpuFeatures (the wasm     |
- * |          |                                                          | build: "relaxed-simd" or "simd128")}         |
+ * |          |                                                          | build: "relaxed-simd-threads", "relaxed-simd"|
+ * |          |                                                          | or "simd128"), threads (the CPU backend's)}  |
  * | labels   | labels: string[], templates: {id, list: string[]}        | {count, cached, computed, ms}                |
  * | classify | image: {id, name, bytes: Uint8Array}, labels, templates  | {ranked: [{label, p}], timings: {image, text,|
  * |          |                                                          | textComputed}, backend, fallback}            |
@@ -64,13 +65,12 @@
  * `captions: false` and answers caption requests with an error.
  */
 
-import init, { cpuFeatures, quantizeEmbedding, searchIndex, version } from '../pkg/webclip.js';
 import { WebclipError, isGpuFailure, toWebclipError } from './errors.js';
 import { bundleMetadata, describeBundle } from './bundle-header.js';
 import { build, buildCpu, fetchBundle, warmUp } from './loader.js';
 import { cachedModel, clearModels, formatBytes, listModels, storeModel } from './model-store.js';
 import { resolveSource } from './source.js';
-import { wasmUrl } from './wasm-features.js';
+import { engine, loadEngine } from './engine.js';
 import * as store from './embedding-store.js';
 import { ensemble, probabilities, ranked } from './zero-shot.js';
 import { fillTemplate, checkTemplates } from './labels.js';
@@ -79,22 +79,9 @@ const TEXT_BATCH = 64; // prompts per embedTexts call: progress stays fluid for 
 const KEEP_IMAGES = 256; // image embeddings (and captions) remembered per model
 const KEEP_LABEL_SETS = 4;
 
-let ready = null; // Promise of the initialised wasm module
 let current = null; // {model: Model, info, source, bytes (kept only when not stored), auto}
 const images = new Map(); // image id → {embedding: Float32Array, caption}
 const labelSets = new Map(); // JSON [templates.id, labels] → normalised Float32Array[]
-
-function wasm() {
-  // the relaxed-SIMD build where this browser has relaxed SIMD, else the SIMD128 one; `?wasm=simd128` on this
-  // worker's URL (lib/client.js passes the page's on) forces one
-  if (ready) return ready;
-  const url = wasmUrl();
-  ready = init({ module_or_path: url }).catch((e) => {
-    ready = null;
-    throw new WebclipError('no-wasm', `pkg/webclip.js or ${url} did not load: ${e.message ?? e}`);
-  });
-  return ready;
-}
 
 const remember = (map, key, value, max) => {
   map.delete(key);
@@ -103,7 +90,7 @@ const remember = (map, key, value, max) => {
 };
 
 async function load({ model: input, base, backend = 'auto' }, progress) {
-  await wasm();
+  const { build: engineBuild, threads, threadsError } = await loadEngine();
   let source;
   try {
     source = resolveSource(input, base);
@@ -142,7 +129,7 @@ async function load({ model: input, base, backend = 'auto' }, progress) {
   }
   ms.warmup = performance.now() - t;
 
-  const warnings = [];
+  const warnings = threadsError ? [{ code: 'threads', message: threadsError }] : [];
   let stored = got.fromCache;
   if (!got.fromCache) {
     const err = await storeModel(source.cacheKey, got.bytes, got);
@@ -173,8 +160,9 @@ async function load({ model: input, base, backend = 'auto' }, progress) {
     stored,
     captions,
     captionCache,
-    webclip: version(),
-    cpuFeatures: cpuFeatures(),
+    webclip: engine().version(),
+    cpuFeatures: engineBuild,
+    threads,
     ms,
     warnings,
   };
@@ -285,7 +273,7 @@ async function imageEmbedding(image, progress, timings) {
 async function caption({ image }, progress) {
   const c = needModel();
   if (!c.info.captions) {
-    throw new WebclipError('internal', `this build of webclip (${version()}) has no captioner (model.caption)`);
+    throw new WebclipError('internal', `this build of webclip (${engine().version()}) has no captioner (model.caption)`);
   }
   const seen = images.get(image.id);
   if (seen?.caption) return { ...seen.caption, ms: null, vocabularyMs: null, backend: c.info.backend };
@@ -362,7 +350,7 @@ async function tagRequest({ image, labels, threshold = 0.5, crops = false, dims 
   }
   const c = needModel();
   if (typeof c.model.tag !== 'function') {
-    throw new WebclipError('internal', `this build of webclip (${version()}) has no tagger (model.tag)`);
+    throw new WebclipError('internal', `this build of webclip (${engine().version()}) has no tagger (model.tag)`);
   }
   const t0 = performance.now();
   let r;
@@ -379,7 +367,7 @@ async function tagRequest({ image, labels, threshold = 0.5, crops = false, dims 
     remember(images, image.id, { embedding: Float32Array.from(given), caption: null }, KEEP_IMAGES);
   }
   const seen = await imageEmbedding(image, progress, {});
-  const { vector, scale } = quantizeEmbedding(seen.embedding, dims);
+  const { vector, scale } = engine().quantizeEmbedding(seen.embedding, dims);
   const tags = [...(plain(r).tags ?? [])].map(plain).map((t) => ({ tag: String(t.tag), score: t.score }));
   return { tags, scores: Array.from(plain(r).scores), vector, scale, ms: performance.now() - t0,
     backend: c.info.backend };
@@ -398,7 +386,7 @@ async function searchRequest({ query, vectors, dims, top = 10 }, progress) {
   } else {
     throw new WebclipError('internal', 'search needs query: {text} (non-empty), {image} or {vector: Int8Array, scale}');
   }
-  const hits = vectors.length ? searchIndex(q, vectors, dims, top) : [];
+  const hits = vectors.length ? engine().searchIndex(q, vectors, dims, top) : [];
   return { hits: hits.map((h) => (h instanceof Map ? Object.fromEntries(h) : h)), ms: performance.now() - t0 };
 }
 

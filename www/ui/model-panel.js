@@ -9,7 +9,7 @@ import { addNotice, showNotice } from './notice.js';
 
 const BACKENDS = { auto: 'Automatic (the faster here)', gpu: 'WebGPU', cpu: 'CPU (WebAssembly)' };
 // the engine build the worker loaded (lib/wasm-features.js), as the "Runs on" line says it
-const SIMD = { 'relaxed-simd': 'relaxed SIMD', simd128: 'SIMD' };
+const SIMD = { 'relaxed-simd-threads': 'relaxed SIMD', 'relaxed-simd': 'relaxed SIMD', simd128: 'SIMD' };
 const STAGES = {
   compile: (p) => `Building the model on ${p.backend === 'gpu' ? 'WebGPU' : 'the CPU'}…`,
   convert: (p) => `Converting the Hugging Face checkpoint to ${p.quant} in this tab…`,
@@ -66,7 +66,8 @@ export const modelPanel = {
     const gpu = info.backend !== 'cpu';
     // "gpu: <adapter> (webgpu, <device type>)": a cpu device type is WebGPU emulated in software (SwiftShader)
     const software = gpu && (/, cpu\)$/.test(info.backend) || SOFTWARE_ADAPTER.test(info.backend));
-    const cpu = `CPU — WebAssembly (${SIMD[info.cpuFeatures] ?? 'SIMD'})`;
+    const threads = info.threads > 1 ? `, ${info.threads} threads` : '';
+    const cpu = `CPU — WebAssembly (${SIMD[info.cpuFeatures] ?? 'SIMD'}${threads})`;
     show('fact-backend', gpu ? `WebGPU — ${info.backend.replace(/^gpu: /, '')}` +
       (software ? ' — a software adapter: WebGPU emulated on the CPU, slow' : '') : cpu,
       (gpu && !software) || info.choice ? 'ok' : 'warn');

@@ -163,7 +163,7 @@ pub fn block(x: &QuantizedRows, w: &CpuLinear, o0: usize, o1: usize, out: &mut [
         let mut put = |c: usize, q: usize, lanes: [f32; 4]| {
             let bias = w.bias.as_ref().map_or(0.0, |b| b[o + c]);
             for (r, v) in lanes.iter().enumerate().take(rows.saturating_sub(q * 4)) {
-                out[layout.index(q * 4 + r, o + c - o0, rows)] = v + bias;
+                out[layout.index(q * 4 + r, o + c - o0)] = v + bias;
             }
         };
         let mut q = 0;
@@ -266,14 +266,14 @@ mod tests {
         let (x, w) = case(rows, k, n);
         let q = quantize_rows(&x, rows, k);
         let cols = columns(&w, q.blocks);
-        let mut transposed = vec![0f32; rows * n];
-        block(&q, &w, 1, n, &mut transposed[..rows * (n - 1)], Layout::Transposed);
+        let mut out = vec![0f32; rows * (n - 1)];
+        block(&q, &w, 1, n, &mut out, Layout { stride: n - 1 });
         for o in 1..n {
             let c = [Column { w: weight_row(&w, o, q.blocks), dw: &cols[o].0, wsum: &cols[o].1 }];
             for r in 0..rows {
                 let [lanes] = kernels::portable::tile::<1, 1>(&q.kernel_rows(), r / 4, &c)[0];
                 let want = lanes[r % 4] + w.bias.as_ref().unwrap()[o];
-                assert_eq!(transposed[(o - 1) * rows + r].to_bits(), want.to_bits(), "({r}, {o})");
+                assert_eq!(out[r * (n - 1) + o - 1].to_bits(), want.to_bits(), "({r}, {o})");
             }
         }
     }
@@ -285,8 +285,8 @@ mod tests {
         let (rows, k, n) = (9, 200, 37);
         let (x, w) = case(rows, k, n);
         let q = quantize_rows(&x, rows, k);
-        let mut transposed = vec![0f32; rows * n];
-        block(&q, &w, 0, n, &mut transposed, Layout::Transposed);
+        let mut out = vec![0f32; rows * n];
+        block(&q, &w, 0, n, &mut out, Layout { stride: n });
         for o in 0..n {
             let wo = w.weight.dequantize_row(o);
             for r in 0..rows {
@@ -300,7 +300,7 @@ mod tests {
                     })
                     .sum::<f64>()
                     + 1e-5 * xr.iter().zip(&wo).map(|(&a, &b)| (a * b).abs() as f64).sum::<f64>();
-                let got = transposed[o * rows + r] as f64;
+                let got = out[r * n + o] as f64;
                 assert!((got - exact).abs() <= bound, "({r}, {o}): {got} vs {exact}, bound {bound}");
             }
         }

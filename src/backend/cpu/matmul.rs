@@ -1,9 +1,10 @@
 //! `y = x · Wᵀ + b` on the CPU. Both operands are row-major with the reduction dimension contiguous
 //! (`x` is `(rows, in)`, HF's `W` is `(out, in)`), so every output is one dot product of two contiguous rows.
 //! Eight independent accumulators let LLVM vectorise the dot product without reassociating a single sum;
-//! natively the output features are split across threads (wasm runs single-threaded).
+//! the output features are split across threads ([`threads`]: rayon's pool natively, Web Workers in the browser's
+//! multi-threaded build; one thread otherwise).
 
-use super::{int8, CpuLinear};
+use super::{int8, threads, CpuLinear};
 use crate::quant::Kind;
 
 /// Dot product with 8 partial sums (vectorisable, deterministic for a given length).
@@ -20,22 +21,17 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Where output `(r, o)` of a block of outputs `[o0, o1)` goes in its slice.
+/// Where output `(r, o)` of a block of outputs `[o0, o1)` goes in its slice: `out[r · stride + (o - o0)]`, row-major
+/// (`stride` = n for the whole result, `o1 - o0` for one thread's block).
 #[derive(Clone, Copy, Debug)]
-pub enum Layout {
-    /// `out[(o - o0) · rows + r]`: a thread's block of outputs is one contiguous slice.
-    Transposed,
-    /// `out[r · n + o]` (with `o0 = 0`): the result itself, no transposition after (one thread).
-    RowMajor { n: usize },
+pub struct Layout {
+    pub stride: usize,
 }
 
 impl Layout {
     #[inline(always)]
-    pub fn index(self, r: usize, o_rel: usize, rows: usize) -> usize {
-        match self {
-            Layout::Transposed => o_rel * rows + r,
-            Layout::RowMajor { n } => r * n + o_rel,
-        }
+    pub fn index(self, r: usize, o_rel: usize) -> usize {
+        r * self.stride + o_rel
     }
 }
 
@@ -55,7 +51,7 @@ fn block(x: &[f32], rows: usize, w: &CpuLinear, o0: usize, o1: usize, out: &mut 
         };
         let b = w.bias.as_ref().map_or(0.0, |b| b[o]);
         for r in 0..rows {
-            out[layout.index(r, o - o0, rows)] = dot(&x[r * k..][..k], wo) + b;
+            out[layout.index(r, o - o0)] = dot(&x[r * k..][..k], wo) + b;
         }
     }
 }
@@ -69,48 +65,40 @@ pub fn linear(x: &[f32], rows: usize, w: &CpuLinear, int8: bool) -> Vec<f32> {
         Some(q) => int8::block(q, w, o0, o1, out, layout),
         None => block(x, rows, w, o0, o1, out, layout),
     };
-    let threads = thread_count(rows * n * w.in_features);
+    let threads = threads::for_work(rows * n * w.in_features);
     let mut y = vec![0f32; rows * n];
     if threads <= 1 {
-        run(0, n, &mut y, Layout::RowMajor { n });
+        run(0, n, &mut y, Layout { stride: n });
         return y;
     }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        let mut transposed = vec![0f32; rows * n];
-        std::thread::scope(|s| {
-            let per = n.div_ceil(threads);
-            for (t, chunk) in transposed.chunks_mut(per * rows).enumerate() {
-                let o0 = t * per;
-                let o1 = (o0 + per).min(n);
-                let run = &run;
-                s.spawn(move || run(o0, o1, chunk, Layout::Transposed));
-            }
-        });
-        for o in 0..n {
-            for r in 0..rows {
-                y[r * n + o] = transposed[o * rows + r];
-            }
+    // Part t holds outputs [t·per, (t+1)·per) (an even count: the int8 kernel's tiles are two columns wide), row-major;
+    // the calling thread computes part 0 while the pool computes the others, then the rows are copied into place.
+    // Every output is the same dot product, in the same order, as on one thread: the result does not depend on the
+    // thread count.
+    let per = n.div_ceil(threads).next_multiple_of(2);
+    let mut parts = vec![0f32; rows * n];
+    let part = |t: usize, out: &mut [f32]| {
+        let width = out.len() / rows;
+        run(t * per, t * per + width, out, Layout { stride: width });
+    };
+    rayon::in_place_scope(|s| {
+        let mut chunks = parts.chunks_mut(per * rows).enumerate();
+        let first = chunks.next();
+        for (t, out) in chunks {
+            let part = &part;
+            s.spawn(move |_| part(t, out));
+        }
+        if let Some((t, out)) = first {
+            part(t, out);
+        }
+    });
+    for (t, part) in parts.chunks(per * rows).enumerate() {
+        let width = part.len() / rows;
+        for (r, src) in part.chunks_exact(width).enumerate() {
+            y[r * n + t * per..][..width].copy_from_slice(src);
         }
     }
     y
-}
-
-/// Threads worth starting for `macs` multiply-adds (none below ~1M: spawning costs more).
-fn thread_count(macs: usize) -> usize {
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = macs;
-        1
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        if macs < 1 << 20 {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        }
-    }
 }
 
 #[cfg(test)]
@@ -135,6 +123,35 @@ mod tests {
                     (0..inf).map(|i| x[r * inf + i] as f64 * weight[o * inf + i] as f64).sum::<f64>() + o as f64 * 0.01;
                 // f32 accumulation over 37 terms of magnitude ≤ 1: error well under 1e-5
                 assert!((y[r * outf + o] as f64 - naive).abs() < 1e-5, "r={r} o={o}");
+            }
+        }
+    }
+
+    /// Split across a pool or not, every output is the same dot product: the results are equal bit for bit, for the
+    /// int8 path and the dequantizing one (what the browser's threads build relies on to match the others).
+    #[test]
+    fn threads_do_not_change_the_result() {
+        let (rows, inf, outf) = (50, 256, 1030);
+        let x: Vec<f32> = (0..rows * inf).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+        let weight: Vec<f32> = (0..outf * inf).map(|i| ((i * 53 % 97) as f32 - 48.0) / 97.0).collect();
+        for kind in [Kind::Q8, Kind::F16] {
+            let w = CpuLinear {
+                out_features: outf,
+                in_features: inf,
+                weight: crate::quant::PackedMatrix::from_rows(kind, outf, inf, &weight),
+                bias: Some((0..outf).map(|i| i as f32 * 0.01).collect()),
+            };
+            let on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    assert_eq!(threads::available(), threads);
+                    linear(&x, rows, &w, true)
+                })
+            };
+            let one = on(1);
+            for threads in [2, 3, 7] {
+                let y = on(threads);
+                assert!(one.iter().zip(&y).all(|(a, b)| a.to_bits() == b.to_bits()), "{kind:?}, {threads} threads");
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod int8;
 mod matmul;
 mod ops;
 pub mod profile;
+pub mod threads;
 
 use super::{check, check_bias, Activation, Backend, Dims, Mask, Weights};
 use crate::error::Result;
