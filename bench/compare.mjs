@@ -64,7 +64,6 @@ link(join(HERE, 'compare.html'), 'compare.html');
 link(join(HERE, 'compare.js'), 'compare.js');
 link(join(HERE, 'compare-worker.js'), 'compare-worker.js');
 link(join(REPO, 'www/pkg'), 'pkg');
-mkdirSync(join(root, 'lib'));
 link(join(REPO, 'www/lib'), 'lib'); // engine.js and wasm-features.js pick pkg/'s build (../pkg/ from lib/)
 mkdirSync(join(root, 'vendor'));
 link(join(HERE, 'node_modules/@huggingface/transformers/dist'), 'vendor/transformers');
