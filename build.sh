@@ -100,7 +100,7 @@ install_wasm_opt() {  # sets WASM_OPT: wasm-opt from the npm package binaryen
 #   simd128       .cargo/config.toml's flags                         → www/pkg/webclip_bg.wasm
 #   relaxed-simd  the same + relaxed SIMD (Chrome/Edge ≥ 114)         → www/pkg/webclip_relaxed_bg.wasm
 #   threads       relaxed SIMD + atomics and shared memory, feature    → www/pkg/threads/ (its own webclip.js and the
-#                 `threads` (rayon on Web Workers, wasm-bindgen-rayon)    worker script in snippets/)
+#                 `threads` (rayon on Web Workers, src/wasm/threads.rs)   threads' script, src/wasm/threads.js, in snippets/)
 # The first two share one webclip.js. CARGO_TARGET_<triple>_RUSTFLAGS adds to config.toml's list (RUSTFLAGS would
 # replace it); each build has a target dir of its own, so that they do not rebuild each other.
 RELAXED_FLAGS=-Ctarget-feature=+relaxed-simd

@@ -139,10 +139,11 @@ async function loadModel(input) {
   });
 }
 
-/** A worker that died while starting is usually a missing pkg/ (the page was served before ./build.sh). */
+/** A worker that died while starting, or whose engine did not load, is usually a missing pkg/ (the page was served
+ *  before ./build.sh). */
 async function explainStartFailure(e) {
   const err = e instanceof WebclipError ? e : new WebclipError('internal', String(e?.message ?? e));
-  if (err.code !== 'crashed') return err;
+  if (err.code !== 'crashed' && err.code !== 'no-wasm') return err;
   const pkg = await fetch('pkg/webclip.js', { method: 'HEAD', cache: 'no-store' }).catch(() => null);
   return pkg && !pkg.ok ? new WebclipError('no-wasm', `pkg/webclip.js is missing (HTTP ${pkg.status})`) : err;
 }

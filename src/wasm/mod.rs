@@ -34,6 +34,9 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+#[cfg(feature = "threads")]
+mod threads;
+
 use crate::backend::cpu::Cpu;
 use crate::backend::gpu::Gpu;
 use crate::{Checkpoint, Session};
@@ -94,15 +97,9 @@ pub async fn init_threads(n: usize) -> Result<usize, JsValue> {
         return Err(js_error("threads", "initThreads was called twice: the pool is started once per module", ""));
     }
     if n > 1 {
-        let started = wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(n - 1)).await;
-        started.map_err(|e| {
-            let why = e.as_string().or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())));
-            let why = why.unwrap_or_else(|| format!("{e:?}"));
-            js_error(
-                "threads",
-                &format!("the {} worker threads did not start: {why}", n - 1),
-                "load a single-threaded build (?threads=1)",
-            )
+        threads::start(n - 1).await.map_err(|why| {
+            let what = format!("the {} worker threads did not start: {why}", n - 1);
+            js_error("threads", &what, "load a single-threaded build (?threads=1)")
         })?;
     }
     crate::backend::cpu::threads::set_total(n);

@@ -198,7 +198,12 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       assert.ok(await b.page.locator('#animals .start').isHidden(), 'the button goes once the model loads');
       assert.equal(readyA.detail.model.backend, 'cpu', 'no WebGPU adapter here: the CPU path');
       assert.equal(counts.get(`GET ${BUNDLE_PATH}`), 1, 'the bundle is downloaded once for both widgets');
-      assert.equal(b.workers.length, 1, `one worker for both widgets: ${b.workers.join(', ')}`);
+      // (the threads build starts its own workers, rayon's pool, inside that one; all same-origin scripts)
+      const modelWorkers = b.workers.filter((w) => w.endsWith('/lib/worker.js'));
+      assert.equal(modelWorkers.length, 1, `one worker for both widgets: ${b.workers.join(', ')}`);
+      const threads = b.workers.filter((w) => w !== modelWorkers[0]);
+      assert.ok(threads.every((w) => /\/pkg\/threads\/snippets\/webclip-\w+\/src\/wasm\/threads\.js$/.test(w)),
+        `workers other than the engine's are its threads: ${threads}`);
       const ready = await events(b.page, 'webclip-ready');
       assert.ok(ready.every((e) => e.bubbles && e.composed), 'events bubble and cross the shadow root');
 
@@ -315,8 +320,10 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       assert.match(e.missingModel.message, /missing\.webclip/);
       assert.equal(e.afterDispose?.code, 'no-model');
       assert.ok(Object.values(e).every((x) => x.isWebclipError && x.hint), 'every error is a WebclipError with a hint');
-      // the last handle disposed: no worker left running
-      await b.page.waitForFunction(() => true);
+      // the last handle disposed: no worker left running, the threads build's pool included (a terminated worker's
+      // own workers end with it; Chromium reports their ends a moment later)
+      const deadline = Date.now() + 10_000;
+      while (b.page.workers().length && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 100));
       assert.equal(b.page.workers().length, 0, `workers still running: ${b.page.workers().map((w) => w.url())}`);
     });
   });
@@ -362,10 +369,13 @@ describe('webclip in other pages', { skip, timeout: 20 * 60_000 }, () => {
       { cwd: WWW, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
     const files = packed.files.map((f) => f.path).sort();
     for (const f of ['package.json', 'webclip.js', 'webclip.d.ts', 'webclip-labeler.js', 'webclip-labeler.d.ts',
-      'lib/worker.js', 'lib/client.js', 'lib/wasm-features.js', 'webclip-image.js', 'pkg/webclip.js',
-      'pkg/webclip_bg.wasm', 'pkg/webclip_relaxed_bg.wasm', 'pkg/assets/prompts/imagenet_templates.json']) {
+      'lib/worker.js', 'lib/client.js', 'lib/engine.js', 'lib/wasm-features.js', 'webclip-image.js', 'pkg/webclip.js',
+      'pkg/webclip_bg.wasm', 'pkg/webclip_relaxed_bg.wasm', 'pkg/threads/webclip.js', 'pkg/threads/webclip_bg.wasm',
+      'pkg/assets/prompts/imagenet_templates.json']) {
       assert.ok(files.includes(f), `${f} is in the package: ${files.join(', ')}`);
     }
+    assert.ok(files.some((f) => /^pkg\/threads\/snippets\/webclip-\w+\/src\/wasm\/threads\.js$/.test(f)),
+      'the threads\' worker script');
     for (const f of ['index.html', 'app.js', 'sw.js', 'screenshot.png']) assert.ok(!files.includes(f), `${f} is not`);
 
     const site = join(dir, 'site');

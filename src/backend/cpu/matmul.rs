@@ -77,20 +77,9 @@ pub fn linear(x: &[f32], rows: usize, w: &CpuLinear, int8: bool) -> Vec<f32> {
     // thread count.
     let per = n.div_ceil(threads).next_multiple_of(2);
     let mut parts = vec![0f32; rows * n];
-    let part = |t: usize, out: &mut [f32]| {
+    threads::split(&mut parts, rows, per, |o0, out| {
         let width = out.len() / rows;
-        run(t * per, t * per + width, out, Layout { stride: width });
-    };
-    rayon::in_place_scope(|s| {
-        let mut chunks = parts.chunks_mut(per * rows).enumerate();
-        let first = chunks.next();
-        for (t, out) in chunks {
-            let part = &part;
-            s.spawn(move |_| part(t, out));
-        }
-        if let Some((t, out)) = first {
-            part(t, out);
-        }
+        run(o0, o0 + width, out, Layout { stride: width });
     });
     for (t, part) in parts.chunks(per * rows).enumerate() {
         let width = part.len() / rows;

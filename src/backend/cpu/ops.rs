@@ -2,7 +2,7 @@
 //! layer-norm statistics, sums of hundreds of terms whose mean is subtracted).
 
 use super::matmul::dot;
-use super::Activation;
+use super::{threads, Activation};
 use super::{CpuTable, CpuTensor};
 use crate::backend::{Dims, Mask};
 
@@ -146,10 +146,13 @@ pub fn attention(q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, mask
     let hd = dim / heads;
     let scale = 1.0 / (hd as f32).sqrt();
     let mut out = vec![0f32; q.data.len()];
-    let mut scores = vec![0f32; kv_len];
-    let mut keys = Vec::with_capacity(kv_len);
-    for b in 0..batch {
-        for i in 0..seq {
+    // rows (b, i) are independent: split across threads, each part with its own scratch
+    let threads = threads::for_work(batch * seq * kv_len * dim * 2);
+    threads::split(&mut out, dim, (batch * seq).div_ceil(threads), |first, part| {
+        let mut scores = vec![0f32; kv_len];
+        let mut keys = Vec::with_capacity(kv_len);
+        for (r, o_row) in part.chunks_exact_mut(dim).enumerate() {
+            let (b, i) = ((first + r) / seq, (first + r) % seq);
             visible_keys(mask, i, kv_len, &mut keys);
             let scores = &mut scores[..keys.len()];
             for h in 0..heads {
@@ -164,7 +167,7 @@ pub fn attention(q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, mask
                     sum += *s;
                 }
                 let inv = 1.0 / sum;
-                let o = &mut out[(b * seq + i) * dim + h * hd..][..hd];
+                let o = &mut o_row[h * hd..][..hd];
                 for (&p, &j) in scores.iter().zip(&keys) {
                     let p = p * inv;
                     for (oo, &vv) in o.iter_mut().zip(head(v, b, j, h, hd)) {
@@ -173,7 +176,7 @@ pub fn attention(q: &CpuTensor, k: &CpuTensor, v: &CpuTensor, heads: usize, mask
                 }
             }
         }
-    }
+    });
     CpuTensor { dims: q.dims, data: out }
 }
 
@@ -191,5 +194,28 @@ mod tests {
         assert!(worst <= 2.0 * f32::EPSILON as f64, "worst relative error {worst:e}");
         assert_eq!(super::exp(0.0), 1.0);
         assert!(super::exp(-1000.0) > 0.0 && super::exp(1000.0).is_finite(), "clamped, never 0 or inf");
+    }
+
+    /// Rows split across a pool or not, attention gives the same values bit for bit (each row is computed alone).
+    #[test]
+    fn attention_does_not_depend_on_the_thread_count() {
+        use super::{attention, CpuTensor, Dims, Mask};
+        let dims = Dims { batch: 2, seq: 80, dim: 128 };
+        let tensor = |seed: usize| CpuTensor {
+            dims,
+            data: (0..2 * 80 * 128).map(|i| (((i * 31 + seed * 17) % 97) as f32 - 48.0) / 24.0).collect(),
+        };
+        let (q, k, v) = (tensor(1), tensor(2), tensor(3));
+        for mask in [Mask::None, Mask::Causal] {
+            let on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| attention(&q, &k, &v, 4, mask).data)
+            };
+            let one = on(1);
+            for threads in [2, 3] {
+                let got = on(threads);
+                assert!(one.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()), "{threads} threads");
+            }
+        }
     }
 }

@@ -34,3 +34,28 @@ pub fn for_work(macs: usize) -> usize {
 pub fn set_total(n: usize) {
     POOL.store(n, Ordering::Relaxed);
 }
+
+/// Runs `f(first, part)` on `out` cut into parts of `per` units of `unit` values each (the last may be shorter),
+/// `first` being the index of a part's first unit: the calling thread computes the first part, rayon's pool the
+/// others, and it returns when all are done. One part runs inline. Parts write disjoint slices, so the result is the
+/// same whatever the thread count whenever each unit's values depend on that unit alone.
+pub fn split<F>(out: &mut [f32], unit: usize, per: usize, f: F)
+where
+    F: Fn(usize, &mut [f32]) + Sync,
+{
+    let len = unit * per.max(1);
+    if len == 0 || out.len() <= len {
+        return f(0, out);
+    }
+    rayon::in_place_scope(|s| {
+        let mut parts = out.chunks_mut(len).enumerate();
+        let first = parts.next();
+        for (t, part) in parts {
+            let f = &f;
+            s.spawn(move |_| f(t * per, part));
+        }
+        if let Some((_, part)) = first {
+            f(0, part);
+        }
+    });
+}
